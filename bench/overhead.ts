@@ -1,0 +1,212 @@
+/**
+ * Supervisor overhead: N identical scripted tasks run through the supervisor (queue, workspace,
+ * prompt, driver, event storage, classification) against the same `claude -p` invocations run
+ * bare, in the same run, with the same concurrency, against the same scripted model server.
+ * Prints both wall times and the ratio (target ≤ 1.10).
+ *
+ *   node bench/overhead.ts            # N=20, concurrency 2, embedded PGlite
+ *   DATABASE_URL=postgres://… node bench/overhead.ts   # the same on a PostgreSQL server
+ *   BENCH_TASKS=40 BENCH_CONCURRENCY=4 node bench/overhead.ts
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { CLAUDE_BIN } from '../src/agents/claude-code/binary.ts';
+import { claudeCommand } from '../src/agents/claude-code/command.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { buildPrompt } from '../src/core/prompts.ts';
+import { isTerminal } from '../src/core/task-status.ts';
+import { Supervisor } from '../src/runtime/supervisor.ts';
+import { startScriptedModelServer } from '../src/scripted-model/server.ts';
+import * as steps from '../src/scripted-model/steps.ts';
+
+const tasks = Number(process.env.BENCH_TASKS ?? 20);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
+const KEY = 'sk-bench';
+const analysis = { summary: 'Nothing alarming.', findings: [] };
+
+const work = mkdtempSync(join(tmpdir(), 'supervisor-overhead-'));
+const repository = join(work, 'repo');
+mkdirSync(repository);
+const git = (...args: string[]) =>
+  execFileSync('git', args, {
+    cwd: repository,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GIT_AUTHOR_NAME: 'b',
+      GIT_AUTHOR_EMAIL: 'b@b',
+      GIT_COMMITTER_NAME: 'b',
+      GIT_COMMITTER_EMAIL: 'b@b',
+    },
+  });
+git('init', '--quiet', '--initial-branch', 'main');
+writeFileSync(join(repository, 'app.js'), 'export const answer = 42;\n');
+git('add', '-A');
+git('commit', '--quiet', '-m', 'init');
+
+const model = await startScriptedModelServer();
+model.script(KEY, [steps.toolUse([{ name: 'StructuredOutput', input: analysis }], { repeat: 100_000 })]);
+const payload = { repository };
+
+/** The invocation the driver makes for this task, run directly. */
+async function bareRun(): Promise<void> {
+  const state = join(work, 'bare', randomUUID());
+  for (const dir of ['config', 'home', 'tmp']) mkdirSync(join(state, dir), { recursive: true });
+  const prompt = buildPrompt('CODE_ANALYSIS', payload, { nonce: 'bench', hasCheckout: true });
+  const { args, env } = claudeCommand({
+    model: 'claude-sonnet-4-5',
+    sessionId: randomUUID(),
+    resume: false,
+    maxTurns: 50,
+    maxBudgetUsd: 5,
+    readOnly: true,
+    allowedCommands: [],
+    appendSystemPrompt: prompt.appendSystemPrompt,
+    ...(prompt.jsonSchema ? { jsonSchema: prompt.jsonSchema } : {}),
+    credential: { kind: 'api_key', value: KEY },
+    baseUrl: model.url,
+    configDir: join(state, 'config'),
+    homeDir: join(state, 'home'),
+    tmpDir: join(state, 'tmp'),
+    path: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    apiRetries: 0,
+    apiTimeoutMs: 120_000,
+    gitIdentity: { name: 'b', email: 'b@b' },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(CLAUDE_BIN, args, { cwd: repository, env, stdio: ['pipe', 'ignore', 'ignore'] });
+    child.stdin.end(prompt.text);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`bare claude exited ${code}`))));
+  });
+}
+
+async function pool(count: number, width: number, run: () => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        next += 1;
+        await run();
+      }
+    }),
+  );
+}
+
+async function timeBare(): Promise<{ ms: number; cpuMs: number }> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await pool(tasks, concurrency, bareRun);
+  const used = process.cpuUsage(cpu);
+  return { ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function timeSupervisor(
+  round: number,
+): Promise<{ ms: number; failed: number; cpuMs: number; database: string }> {
+  const config = loadConfig({
+    env: {
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: join(work, `data-${round}`),
+      AGENT_DRIVER: 'claude-code',
+      CLAUDE_API_KEYS: KEY,
+      ANTHROPIC_BASE_URL: model.url,
+      CLAUDE_API_RETRIES: '0',
+      WORKER_CONCURRENCY: String(concurrency),
+      DATABASE_URL: process.env.DATABASE_URL ?? '',
+    },
+  });
+  const supervisor = await Supervisor.start({
+    config,
+    logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
+    listen: false,
+  });
+  try {
+    // One warm-up task so the repository copy and PGlite caches exist, as they would in service.
+    await runAll(supervisor, 1);
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const failed = await runAll(supervisor, tasks);
+    const used = process.cpuUsage(cpu);
+    return {
+      ms: performance.now() - started,
+      failed,
+      cpuMs: (used.user + used.system) / 1000,
+      database: supervisor.database.kind,
+    };
+  } finally {
+    await supervisor.stop();
+  }
+}
+
+async function runAll(supervisor: Supervisor, count: number): Promise<number> {
+  const ids: string[] = [];
+  const done = new Set<string>();
+  let failed = 0;
+  let allDone!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const offs: Array<() => void> = [];
+  for (let i = 0; i < count; i++) {
+    const { task } = await supervisor.tasks.submit(
+      { type: 'CODE_ANALYSIS', payload, priority: 5 },
+      { actor: { name: 'bench' } },
+    );
+    ids.push(task.id);
+    offs.push(
+      supervisor.bus.subscribe(task.id, (message) => {
+        const status = (message.data as { status?: string }).status;
+        if (message.type !== 'status' || !status || !isTerminal(status as never)) return;
+        if (status !== 'succeeded') failed += 1;
+        done.add(task.id);
+        if (done.size === count) allDone();
+      }),
+    );
+  }
+  await finished;
+  for (const off of offs) off();
+  return failed;
+}
+
+// Alternating rounds, so drift in the machine's load hits both sides alike; medians are reported.
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+await bareRun(); // warm the binary and the page cache
+const bareRounds: Array<{ ms: number; cpuMs: number }> = [];
+const ourRounds: Array<{ ms: number; cpuMs: number; failed: number; database: string }> = [];
+for (let round = 0; round < rounds; round++) {
+  bareRounds.push(await timeBare());
+  ourRounds.push(await timeSupervisor(round));
+}
+await model.close();
+rmSync(work, { recursive: true, force: true });
+
+const median = <T extends { ms: number }>(values: T[]): T =>
+  [...values].sort((a, b) => a.ms - b.ms)[Math.floor(values.length / 2)]!;
+const bare = median(bareRounds);
+const ours = median(ourRounds);
+console.log(
+  `overhead: ${tasks} CODE_ANALYSIS tasks per round, concurrency ${concurrency}, ${rounds} rounds (median shown), Node ${process.version}`,
+);
+const line = (name: string, f: { ms: number; cpuMs: number }, extra = '') =>
+  `${name.padEnd(24)} ${(f.ms / 1000).toFixed(2)} s wall (${(f.ms / tasks).toFixed(0)} ms per task), this process used ${(f.cpuMs / tasks).toFixed(0)} ms CPU per task${extra}`;
+console.log(
+  line(
+    'bare claude -p runs',
+    bare,
+    ` [rounds: ${bareRounds.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s]`,
+  ),
+);
+console.log(
+  line(
+    `supervisor (${ours.database})`,
+    ours,
+    `, ${ourRounds.reduce((sum, r) => sum + r.failed, 0)} failed [rounds: ${ourRounds.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s]`,
+  ),
+);
+console.log(
+  `ratio supervisor/bare: ${(ours.ms / bare.ms).toFixed(3)} (target ≤ 1.10); overhead ${((ours.ms - bare.ms) / tasks).toFixed(0)} ms per task`,
+);

@@ -1,0 +1,90 @@
+/**
+ * Submit throughput: POST /api/v1/tasks under load next to a bare Fastify handler measured in the
+ * same run, same process, same load settings. The supervisor runs with no worker, so the figure is
+ * the API + transaction (task row, queue job, status event, audit record) path alone.
+ *
+ *   npm run bench                       # embedded PGlite
+ *   DATABASE_URL=postgres://… npm run bench   # PostgreSQL server
+ *   BENCH_SECONDS=5 BENCH_CONNECTIONS=20 npm run bench
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../src/config/load.ts';
+import { Supervisor } from '../src/runtime/supervisor.ts';
+import { SEED_PR_REVIEW } from '../test/support/seed.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const body = JSON.stringify(SEED_PR_REVIEW);
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+async function baseline(): Promise<Figures> {
+  const app = Fastify();
+  app.post('/api/v1/tasks', async (request, reply) =>
+    reply.status(201).send({ id: 'x', received: request.body }),
+  );
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    await load(`${address}/api/v1/tasks`); // warm-up
+    return await load(`${address}/api/v1/tasks`);
+  } finally {
+    await app.close();
+  }
+}
+
+async function supervisor(): Promise<Figures & { database: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'supervisor-bench-'));
+  const config = loadConfig({
+    env: { PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DATABASE_URL: process.env.DATABASE_URL ?? '' },
+  });
+  const instance = await Supervisor.start({ config, logger: pino({ level: 'silent' }), worker: false });
+  try {
+    const { port } = instance.app.server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/api/v1/tasks`;
+    await load(url); // warm-up
+    return { ...(await load(url)), database: instance.database.kind };
+  } finally {
+    await instance.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const base = await baseline();
+const ours = await supervisor();
+const row = (name: string, f: Figures) =>
+  `${name.padEnd(28)} ${f.rps.toFixed(0).padStart(8)} req/s   p50 ${String(f.p50).padStart(4)} ms   p99 ${String(f.p99).padStart(4)} ms   errors ${f.errors + f.non2xx}`;
+console.log(`submit throughput: ${seconds} s per run, ${connections} connections, Node ${process.version}`);
+console.log(row('bare Fastify handler', base));
+console.log(row(`supervisor (${ours.database})`, ours));
+console.log(
+  `ratio supervisor/baseline: ${(ours.rps / base.rps).toFixed(3)} (throughput), ${(ours.p50 / Math.max(base.p50, 1)).toFixed(1)}x (p50 latency)`,
+);

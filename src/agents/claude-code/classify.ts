@@ -1,0 +1,325 @@
+import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
+import { costUsd } from '../../core/pricing.ts';
+import type { ClaudeStreamState, EarlyStop, RateLimitInfo } from './stream-state.ts';
+
+/**
+ * Turns what a Claude Code run printed, plus process facts and any supervisor-side stop, into
+ * exactly one outcome with the evidence it rests on. Pure. It never trusts the exit code or the
+ * result `subtype` alone: API failures arrive as `subtype: "success"` with `is_error: true`, and a
+ * run that was denied a tool still exits 0.
+ */
+
+/** Why the supervisor stopped the run, if it did. */
+export type StopCause =
+  | { kind: 'inactivity'; idleMs: number }
+  | { kind: 'wall_clock'; limitMs: number }
+  | { kind: 'budget'; limitUsd: number; spentUsd: number }
+  | { kind: 'cancel' }
+  | { kind: 'shutdown' }
+  | { kind: 'early'; stop: EarlyStop };
+
+export interface ProcessFacts {
+  exitCode: number | null;
+  signal: string | null;
+  stderrTail: string;
+  /** The process could not be started at all. */
+  spawnError?: string;
+}
+
+export interface Classification {
+  outcome: Outcome;
+  evidence: Evidence;
+  /** Retrying cannot help (a bad request, a missing model): fail the task now. */
+  retryable: boolean;
+  error?: string;
+  retryAfterMs?: number;
+  /** When a subscription window that rejected the run resets. */
+  resetsAt?: Date;
+  /** A subscription window is nearly used up (status `allowed_warning`). */
+  quotaWarning?: RateLimitInfo;
+  resultText?: string;
+  structuredOutput?: unknown;
+  permissionDenials: unknown[];
+  usage: TokenUsage;
+  costUsd: number;
+  /** The CLI's own cost estimate, kept to cross-check ours. */
+  cliCostUsd?: number;
+  model?: string;
+  sessionId?: string;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+/** Tools whose denial means the agent wanted a human to answer. */
+const ASKING_TOOLS = new Set(['AskUserQuestion', 'ExitPlanMode']);
+
+/** Usage and our own cost, from the result's per-model figures or, without a result, the live stream. */
+export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; costUsd: number } {
+  const byModel = new Map<string, TokenUsage>();
+  const modelUsage = isObject(state.result?.modelUsage) ? state.result.modelUsage : undefined;
+  if (modelUsage) {
+    for (const [model, figures] of Object.entries(modelUsage)) {
+      if (!isObject(figures)) continue;
+      byModel.set(model, {
+        inputTokens: num(figures.inputTokens),
+        outputTokens: num(figures.outputTokens),
+        cacheReadTokens: num(figures.cacheReadInputTokens),
+        cacheWriteTokens: num(figures.cacheCreationInputTokens),
+      });
+    }
+  } else {
+    for (const [model, usage] of state.liveUsageByModel()) byModel.set(model, usage);
+  }
+  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+  let cost = 0;
+  for (const [model, figures] of byModel) {
+    usage.inputTokens += figures.inputTokens;
+    usage.outputTokens += figures.outputTokens;
+    usage.cacheReadTokens += figures.cacheReadTokens;
+    usage.cacheWriteTokens += figures.cacheWriteTokens;
+    cost += costUsd(model, figures);
+  }
+  return { usage, costUsd: Math.round(cost * 1_000_000) / 1_000_000 };
+}
+
+export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: StopCause): Classification {
+  const result = state.result;
+  const { usage, costUsd: cost } = accountUsage(state);
+  const denials = Array.isArray(result?.permission_denials) ? result.permission_denials : [];
+  const base = {
+    permissionDenials: denials,
+    usage,
+    costUsd: cost,
+    ...(typeof result?.total_cost_usd === 'number' ? { cliCostUsd: result.total_cost_usd } : {}),
+    ...(state.model ? { model: state.model } : {}),
+    ...(state.sessionId ? { sessionId: state.sessionId } : {}),
+    ...(typeof result?.result === 'string' ? { resultText: result.result } : {}),
+    ...(result && 'structured_output' in result ? { structuredOutput: result.structured_output } : {}),
+    ...(state.rateLimit?.status === 'allowed_warning' ? { quotaWarning: state.rateLimit } : {}),
+  };
+  const verdict = (
+    outcome: Outcome,
+    evidence: Evidence,
+    extra: Partial<Classification> = {},
+  ): Classification => ({
+    ...base,
+    outcome,
+    evidence,
+    retryable: true,
+    ...extra,
+  });
+
+  if (facts.spawnError) {
+    return verdict(
+      'infra_error',
+      { source: 'process', signal: 'spawn', detail: facts.spawnError },
+      { error: `could not start claude: ${facts.spawnError}` },
+    );
+  }
+  if (stop) return stopped(stop, verdict);
+
+  if (state.rateLimit?.status === 'rejected') {
+    const resetsAt = state.rateLimit.resetsAt ? new Date(state.rateLimit.resetsAt * 1000) : undefined;
+    return verdict(
+      'quota_exhausted',
+      {
+        source: 'event',
+        signal: 'rate_limit_event',
+        field: 'rate_limit_info.status',
+        value: 'rejected',
+        detail: state.rateLimit.rateLimitType,
+      },
+      { error: errorText(result) ?? 'subscription quota exhausted', ...(resetsAt ? { resetsAt } : {}) },
+    );
+  }
+
+  if (!result) {
+    if (facts.stderrTail.includes('cannot be used with root')) {
+      return verdict(
+        'infra_error',
+        { source: 'process', signal: 'stderr', value: 'bypass_root', detail: facts.stderrTail.slice(-300) },
+        {
+          retryable: false,
+          error: 'claude refused to bypass permissions as root (the supervisor never asks it to)',
+        },
+      );
+    }
+    const how = facts.signal ? `signal ${facts.signal}` : `exit code ${facts.exitCode}`;
+    return verdict(
+      'infra_error',
+      {
+        source: 'process',
+        signal: 'exit',
+        field: facts.signal ? 'signal' : 'code',
+        value: facts.signal ?? facts.exitCode,
+        detail: facts.stderrTail.slice(-300) || undefined,
+      },
+      { error: `claude ended (${how}) without a result` },
+    );
+  }
+
+  const subtype = result.subtype;
+  if (subtype === 'error_max_turns') {
+    return verdict(
+      'turn_limit',
+      { source: 'event', signal: 'result', field: 'subtype', value: subtype },
+      { error: errorText(result) },
+    );
+  }
+  if (subtype === 'error_max_budget_usd') {
+    return verdict(
+      'budget_exceeded',
+      { source: 'event', signal: 'result', field: 'subtype', value: subtype },
+      { error: errorText(result) },
+    );
+  }
+
+  if (result.stop_reason === 'refusal') {
+    return verdict(
+      'failed',
+      { source: 'event', signal: 'result', field: 'stop_reason', value: 'refusal' },
+      { retryable: false, error: 'the model refused the request' },
+    );
+  }
+  if (result.is_error === true) return apiFailure(state, result, verdict);
+
+  const asking = denials.find((denial) => isObject(denial) && ASKING_TOOLS.has(String(denial.tool_name)));
+  if (asking) {
+    return verdict(
+      'needs_input',
+      { source: 'event', signal: 'result', field: 'permission_denials', value: (asking as Json).tool_name },
+      { error: 'the agent asked for human input, which a headless run cannot give' },
+    );
+  }
+  if (denials.length > 0) {
+    const tools = denials.map((denial) => (isObject(denial) ? String(denial.tool_name) : '?'));
+    return verdict(
+      'permission_denied',
+      { source: 'event', signal: 'result', field: 'permission_denials', value: tools },
+      {
+        error: `the agent was denied ${denials.length} tool call(s): ${tools.join(', ')}; its result may be incomplete`,
+      },
+    );
+  }
+  return verdict('succeeded', { source: 'event', signal: 'result', field: 'is_error', value: false });
+}
+
+function stopped(
+  stop: StopCause,
+  verdict: (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification,
+): Classification {
+  switch (stop.kind) {
+    case 'inactivity':
+      return verdict(
+        'stalled',
+        { source: 'watchdog', signal: 'inactivity', value: stop.idleMs },
+        {
+          error: `no event from the agent for ${Math.round(stop.idleMs / 1000)} s while no tool was running`,
+        },
+      );
+    case 'wall_clock':
+      return verdict(
+        'timed_out',
+        { source: 'watchdog', signal: 'wall_clock', value: stop.limitMs },
+        { error: `the attempt ran past its ${Math.round(stop.limitMs / 1000)} s limit` },
+      );
+    case 'budget':
+      return verdict(
+        'budget_exceeded',
+        { source: 'watchdog', signal: 'budget', value: stop.spentUsd, detail: `limit $${stop.limitUsd}` },
+        {
+          retryable: false,
+          error: `the attempt spent $${stop.spentUsd.toFixed(4)}, over its $${stop.limitUsd} budget`,
+        },
+      );
+    case 'cancel':
+      return verdict('cancelled', { source: 'supervisor', signal: 'cancel' });
+    case 'shutdown':
+      return verdict(
+        'infra_error',
+        { source: 'supervisor', signal: 'shutdown' },
+        { error: 'stopped by a supervisor shutdown' },
+      );
+    case 'early':
+      return verdict(
+        stop.stop.outcome,
+        {
+          source: 'event',
+          signal: stop.stop.signal,
+          field: stop.stop.field,
+          value: stop.stop.value,
+          detail: 'stopped early: the CLI would keep retrying',
+        },
+        {
+          error:
+            stop.stop.outcome === 'auth_failed'
+              ? 'the API rejected the credential'
+              : 'rate limited with a long retry delay',
+          ...(stop.stop.retryAfterMs ? { retryAfterMs: stop.stop.retryAfterMs } : {}),
+        },
+      );
+  }
+}
+
+function apiFailure(
+  state: ClaudeStreamState,
+  result: Json,
+  verdict: (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification,
+): Classification {
+  const status = typeof result.api_error_status === 'number' ? result.api_error_status : null;
+  const kind = state.assistantError;
+  const error = errorText(result);
+  const byStatus: Evidence = { source: 'event', signal: 'result', field: 'api_error_status', value: status };
+  const byKind: Evidence = { source: 'event', signal: 'assistant', field: 'error', value: kind };
+
+  if (kind === 'billing_error' || status === 402) {
+    return verdict('auth_failed', kind === 'billing_error' ? byKind : byStatus, {
+      retryable: false,
+      error: error ?? 'billing problem on the account',
+    });
+  }
+  if (status === 401 || status === 403 || kind === 'authentication_failed') {
+    return verdict('auth_failed', status === 401 || status === 403 ? byStatus : byKind, {
+      retryable: false,
+      error,
+    });
+  }
+  if (status === 429 || kind === 'rate_limit') {
+    const retry = state.lastApiRetry;
+    const retryAfterMs = retry?.error === 'rate_limit' ? num(retry.retry_delay_ms) : undefined;
+    return verdict('rate_limited', status === 429 ? byStatus : byKind, {
+      error,
+      ...(retryAfterMs ? { retryAfterMs } : {}),
+    });
+  }
+  if (
+    kind === 'invalid_request' ||
+    kind === 'model_not_found' ||
+    status === 400 ||
+    status === 404 ||
+    status === 413
+  ) {
+    return verdict('failed', kind ? byKind : byStatus, { retryable: false, error });
+  }
+  if (status !== null && status >= 500) return verdict('infra_error', byStatus, { error });
+  if (status === null && error?.startsWith('Request timed out')) {
+    return verdict(
+      'timed_out',
+      { source: 'event', signal: 'result', field: 'result', value: 'Request timed out' },
+      { error },
+    );
+  }
+  if (kind === 'server_error' || kind === 'overloaded' || kind === 'unknown' || status === null) {
+    return verdict('infra_error', kind ? byKind : byStatus, { error });
+  }
+  return verdict('failed', byStatus, { error });
+}
+
+function errorText(result: Json | undefined): string | undefined {
+  if (!result) return undefined;
+  if (Array.isArray(result.errors) && result.errors.length > 0) return result.errors.map(String).join('; ');
+  return typeof result.result === 'string' && result.result ? result.result : undefined;
+}

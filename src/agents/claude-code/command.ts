@@ -1,0 +1,124 @@
+/**
+ * The exact `claude` invocation for one attempt: arguments and an environment built from scratch.
+ * Pure, so the policy it encodes is unit-tested line by line.
+ *
+ * Permission policy (see docs/agents.md):
+ * - read-only task types get `--permission-mode dontAsk` and only the Read, Glob and Grep tools;
+ * - mutating task types get `--permission-mode acceptEdits` (edits inside the working directory
+ *   only) with Bash limited to an allowlist of command prefixes.
+ * The supervisor never uses `bypassPermissions`, so agents run the same way as root (CI) and as an
+ * unprivileged user, and the CLI's root sandbox acknowledgement (`IS_SANDBOX`) is never set.
+ */
+
+/** An agent's one credential. */
+export type Credential =
+  | { kind: 'api_key' | 'gateway_token' | 'subscription'; value: string }
+  | { kind: 'cloud'; provider: 'bedrock' | 'vertex'; env: Record<string, string> };
+
+/** Where each credential kind goes: only one of them is ever set for an agent process. */
+const CREDENTIAL_ENV = {
+  api_key: 'ANTHROPIC_API_KEY',
+  gateway_token: 'ANTHROPIC_AUTH_TOKEN',
+  subscription: 'CLAUDE_CODE_OAUTH_TOKEN',
+} as const;
+
+const CLOUD_SWITCH = { bedrock: 'CLAUDE_CODE_USE_BEDROCK', vertex: 'CLAUDE_CODE_USE_VERTEX' } as const;
+
+/** The environment variables that carry a credential into the CLI. */
+export function credentialEnv(credential: Credential): Record<string, string> {
+  if (credential.kind === 'cloud') return { ...credential.env, [CLOUD_SWITCH[credential.provider]]: '1' };
+  return { [CREDENTIAL_ENV[credential.kind]]: credential.value };
+}
+
+/** The secret strings of a credential, to scrub from anything the agent prints. */
+export function credentialSecrets(credential: Credential): string[] {
+  const values = credential.kind === 'cloud' ? Object.values(credential.env) : [credential.value];
+  // Short values (a region name) are not secrets and would scrub ordinary words.
+  return values.filter((value) => value.length >= 12);
+}
+
+export const READ_ONLY_TOOLS = ['Read', 'Glob', 'Grep'];
+export const MUTATING_TOOLS = ['Read', 'Glob', 'Grep', 'Edit', 'Write', 'NotebookEdit', 'Bash'];
+
+export interface ClaudeCommandInput {
+  model: string;
+  sessionId: string;
+  /** Continue an earlier session (same id) instead of starting one. */
+  resume: boolean;
+  maxTurns: number;
+  maxBudgetUsd: number;
+  readOnly: boolean;
+  /** Bash command prefixes a mutating agent may run, e.g. `git diff`, `npm test`. */
+  allowedCommands: string[];
+  appendSystemPrompt?: string;
+  jsonSchema?: object;
+  credential: Credential;
+  baseUrl?: string;
+  /** CLAUDE_CONFIG_DIR: all CLI state, including the session transcript. */
+  configDir: string;
+  tmpDir: string;
+  homeDir: string;
+  /** PATH for the agent (its Bash tool runs commands with it). */
+  path: string;
+  /** Retries per API call inside the CLI; the supervisor retries whole attempts itself. */
+  apiRetries: number;
+  /** Per-request time limit until the response starts. */
+  apiTimeoutMs: number;
+  gitIdentity: { name: string; email: string };
+}
+
+export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env: Record<string, string> } {
+  const args = [
+    '-p',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    '--include-partial-messages',
+    '--model',
+    input.model,
+    ...(input.resume ? ['--resume', input.sessionId] : ['--session-id', input.sessionId]),
+    '--max-turns',
+    String(input.maxTurns),
+    '--max-budget-usd',
+    String(input.maxBudgetUsd),
+    // Ignore user and project settings, hooks and .mcp.json: the supervisor decides everything.
+    '--setting-sources',
+    '',
+    '--strict-mcp-config',
+    ...(input.readOnly
+      ? ['--permission-mode', 'dontAsk', '--tools', READ_ONLY_TOOLS.join(',')]
+      : [
+          '--permission-mode',
+          'acceptEdits',
+          '--tools',
+          MUTATING_TOOLS.join(','),
+          ...(input.allowedCommands.length
+            ? ['--allowedTools', ...input.allowedCommands.map((command) => `Bash(${command}:*)`)]
+            : []),
+        ]),
+    ...(input.appendSystemPrompt ? ['--append-system-prompt', input.appendSystemPrompt] : []),
+    ...(input.jsonSchema ? ['--json-schema', JSON.stringify(input.jsonSchema)] : []),
+  ];
+  const env: Record<string, string> = {
+    PATH: input.path,
+    HOME: input.homeDir,
+    LANG: 'C.UTF-8',
+    TMPDIR: input.tmpDir,
+    CLAUDE_CONFIG_DIR: input.configDir,
+    CLAUDE_CODE_TMPDIR: input.tmpDir,
+    ...credentialEnv(input.credential),
+    ...(input.baseUrl ? { ANTHROPIC_BASE_URL: input.baseUrl } : {}),
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    CLAUDE_CODE_MAX_RETRIES: String(input.apiRetries),
+    API_TIMEOUT_MS: String(input.apiTimeoutMs),
+    // Commits the agent makes are attributed to the supervisor; git never prompts.
+    GIT_AUTHOR_NAME: input.gitIdentity.name,
+    GIT_AUTHOR_EMAIL: input.gitIdentity.email,
+    GIT_COMMITTER_NAME: input.gitIdentity.name,
+    GIT_COMMITTER_EMAIL: input.gitIdentity.email,
+    GIT_TERMINAL_PROMPT: '0',
+  };
+  return { args, env };
+}

@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
+import { EventBatcher } from '../event-batcher.ts';
+import { CLAUDE_BIN } from './binary.ts';
+import { accountUsage, classify, type StopCause } from './classify.ts';
+import { claudeCommand, credentialSecrets } from './command.ts';
+import { LineSplitter } from './line-splitter.ts';
+import { ClaudeStreamState } from './stream-state.ts';
+import { watchdogVerdict } from './watchdog.ts';
+
+export interface ClaudeDriverOptions {
+  /** The `claude` executable; the pinned one unless a test or an operator says otherwise. */
+  binary?: string;
+  /** PATH the agent's commands run with. */
+  agentPath: string;
+  allowedCommands: string[];
+  apiRetries: number;
+  apiTimeoutMs: number;
+  /** Time between SIGTERM and SIGKILL when stopping an agent. */
+  killGraceMs?: number;
+  /** How often the watchdog looks. */
+  watchdogIntervalMs?: number;
+  now?: () => number;
+}
+
+/** Largest event stored whole; bigger ones (a huge tool result) keep a preview and their size. */
+const MAX_EVENT_BYTES = 256 * 1024;
+const STDERR_TAIL_BYTES = 4096;
+
+/**
+ * Runs one attempt with the real Claude Code CLI: `claude -p` in stream-json mode, the prompt on
+ * stdin, an environment built from scratch, in its own process group. Every stdout line is stored
+ * as an event (with the credential scrubbed out), fed to the stream state and the watchdog, and
+ * the outcome is classified from the stream at the end, never from the exit code alone.
+ */
+export class ClaudeCodeDriver implements AgentDriver {
+  readonly name = 'claude-code';
+  readonly usesWorkspace = true;
+  readonly #options: ClaudeDriverOptions;
+  readonly #now: () => number;
+
+  constructor(options: ClaudeDriverOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async run(request: AgentRunRequest): Promise<AgentRunReport> {
+    const dirs = {
+      configDir: join(request.session.stateDir, 'config'),
+      homeDir: join(request.session.stateDir, 'home'),
+      tmpDir: join(request.session.stateDir, 'tmp'),
+    };
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    const { args, env } = claudeCommand({
+      model: request.agent.model,
+      sessionId: request.session.id,
+      resume: request.session.resume,
+      maxTurns: request.limits.maxTurns,
+      maxBudgetUsd: request.limits.budgetUsd,
+      readOnly: request.workspace.readOnly,
+      allowedCommands: this.#options.allowedCommands,
+      appendSystemPrompt: request.prompt.appendSystemPrompt,
+      ...(request.prompt.jsonSchema ? { jsonSchema: request.prompt.jsonSchema } : {}),
+      credential: request.agent.credential,
+      ...(request.agent.baseUrl ? { baseUrl: request.agent.baseUrl } : {}),
+      ...dirs,
+      path: this.#options.agentPath,
+      apiRetries: this.#options.apiRetries,
+      apiTimeoutMs: this.#options.apiTimeoutMs,
+      gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+    });
+
+    const secrets = credentialSecrets(request.agent.credential);
+    const scrub = (text: string) =>
+      secrets.reduce((clean, secret) => clean.replaceAll(secret, '[redacted]'), text);
+    const state = new ClaudeStreamState();
+    const batcher = new EventBatcher((events) => request.emit(events));
+    const startedAt = this.#now();
+    let lastEventAt = startedAt;
+    let stopCause: StopCause | undefined;
+    let spawnError: string | undefined;
+    let stderrTail = '';
+
+    const child = spawn(this.#options.binary ?? CLAUDE_BIN, args, {
+      cwd: request.workspace.dir,
+      env,
+      // Its own process group, so stopping it also stops whatever its tools started.
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.on('error', (error) => {
+      spawnError = error.message;
+    });
+    if (child.pid !== undefined) request.onSpawn?.(child.pid);
+    child.stdin?.on('error', () => {}); // the CLI may exit before reading all of a long prompt
+    child.stdin?.end(request.prompt.text);
+
+    const stop = (cause: StopCause) => {
+      if (stopCause) return;
+      stopCause = cause;
+      terminate(child, this.#options.killGraceMs ?? 3000);
+    };
+    const onLine = (line: string) => {
+      lastEventAt = this.#now();
+      const clean = scrub(line);
+      let event: unknown;
+      try {
+        event = JSON.parse(clean);
+      } catch {
+        batcher.add({ type: 'raw', data: { line: clean.slice(0, MAX_EVENT_BYTES) } });
+        return;
+      }
+      const early = state.consume(event);
+      batcher.add(storedEvent(event, clean.length));
+      if (early) stop({ kind: 'early', stop: early });
+    };
+
+    const stdout = new LineSplitter();
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk).forEach(onLine));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+
+    const onAbort = () =>
+      stop(request.signal.reason === STOP_REASONS.shutdown ? { kind: 'shutdown' } : { kind: 'cancel' });
+    if (request.signal.aborted) onAbort();
+    else request.signal.addEventListener('abort', onAbort, { once: true });
+
+    const limits = request.limits;
+    const watchdog = setInterval(() => {
+      const verdict = watchdogVerdict(
+        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: accountUsage(state).costUsd },
+        this.#now(),
+        {
+          idleMs: limits.idleMs,
+          toolIdleMs: limits.toolIdleMs,
+          wallClockMs: limits.wallClockMs,
+          budgetUsd: limits.budgetUsd,
+        },
+      );
+      if (verdict) stop(verdict);
+    }, this.#options.watchdogIntervalMs ?? 250);
+
+    const exit = await closed;
+    clearInterval(watchdog);
+    request.signal.removeEventListener('abort', onAbort);
+    stdout.end().forEach(onLine);
+    // Whatever the agent's tools left running in its group goes with it.
+    killGroup(child, 'SIGKILL');
+    await batcher.close();
+
+    const verdict = classify(
+      state,
+      {
+        exitCode: exit.code,
+        signal: exit.signal,
+        stderrTail: scrub(stderrTail),
+        ...(spawnError ? { spawnError } : {}),
+      },
+      stopCause,
+    );
+    return {
+      outcome: verdict.outcome,
+      evidence: verdict.evidence,
+      retryable: verdict.retryable,
+      usage: verdict.usage,
+      costUsd: verdict.costUsd,
+      ...(verdict.error ? { error: verdict.error } : {}),
+      ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
+      ...(verdict.structuredOutput !== undefined
+        ? { result: { structured_output: verdict.structuredOutput } }
+        : {}),
+      ...(verdict.cliCostUsd !== undefined ? { cliCostUsd: verdict.cliCostUsd } : {}),
+      ...(verdict.model ? { model: verdict.model } : {}),
+      ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
+      ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
+      ...(verdict.resetsAt ? { resetsAt: verdict.resetsAt } : {}),
+      ...(state.rateLimit?.rateLimitType ? { rateLimitType: state.rateLimit.rateLimitType } : {}),
+      ...(verdict.quotaWarning?.resetsAt
+        ? { quotaWarningUntil: new Date(verdict.quotaWarning.resetsAt * 1000) }
+        : {}),
+      apiRequests: state.requestCount,
+    };
+  }
+}
+
+/** The event as stored: its type (with subtype) and the whole object, or a preview if huge. */
+function storedEvent(event: unknown, bytes: number): { type: string; data: unknown } {
+  const object =
+    typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : { value: event };
+  const type = typeof object.type === 'string' ? object.type : 'unknown';
+  const name = typeof object.subtype === 'string' ? `${type}/${object.subtype}` : type;
+  if (bytes <= MAX_EVENT_BYTES) return { type: name, data: object };
+  return { type: name, data: { truncated: true, bytes, preview: JSON.stringify(object).slice(0, 4096) } };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/** SIGTERM to the whole group, then SIGKILL if it is still there after the grace period. */
+function terminate(child: ChildProcess, graceMs: number): void {
+  killGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+  timer.unref();
+  child.once('close', () => clearTimeout(timer));
+}

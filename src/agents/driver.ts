@@ -1,0 +1,100 @@
+import type { Evidence, Outcome, TokenUsage } from '../core/outcome.ts';
+import type { TaskPayload, TaskType } from '../core/task-types.ts';
+import type { Credential } from './claude-code/command.ts';
+
+/** Why an attempt's signal was aborted; drivers map it to their stop cause and the evidence names it. */
+export const STOP_REASONS = {
+  cancel: 'cancelled on request',
+  shutdown: 'supervisor shutting down',
+} as const;
+export type StopReason = (typeof STOP_REASONS)[keyof typeof STOP_REASONS];
+
+/** One event an agent emitted, as the driver understood it. `type` is the agent's own event type. */
+export interface AgentEvent {
+  type: string;
+  data: unknown;
+}
+
+/** Who runs an attempt: an agent CLI with one credential and the model it uses. */
+export interface AgentIdentity {
+  id: string;
+  model: string;
+  credential: Credential;
+  /** Model API endpoint (a gateway, or the scripted server in tests); unset means the CLI's default. */
+  baseUrl?: string;
+}
+
+/** What the agent is told. `text` carries the task; untrusted input inside it is fenced as data. */
+export interface BuiltPrompt {
+  text: string;
+  appendSystemPrompt: string;
+  /** JSON schema the final answer must follow (the CLI then ends with `structured_output`). */
+  jsonSchema?: object;
+}
+
+export interface AttemptLimits {
+  wallClockMs: number;
+  idleMs: number;
+  toolIdleMs: number;
+  budgetUsd: number;
+  maxTurns: number;
+}
+
+/** Everything a driver needs to run one attempt of a task. */
+export interface AgentRunRequest {
+  taskId: string;
+  attemptId: string;
+  attemptNumber: number;
+  type: TaskType;
+  payload: TaskPayload;
+  agent: AgentIdentity;
+  workspace: { dir: string; readOnly: boolean };
+  prompt: BuiltPrompt;
+  /** The agent session: one per task, so a later attempt can resume it. */
+  session: { id: string; resume: boolean; stateDir: string };
+  limits: AttemptLimits;
+  /** Aborted when the attempt must stop: cancel or shutdown (the reason says which). */
+  signal: AbortSignal;
+  /** Stores events (and makes them visible live). Resolves once they are persisted. */
+  emit(events: AgentEvent[]): Promise<void>;
+  /** Called with the agent's process id once it runs (it leads its own process group). */
+  onSpawn?(pid: number): void;
+}
+
+/** The honest account of one attempt, as the driver observed it. */
+export interface AgentRunReport {
+  outcome: Outcome;
+  evidence: Evidence;
+  /** False when retrying cannot help (a refused request, a missing model). Default true. */
+  retryable?: boolean;
+  resultText?: string;
+  result?: unknown;
+  error?: string;
+  usage: TokenUsage;
+  costUsd: number;
+  /** The CLI's own cost estimate, for cross-checking `costUsd`. */
+  cliCostUsd?: number;
+  model?: string;
+  sessionId?: string;
+  /** A wait the agent's API asked for before trying again (retry-after), if any. */
+  retryAfterMs?: number;
+  /** When an exhausted subscription window resets. */
+  resetsAt?: Date;
+  /** The subscription window that rejected the run (`five_hour`, `seven_day_opus`, …). */
+  rateLimitType?: string;
+  /** A subscription window is nearly used up until then: prefer other agents. */
+  quotaWarningUntil?: Date;
+  /** Model API requests the attempt made. */
+  apiRequests?: number;
+}
+
+/**
+ * The boundary between the supervisor and an agent CLI. A driver runs one attempt to its end and
+ * reports what happened; it never throws for things the agent did, only for its own bugs.
+ */
+export interface AgentDriver {
+  readonly name: string;
+  /** Whether attempts need a workspace (a checkout of the repository) to run in. */
+  readonly usesWorkspace: boolean;
+  run(request: AgentRunRequest): Promise<AgentRunReport>;
+}

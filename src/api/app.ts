@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { AppError } from '../core/errors.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { AgentPool } from '../pool/agent-pool.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
+import { taskEventRoutes } from './routes/task-events.ts';
+import { taskRoutes } from './routes/tasks.ts';
+
+export const API_PREFIX = '/api/v1';
+
+/** What the HTTP layer needs from the rest of the supervisor. */
+export interface ApiServices {
+  tasks: TaskService;
+  pool: AgentPool;
+  bus: EventBus;
+  health: HealthReporter;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  maxBodyBytes: number;
+  version: string;
+  /** Where the process is in its life; requests other than health probes need `ready`. */
+  state: () => LifecycleState;
+  /** The services, once they are up (undefined while starting). */
+  services: () => ApiServices | undefined;
+  /** Serve the task and agent routes; a worker process serves only the health probes. */
+  apiRoutes?: boolean;
+}
+
+/**
+ * Builds the HTTP API without listening, so tests drive it with `inject()` and the runtime decides
+ * when to open the port. Route schemas are zod: they validate requests and produce /openapi.json.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: deps.maxBodyBytes,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Every body this API takes is JSON; anything else is a 415, not a confusing schema error.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Supervisor API',
+        version: deps.version,
+        description: 'Queue, run and watch coding tasks on a pool of headless coding agents.',
+      },
+      tags: [
+        { name: 'tasks', description: 'Submit, list, cancel and retry tasks' },
+        { name: 'agents', description: 'The agent pool: agents, quota, pause, resume, reset' },
+        { name: 'health', description: 'Liveness, readiness and component status' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  healthRoutes(app, { state: deps.state, reporter: () => deps.services()?.health });
+
+  const services = (): ApiServices => {
+    const current = deps.services();
+    if (!current || deps.state() === 'starting') {
+      throw new AppError('not_ready', 'the supervisor is still starting (migrations and queue)');
+    }
+    return current;
+  };
+  if (deps.apiRoutes === false) return app;
+  await app.register(
+    async (api) => {
+      taskRoutes(api, () => services().tasks);
+      taskEventRoutes(api, { tasks: () => services().tasks, bus: () => services().bus });
+      agentRoutes(api, { pool: () => services().pool, tasks: () => services().tasks, now: () => new Date() });
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export type LifecycleState = 'starting' | 'ready' | 'stopping';
+
+export const COMPONENT_STATUSES = ['ok', 'degraded', 'down'] as const;
+export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
+
+export interface ComponentHealth {
+  status: ComponentStatus;
+  latency_ms: number;
+  details?: Record<string, unknown>;
+  error?: string;
+}
+
+/** Checks each dependency the supervisor needs; implemented by the runtime. */
+export interface HealthReporter {
+  check(): Promise<Record<string, ComponentHealth>>;
+  /** Problems that make the process unable to serve now (empty when ready). */
+  ready(): Promise<string[]>;
+}
+
+const componentSchema = z.object({
+  status: z.enum(COMPONENT_STATUSES),
+  latency_ms: z.number(),
+  details: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().optional(),
+});
+
+const detailedSchema = z
+  .object({
+    status: z.enum(COMPONENT_STATUSES),
+    state: z.enum(['starting', 'ready', 'stopping']),
+    components: z.record(z.string(), componentSchema),
+  })
+  .meta({ id: 'HealthDetailed' });
+
+/**
+ * Liveness (`/healthz`: the process answers), readiness (`/readyz`: migrations ran, the queue is
+ * started and we are not shutting down) and a detailed view per dependency. They sit outside
+ * /api/v1 because load balancers and orchestrators probe them by these well-known paths.
+ */
+export function healthRoutes(
+  app: FastifyInstance,
+  deps: { state: () => LifecycleState; reporter: () => HealthReporter | undefined },
+): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness',
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  api.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary:
+          'Readiness: 200 once migrations ran and the queue started and while the database and event bus answer; 503 otherwise',
+        response: {
+          200: z.object({ status: z.string() }),
+          503: z.object({ status: z.string(), problems: z.array(z.string()).optional() }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const state = deps.state();
+      if (state !== 'ready') return reply.status(503).send({ status: state });
+      const problems = (await deps.reporter()?.ready()) ?? [];
+      return problems.length
+        ? reply.status(503).send({ status: 'unavailable', problems })
+        : reply.status(200).send({ status: 'ready' });
+    },
+  );
+
+  api.get(
+    '/health/detailed',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Status and latency of each component; 503 when any is down',
+        response: { 200: detailedSchema, 503: detailedSchema },
+      },
+    },
+    async (_request, reply) => {
+      const state = deps.state();
+      const reporter = deps.reporter();
+      const components = reporter ? await reporter.check() : {};
+      const statuses = Object.values(components).map((component) => component.status);
+      const status: ComponentStatus =
+        state !== 'ready' || statuses.includes('down')
+          ? 'down'
+          : statuses.includes('degraded')
+            ? 'degraded'
+            : 'ok';
+      return reply.status(status === 'down' ? 503 : 200).send({ status, state, components });
+    },
+  );
+}

@@ -1,0 +1,257 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../core/errors.ts';
+import { TASK_STATUSES } from '../../core/task-status.ts';
+import { TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
+import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
+import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
+import { attemptSchema, attemptView, errorSchema, taskSchema, taskView } from '../schemas.ts';
+
+const commaSeparated = <T extends string>(values: readonly [T, ...T[]]) =>
+  z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(values)))
+    .describe(`Comma-separated list of ${values.join(', ')}`);
+
+const listQuery = z.strictObject({
+  status: commaSeparated(TASK_STATUSES).optional(),
+  type: commaSeparated(TASK_TYPES).optional(),
+  repository: z.string().min(1).max(1000).optional(),
+  created_after: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('Only tasks created at or after this time'),
+  created_before: z.iso.datetime({ offset: true }).optional().describe('Only tasks created before this time'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional().describe('`next_cursor` from the previous page'),
+});
+
+const idParams = z.object({ id: z.uuid({ error: 'expected a task id (UUID)' }) });
+const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional().describe('Repeat-safe submission key'),
+});
+
+const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 503: errorSchema };
+
+/** Until authentication lands every caller is anonymous; the audit trail still records where they came from. */
+function actorOf(request: FastifyRequest): Actor {
+  const userAgent = request.headers['user-agent'];
+  return { name: 'anonymous', ip: request.ip, ...(userAgent ? { userAgent } : {}) };
+}
+
+export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.post(
+    '/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Submit a task',
+        description:
+          'Creates a task and queues it. With an Idempotency-Key header, repeating the same request returns ' +
+          'the original task (200, `Idempotent-Replayed: true`); the same key with another body is a 409.',
+        body: taskSubmissionSchema,
+        headers: idempotencyHeaders,
+        response: { 200: taskSchema, 201: taskSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const idempotencyKey = request.headers['idempotency-key'];
+      const { task, created } = await tasks().submit(request.body, {
+        actor: actorOf(request),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      if (created) return reply.status(201).send(taskView(task, NO_TOTALS));
+      // A replay may find the task long finished, so it is read again with its attempts' totals.
+      const view = await tasks().get(task.id);
+      return reply.status(200).header('idempotent-replayed', 'true').send(taskView(view.task, view.totals));
+    },
+  );
+
+  api.get(
+    '/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'List tasks, newest first',
+        querystring: listQuery,
+        response: {
+          200: z.object({ items: z.array(taskSchema), next_cursor: z.string().nullable() }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (query.cursor !== undefined && !after) {
+        throw new AppError('invalid_cursor', 'cursor is not one this server returned');
+      }
+      const page = await tasks().list(
+        {
+          status: query.status,
+          type: query.type,
+          repository: query.repository,
+          createdAfter: query.created_after ? new Date(query.created_after) : undefined,
+          createdBefore: query.created_before ? new Date(query.created_before) : undefined,
+        },
+        { limit: query.limit, after },
+      );
+      return {
+        items: page.items.map(({ task, totals }) => taskView(task, totals)),
+        next_cursor: page.next ? encodeCursor(page.next) : null,
+      };
+    },
+  );
+
+  api.get(
+    '/tasks/stats/summary',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Counts by status and type, with total cost and tokens',
+        response: {
+          200: z.object({
+            total: z.number().int(),
+            by_status: z.record(z.string(), z.number().int()),
+            by_type: z.record(z.string(), z.number().int()),
+            attempts: z.number().int(),
+            cost_usd: z.number(),
+            tokens: z.object({
+              input: z.number().int(),
+              output: z.number().int(),
+              cache_read: z.number().int(),
+              cache_write: z.number().int(),
+            }),
+          }),
+          503: errorSchema,
+        },
+      },
+    },
+    async () => {
+      const stats = await tasks().stats();
+      const byStatus = Object.fromEntries(
+        TASK_STATUSES.map((status) => [status, stats.byStatus[status] ?? 0]),
+      );
+      return {
+        total: Object.values(stats.byStatus).reduce((sum, count) => sum + count, 0),
+        by_status: byStatus,
+        by_type: stats.byType,
+        attempts: stats.totals.attempts,
+        cost_usd: stats.totals.costUsd,
+        tokens: {
+          input: stats.totals.inputTokens,
+          output: stats.totals.outputTokens,
+          cache_read: stats.totals.cacheReadTokens,
+          cache_write: stats.totals.cacheWriteTokens,
+        },
+      };
+    },
+  );
+
+  api.get(
+    '/tasks/:id',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'One task with its result, outcome, attempt count and cost',
+        params: idParams,
+        response: { 200: taskSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { task, totals } = await tasks().get(request.params.id);
+      return taskView(task, totals);
+    },
+  );
+
+  api.get(
+    '/tasks/:id/attempts',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Every attempt of a task, oldest first, with outcome evidence and usage',
+        params: idParams,
+        response: { 200: z.object({ items: z.array(attemptSchema) }), ...errors },
+      },
+    },
+    async (request) => ({ items: (await tasks().attempts(request.params.id)).map(attemptView) }),
+  );
+
+  api.get(
+    '/tasks/:id/diff',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'The change a mutating task made, as a unified diff against its base commit',
+        description:
+          'Plain text (`text/x-diff`). Headers `x-branch` and `x-head-commit` name where the change lives; ' +
+          '`x-diff-truncated: true` when the stored diff was cut at 1 MiB (the branch holds all of it).',
+        params: idParams,
+        response: { 200: z.string(), 404: errorSchema, 400: errorSchema, 503: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { task } = await tasks().get(request.params.id);
+      const workspace = (
+        task.result as {
+          workspace?: { diff: string; branch: string; head_commit: string; diff_truncated: boolean };
+        } | null
+      )?.workspace;
+      if (!workspace)
+        throw new AppError('no_diff', `task ${task.id} has no diff (${task.type}, ${task.status})`);
+      return reply
+        .type('text/x-diff; charset=utf-8')
+        .header('x-branch', workspace.branch)
+        .header('x-head-commit', workspace.head_commit)
+        .header('x-diff-truncated', String(workspace.diff_truncated))
+        .send(workspace.diff);
+    },
+  );
+
+  api.post(
+    '/tasks/:id/cancel',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Cancel a task',
+        description:
+          'A task that has not started is cancelled at once (200). A running task is stopped by its worker ' +
+          '(202): its status turns `cancelled` once the agent process is gone. Finished tasks answer 409.',
+        params: idParams,
+        response: { 200: taskSchema, 202: taskSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { task, stopping } = await tasks().cancel(request.params.id, actorOf(request));
+      const view = await tasks().get(task.id);
+      return reply.status(stopping ? 202 : 200).send(taskView(view.task, view.totals));
+    },
+  );
+
+  api.post(
+    '/tasks/:id/retry',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Run a failed or cancelled task again',
+        description: 'Queues a new attempt; earlier attempts stay in the history. Other statuses answer 409.',
+        params: idParams,
+        response: { 200: taskSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const task = await tasks().retry(request.params.id, actorOf(request));
+      const view = await tasks().get(task.id);
+      return taskView(view.task, view.totals);
+    },
+  );
+}

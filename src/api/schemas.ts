@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
+import { OUTCOMES } from '../core/outcome.ts';
+import { TASK_STATUSES } from '../core/task-status.ts';
+import { TASK_TYPES } from '../core/task-types.ts';
+import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import type { AttemptTotals } from '../store/task-store.ts';
+
+/** Response shapes of the API. They validate what we send and produce the OpenAPI document. */
+
+const timestamp = z.string().describe('ISO 8601 timestamp');
+const iso = (value: Date | null | undefined): string | null => (value ? value.toISOString() : null);
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const taskSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.enum(TASK_TYPES),
+    status: z.enum(TASK_STATUSES),
+    priority: z.number().int(),
+    repository: z.string(),
+    payload: z.record(z.string(), z.unknown()),
+    outcome: z.enum(OUTCOMES).nullable().describe('Outcome of the latest finished attempt'),
+    error: z.string().nullable(),
+    result: z
+      .object({ text: z.string().nullable(), data: z.unknown() })
+      .nullable()
+      .describe('What the agent produced, once the task has a result'),
+    attempts: z.object({ count: z.number().int(), max: z.number().int() }),
+    budget: z.object({
+      max_cost_usd: z.number().nullable(),
+      max_duration_seconds: z.number().int().nullable(),
+    }),
+    parked_until: timestamp.nullable().describe('While parked: when an agent is expected to be free'),
+    park_reason: z.string().nullable(),
+    cost: z.object({
+      usd: z.number(),
+      input_tokens: z.number().int(),
+      output_tokens: z.number().int(),
+      cache_read_tokens: z.number().int(),
+      cache_write_tokens: z.number().int(),
+    }),
+    submitted_by: z.string(),
+    run_after: timestamp.nullable(),
+    cancel_requested_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Task' });
+
+export const attemptSchema = z
+  .object({
+    id: z.uuid(),
+    number: z.number().int(),
+    driver: z.string(),
+    agent_id: z.string().nullable(),
+    worker_id: z.string(),
+    host: z.string().nullable(),
+    agent_pid: z.number().int().nullable().describe('Process id of the agent on `host`'),
+    started_at: timestamp,
+    ended_at: timestamp.nullable(),
+    outcome: z.enum(OUTCOMES).nullable(),
+    evidence: z.unknown().describe('What the outcome was read from: source, signal, field, value'),
+    counts_against_budget: z.boolean(),
+    error: z.string().nullable(),
+    session_id: z.string().nullable(),
+    model: z.string().nullable(),
+    usage: z.object({
+      input_tokens: z.number().int(),
+      output_tokens: z.number().int(),
+      cache_read_tokens: z.number().int(),
+      cache_write_tokens: z.number().int(),
+    }),
+    cost_usd: z.number(),
+    api_requests: z.number().int(),
+    admission: z
+      .unknown()
+      .describe('Why this agent: the decision, every agent’s verdict, the usage estimate, the session'),
+  })
+  .meta({ id: 'Attempt' });
+
+export type TaskView = z.infer<typeof taskSchema>;
+export type AttemptView = z.infer<typeof attemptSchema>;
+
+export function taskView(task: TaskRow, totals: AttemptTotals): TaskView {
+  const hasResult = task.resultText !== null || task.result !== null;
+  return {
+    id: task.id,
+    type: task.type,
+    status: task.status,
+    priority: task.priority,
+    repository: task.repository,
+    payload: task.payload as Record<string, unknown>,
+    outcome: task.outcome,
+    error: task.error,
+    result: hasResult ? { text: task.resultText, data: task.result } : null,
+    attempts: { count: totals.attempts, max: task.maxAttempts },
+    budget: { max_cost_usd: task.maxCostUsd, max_duration_seconds: task.maxDurationSeconds },
+    parked_until: iso(task.parkedUntil),
+    park_reason: task.parkReason,
+    cost: {
+      usd: totals.costUsd,
+      input_tokens: totals.inputTokens,
+      output_tokens: totals.outputTokens,
+      cache_read_tokens: totals.cacheReadTokens,
+      cache_write_tokens: totals.cacheWriteTokens,
+    },
+    submitted_by: task.submittedBy,
+    run_after: iso(task.runAfter),
+    cancel_requested_at: iso(task.cancelRequestedAt),
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
+    started_at: iso(task.startedAt),
+    finished_at: iso(task.finishedAt),
+  };
+}
+
+export function attemptView(attempt: AttemptRow): AttemptView {
+  return {
+    id: attempt.id,
+    number: attempt.number,
+    driver: attempt.driver,
+    agent_id: attempt.agentId,
+    worker_id: attempt.workerId,
+    host: attempt.host,
+    agent_pid: attempt.agentPid,
+    started_at: attempt.startedAt.toISOString(),
+    ended_at: iso(attempt.endedAt),
+    outcome: attempt.outcome,
+    evidence: attempt.evidence,
+    counts_against_budget: attempt.countsAgainstBudget,
+    error: attempt.error,
+    session_id: attempt.sessionId,
+    model: attempt.model,
+    usage: {
+      input_tokens: attempt.inputTokens,
+      output_tokens: attempt.outputTokens,
+      cache_read_tokens: attempt.cacheReadTokens,
+      cache_write_tokens: attempt.cacheWriteTokens,
+    },
+    cost_usd: attempt.costUsd,
+    api_requests: attempt.apiRequests,
+    admission: attempt.admission,
+  };
+}

@@ -1,0 +1,198 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../config/load.ts';
+import { isTerminal } from '../../core/task-status.ts';
+import type { TaskSubmission } from '../../core/task-types.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { Supervisor } from '../../runtime/supervisor.ts';
+import { startScriptedModelServer } from '../../scripted-model/server.ts';
+import * as steps from '../../scripted-model/steps.ts';
+import type { TaskRow } from '../../store/schema.ts';
+import { formatEvent, type StreamedEvent } from '../event-format.ts';
+
+const BANNER = [
+  '┌──────────────────────────────────────────────────────────────────────────────┐',
+  '│ SCRIPTED DEMO. The real Claude Code CLI runs these tasks, but every model    │',
+  '│ answer comes from a scripted server on 127.0.0.1, not from Claude. No API    │',
+  '│ key is used and nothing leaves this machine.                                 │',
+  '└──────────────────────────────────────────────────────────────────────────────┘',
+].join('\n');
+
+const DEMO_KEY = 'demo-key-for-the-scripted-server';
+
+const REVIEW = {
+  summary: 'The change swaps the token helper for refresh(); it reads well but nothing tests the new path.',
+  verdict: 'comment',
+  findings: [
+    {
+      severity: 'major',
+      file: 'auth.py',
+      line: 2,
+      title: 'Refresh failure is not handled',
+      detail: 'refresh() can raise when the refresh token has expired; the caller would crash.',
+      suggestion: 'Catch the error and ask the user to sign in again.',
+    },
+    {
+      severity: 'minor',
+      file: 'auth.py',
+      title: 'No test for refresh()',
+      detail: 'Add a unit test for the new call.',
+    },
+  ],
+};
+
+/**
+ * `supervisor demo`: the whole flow on this machine with nothing to configure. Starts a scripted
+ * model server, a throwaway git repository and the embedded supervisor wired to both, then submits
+ * a PR review and a bug fix and prints what happens, event by event.
+ */
+export async function demo(
+  options: { port: number; exit: boolean },
+  out: (text: string) => void,
+): Promise<void> {
+  out(BANNER);
+  const workDir = mkdtempSync(join(tmpdir(), 'supervisor-demo-'));
+  const repository = createDemoRepository(join(workDir, 'calculator'));
+  const model = await startScriptedModelServer();
+  model.script(DEMO_KEY, [
+    steps.toolUse([{ name: 'StructuredOutput', input: REVIEW }], {
+      usage: { input_tokens: 3100, output_tokens: 240 },
+    }),
+    steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }], {
+      text: 'Let me look at add().',
+      usage: { input_tokens: 2800, output_tokens: 60 },
+    }),
+    steps.toolUse(
+      [
+        {
+          name: 'Edit',
+          input: { file_path: '{{cwd}}/calc.js', old_string: 'return a - b;', new_string: 'return a + b;' },
+        },
+      ],
+      { text: 'add() subtracts; fixing it.', usage: { input_tokens: 3000, output_tokens: 90 } },
+    ),
+    steps.text('Fixed add() in calc.js: it returned a - b instead of a + b.', {
+      usage: { input_tokens: 3200, output_tokens: 40 },
+    }),
+  ]);
+  const config = loadConfig({
+    env: {
+      PORT: String(options.port),
+      LOG_LEVEL: 'warn',
+      DATA_DIR: join(workDir, 'data'),
+      AGENT_DRIVER: 'claude-code',
+      CLAUDE_API_KEYS: DEMO_KEY,
+      ANTHROPIC_BASE_URL: model.url,
+      CLAUDE_API_RETRIES: '0',
+    },
+  });
+  const supervisor = await Supervisor.start({ config, logger: createLogger(config) });
+  const url = `http://${config.HOST}:${config.PORT}`;
+  out(`supervisor running on ${url} (API docs: ${url}/docs), scripted model server on ${model.url}\n`);
+  const stopAll = async () => {
+    await supervisor.stop();
+    await model.close();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    const review = await runAndShow(
+      supervisor,
+      {
+        type: 'PR_REVIEW',
+        priority: 8,
+        payload: {
+          repository: 'acme/auth-service',
+          pr_number: 42,
+          title: 'Refresh tokens before they expire',
+          diff: '--- a/auth.py\n+++ b/auth.py\n@@ -1,3 +1,3 @@\n def token():\n-    return old_token()\n+    return refresh()\n',
+        },
+      },
+      out,
+    );
+    const findings =
+      (review.result as { structured_output?: typeof REVIEW } | null)?.structured_output?.findings ?? [];
+    out(`review: ${findings.length} findings`);
+    for (const finding of findings) out(`  [${finding.severity}] ${finding.file}: ${finding.title}`);
+
+    const fix = await runAndShow(
+      supervisor,
+      {
+        type: 'BUG_FIX',
+        priority: 5,
+        payload: { repository, description: 'add(2, 3) returns -1 instead of 5' },
+      },
+      out,
+    );
+    const change = (fix.result as { workspace?: { branch: string; diff: string } } | null)?.workspace;
+    if (change) out(`\nthe fix is on branch ${change.branch}:\n${change.diff}`);
+    out(`\nTry: curl ${url}/api/v1/tasks   |   npm run supervisor -- logs ${fix.id}`);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  if (options.exit) {
+    await stopAll();
+    return;
+  }
+  out('The demo supervisor keeps running so you can explore it; press Ctrl-C to stop.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await stopAll();
+}
+
+async function runAndShow(
+  supervisor: Supervisor,
+  submission: TaskSubmission,
+  out: (text: string) => void,
+): Promise<TaskRow> {
+  const { task } = await supervisor.tasks.submit(submission, { actor: { name: 'demo' } });
+  out(`── ${submission.type} task ${task.id}`);
+  const finished = new Promise<void>((resolve) => {
+    const off = supervisor.bus.subscribe(task.id, (message) => {
+      const line = formatEvent({
+        id: message.id,
+        type: message.type,
+        data: (message.data ?? {}) as Record<string, unknown>,
+        created_at: message.createdAt.toISOString(),
+      } satisfies StreamedEvent);
+      if (line) out(`   ${line}`);
+      if (message.type === 'status' && isTerminal((message.data as { status: TaskRow['status'] }).status)) {
+        off();
+        resolve();
+      }
+    });
+  });
+  await finished;
+  const { task: done, totals } = await supervisor.tasks.get(task.id);
+  out(
+    `   → ${done.status} (outcome ${done.outcome}), ${totals.inputTokens} tokens in / ${totals.outputTokens} out, $${totals.costUsd.toFixed(4)}`,
+  );
+  if (done.status !== 'succeeded')
+    throw new Error(`demo task ${done.id} ended ${done.status}: ${done.error}`);
+  return done;
+}
+
+function createDemoRepository(path: string): string {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: path,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        GIT_AUTHOR_NAME: 'Demo',
+        GIT_AUTHOR_EMAIL: 'demo@example.invalid',
+        GIT_COMMITTER_NAME: 'Demo',
+        GIT_COMMITTER_EMAIL: 'demo@example.invalid',
+      },
+    });
+  mkdirSync(path, { recursive: true });
+  git('init', '--quiet', '--initial-branch', 'main');
+  writeFileSync(join(path, 'calc.js'), 'export function add(a, b) {\n  return a - b;\n}\n');
+  writeFileSync(join(path, 'README.md'), '# calculator\n');
+  git('add', '-A');
+  git('commit', '--quiet', '-m', 'calculator with a bug');
+  return path;
+}

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import type { AttemptView, TaskView } from '../../api/schemas.ts';
+import { isTerminal } from '../../core/task-status.ts';
+import type { ApiClient } from '../api-client.ts';
+import { formatEvent, type StreamedEvent } from '../event-format.ts';
+import { EXIT, ExitError } from '../exit.ts';
+import { taskDetails, taskTable } from '../format.ts';
+import { followEvents } from '../sse-client.ts';
+import { buildSubmission, type SubmitFlags } from '../submission.ts';
+
+/** How often `submit --wait` looks at the task. */
+const WAIT_POLL_MS = 1000;
+
+type Output = (text: string) => void;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerTaskCommands(program: Command, client: () => ApiClient, out: Output): void {
+  program
+    .command('submit')
+    .description('Submit a task; prints its id')
+    .option(
+      '-f, --file <task.json>',
+      'the whole task as JSON ({"type", "payload", "priority", …}); flags override it',
+    )
+    .option('-t, --type <type>', 'PR_REVIEW, ISSUE_SUMMARY, CODE_ANALYSIS, REFACTOR, BUG_FIX or FEATURE')
+    .option('-p, --priority <1-10>', 'urgency, 10 most urgent (default 5)')
+    .option('--run-after <time>', 'do not start before this ISO 8601 time')
+    .option('--max-attempts <n>', 'attempts for the task’s own failures')
+    .option('--payload <json>', 'payload fields as a JSON object')
+    .option('-r, --repository <repo>', 'owner/repo, git URL or absolute path')
+    .option('--title <text>', 'PR or issue title')
+    .option('--description <text>', 'what to do (REFACTOR, BUG_FIX, FEATURE) or the PR description')
+    .option('--body <text>', 'issue body (ISSUE_SUMMARY)')
+    .option('--diff <file>', 'file holding the diff to review (PR_REVIEW)')
+    .option('--pr-number <n>', 'pull request number')
+    .option('--issue-number <n>', 'issue number')
+    .option('--base-ref <ref>', 'base branch or commit')
+    .option('--head-ref <ref>', 'head branch or commit (PR_REVIEW)')
+    .option('--ref <ref>', 'ref to analyse (CODE_ANALYSIS)')
+    .option('--focus <text>', 'what the analysis should focus on')
+    .option('--path <path>', 'a path to focus on (repeatable)', collect)
+    .option('--criteria <text>', 'an acceptance criterion (repeatable)', collect)
+    .option('--idempotency-key <key>', 'repeat-safe key: resubmitting returns the same task')
+    .option('-w, --wait', 'follow the task to its end; exit 1 if it fails')
+    .option('--json', 'print the task as JSON')
+    .action(async (flags: SubmitFlags & { idempotencyKey?: string; wait?: boolean; json?: boolean }) => {
+      const submission = buildSubmission(flags, (path) => readText(path));
+      const headers: Record<string, string> = flags.idempotencyKey
+        ? { 'idempotency-key': flags.idempotencyKey }
+        : {};
+      let task = await client().request<TaskView>('POST', '/api/v1/tasks', { body: submission, headers });
+      if (!flags.wait) {
+        out(flags.json ? JSON.stringify(task, null, 2) : task.id);
+        return;
+      }
+      if (!flags.json) out(`${task.id} ${task.status}`);
+      task = await waitForEnd(client(), task, flags.json ? () => {} : out);
+      if (flags.json) out(JSON.stringify(task, null, 2));
+      else if (task.result?.text) out(task.result.text);
+      if (task.status !== 'succeeded')
+        throw new ExitError(
+          EXIT.taskFailed,
+          `task ${task.id} ${task.status}${task.error ? `: ${task.error}` : ''}`,
+        );
+    });
+
+  program
+    .command('tasks')
+    .description('List tasks, newest first')
+    .option(
+      '-s, --status <statuses>',
+      'comma-separated statuses (queued, running, retrying, parked, succeeded, failed, cancelled)',
+    )
+    .option('-t, --type <types>', 'comma-separated task types')
+    .option('-r, --repository <repo>', 'only this repository')
+    .option('-n, --limit <n>', 'how many (1-500)', '20')
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--json', 'print the page as JSON')
+    .action(
+      async (flags: {
+        status?: string;
+        type?: string;
+        repository?: string;
+        limit: string;
+        cursor?: string;
+        json?: boolean;
+      }) => {
+        const query = new URLSearchParams({ limit: flags.limit });
+        if (flags.status) query.set('status', flags.status);
+        if (flags.type) query.set('type', flags.type.toUpperCase());
+        if (flags.repository) query.set('repository', flags.repository);
+        if (flags.cursor) query.set('cursor', flags.cursor);
+        const page = await client().request<{ items: TaskView[]; next_cursor: string | null }>(
+          'GET',
+          `/api/v1/tasks?${query}`,
+        );
+        if (flags.json) {
+          out(JSON.stringify(page, null, 2));
+          return;
+        }
+        out(taskTable(page.items));
+        if (page.next_cursor) out(`\nmore: supervisor tasks --cursor ${page.next_cursor}`);
+      },
+    );
+
+  program
+    .command('show')
+    .description('Show one task with its attempts and result')
+    .argument('<id>', 'task id')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      const task = await client().request<TaskView>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`);
+      const attempts = await client().request<{ items: AttemptView[] }>(
+        'GET',
+        `/api/v1/tasks/${encodeURIComponent(id)}/attempts`,
+      );
+      out(
+        flags.json
+          ? JSON.stringify({ ...task, attempt_history: attempts.items }, null, 2)
+          : taskDetails(task, attempts.items),
+      );
+    });
+
+  program
+    .command('logs')
+    .description('Print a task’s events; with -f, follow them live until the task ends')
+    .argument('<id>', 'task id')
+    .option('-f, --follow', 'keep streaming until the task reaches a final status')
+    .option('--json', 'print every event as a JSON line (including stream deltas)')
+    .action(async (id: string, flags: { follow?: boolean; json?: boolean }) => {
+      const api = client();
+      let finalStatus: string | undefined;
+      for await (const message of followEvents(api.baseUrl, id, { untilReplayed: !flags.follow })) {
+        const event = JSON.parse(message.data) as StreamedEvent;
+        if (event.type === 'status') finalStatus = String(event.data.status);
+        if (flags.json) out(message.data);
+        else {
+          const line = formatEvent(event);
+          if (line) out(line);
+        }
+      }
+      if (flags.follow && finalStatus && finalStatus !== 'succeeded') {
+        throw new ExitError(EXIT.taskFailed, `task ${id} ${finalStatus}`);
+      }
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a task (a running one is stopped by its worker)')
+    .argument('<id>', 'task id')
+    .option('--json', 'print the task as JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      const task = await client().request<TaskView>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`);
+      out(
+        flags.json
+          ? JSON.stringify(task, null, 2)
+          : `${task.id} ${task.status === 'running' ? 'cancelling' : task.status}`,
+      );
+    });
+
+  program
+    .command('retry')
+    .description('Run a failed or cancelled task again')
+    .argument('<id>', 'task id')
+    .option('--json', 'print the task as JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      const task = await client().request<TaskView>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/retry`);
+      out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}`);
+    });
+}
+
+async function waitForEnd(client: ApiClient, initial: TaskView, out: Output): Promise<TaskView> {
+  let task = initial;
+  let lastStatus = task.status;
+  while (!isTerminal(task.status)) {
+    await sleep(WAIT_POLL_MS);
+    task = await client.request<TaskView>('GET', `/api/v1/tasks/${task.id}`);
+    if (task.status !== lastStatus) {
+      out(
+        `${task.id} ${task.status}${task.outcome && task.status !== 'running' ? ` (${task.outcome})` : ''}`,
+      );
+      lastStatus = task.status;
+    }
+  }
+  return task;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ExitError(
+      EXIT.usage,
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}

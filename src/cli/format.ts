@@ -1,0 +1,55 @@
+import type { AttemptView, TaskView } from '../api/schemas.ts';
+
+/** Plain-text renderings of API objects for the terminal. `--json` bypasses all of this. */
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function taskTable(tasks: TaskView[]): string {
+  if (tasks.length === 0) return 'no tasks';
+  return table(
+    ['ID', 'STATUS', 'TYPE', 'PRIO', 'REPOSITORY', 'OUTCOME', 'COST', 'CREATED'],
+    tasks.map((task) => [
+      task.id,
+      task.status,
+      task.type,
+      String(task.priority),
+      task.repository,
+      task.outcome ?? '-',
+      `$${task.cost.usd.toFixed(4)}`,
+      task.created_at.replace('T', ' ').slice(0, 19),
+    ]),
+  );
+}
+
+export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
+  const lines = [
+    `task       ${task.id}`,
+    `type       ${task.type}   priority ${task.priority}`,
+    `repository ${task.repository}`,
+    `status     ${task.status}${task.outcome ? ` (outcome: ${task.outcome})` : ''}`,
+    `attempts   ${task.attempts.count} (budget ${task.attempts.max})`,
+    `cost       $${task.cost.usd.toFixed(4)}   tokens in ${task.cost.input_tokens} / out ${task.cost.output_tokens}`,
+    `created    ${task.created_at}${task.finished_at ? `   finished ${task.finished_at}` : ''}`,
+  ];
+  if (task.error) lines.push(`error      ${task.error}`);
+  for (const attempt of attempts) {
+    const evidence = attempt.evidence as { signal?: string; detail?: string } | null;
+    lines.push(
+      `  #${attempt.number} ${attempt.outcome ?? 'running'}  ${attempt.driver}` +
+        `${attempt.agent_id ? `/${attempt.agent_id}` : ''}  $${attempt.cost_usd.toFixed(4)}` +
+        `${evidence?.signal ? `  [${evidence.signal}${evidence.detail ? `: ${evidence.detail}` : ''}]` : ''}`,
+    );
+  }
+  if (task.result?.text) lines.push('', task.result.text);
+  return lines.join('\n');
+}

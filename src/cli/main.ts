@@ -1,0 +1,79 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { VERSION } from '../runtime/version.ts';
+import { ApiClient } from './api-client.ts';
+import { registerAgentCommands } from './commands/agent-commands.ts';
+import { registerTaskCommands } from './commands/task-commands.ts';
+import { EXIT, ExitError } from './exit.ts';
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+function config(): Config {
+  return loadConfig({ env: process.env, envFile: '.env' });
+}
+
+const program = new Command()
+  .name('supervisor')
+  .description('Queue, run and watch coding tasks on a pool of headless coding agents')
+  .version(VERSION)
+  .option('--url <url>', 'API address for client commands (default: SUPERVISOR_URL or http://127.0.0.1:8000)')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+program
+  .command('serve')
+  .description('Run the embedded supervisor: API, worker and dashboard in one process')
+  // Server code (database, queue, HTTP) loads only for the commands that run it, so client commands start fast.
+  .action(async () => (await import('./commands/serve.ts')).serve(config()));
+
+program
+  .command('api')
+  .description('Run an API replica (distributed mode: needs DATABASE_URL and REDIS_URL)')
+  .action(async () => (await import('./commands/serve.ts')).serve(config(), 'api'));
+
+program
+  .command('worker')
+  .description('Run a worker (distributed mode: needs DATABASE_URL and REDIS_URL); serves only health probes')
+  .action(async () => (await import('./commands/serve.ts')).serve(config(), 'worker'));
+
+program
+  .command('demo')
+  .description('See the whole flow with no setup: the real Claude Code CLI against a scripted model server')
+  .option('--port <port>', 'port for the demo supervisor', '8000')
+  .option('--exit', 'stop once the sample tasks are done instead of staying up')
+  .action(async (flags: { port: string; exit?: boolean }) =>
+    (await import('./commands/demo.ts')).demo({ port: Number(flags.port), exit: flags.exit ?? false }, out),
+  );
+
+program
+  .command('migrate')
+  .description('Apply database migrations and exit')
+  .action(async () => (await import('./commands/migrate.ts')).migrate(config(), out));
+
+const client = () => new ApiClient(program.opts<{ url?: string }>().url ?? config().SUPERVISOR_URL);
+registerTaskCommands(program, client, out);
+registerAgentCommands(program, client, out);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = exitCodeFor(error);
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end through here too, with code 0.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof ExitError) {
+    process.stderr.write(`${error.message}\n`);
+    return error.code;
+  }
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\nSee .env.sample for every variable and its accepted values.\n`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the supervisor reads, with its default. The names are environment variables;
+ * `.env.sample` documents each one and a test keeps that file, the README table and this schema
+ * in step. Units are in the names (`_MS`, `_SECONDS`, `_BYTES`, `_USD`).
+ */
+
+const intInRange = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `expected an integer between ${min} and ${max}` })
+    .int({ error: `expected an integer between ${min} and ${max}` })
+    .min(min, { error: `expected an integer between ${min} and ${max}` })
+    .max(max, { error: `expected an integer between ${min} and ${max}` });
+
+const positiveNumber = z.coerce
+  .number({ error: 'expected a positive number' })
+  .positive({ error: 'expected a positive number' });
+
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/\S+$/, { error: 'expected a URL of the form postgres://user@host:5432/db' });
+
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/\S+$/, { error: 'expected a URL of the form redis://host:6379' });
+
+const httpUrl = z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' });
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const AGENT_DRIVERS = ['claude-code', 'echo'] as const;
+
+export const configSchema = z.object({
+  /** HTTP port of the API and dashboard. */
+  PORT: intInRange(0, 65535).default(8000),
+  /** Interface to bind. Loopback by default so a laptop install is not exposed to the network. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** PostgreSQL server for distributed mode. Unset: an embedded PGlite database under DATA_DIR. */
+  DATABASE_URL: postgresUrl.optional(),
+  /** Directory for the embedded database and other local state. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Redis for the cross-process event bus in distributed mode. */
+  REDIS_URL: redisUrl.optional(),
+  /** Prefix of this deployment's Redis keys, so several can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w.:-]{1,100}$/, { error: 'expected letters, digits and . _ : -' })
+    .default('supervisor'),
+  /** Comma-separated Anthropic API keys, one agent per key. */
+  CLAUDE_API_KEYS: commaList.default([]),
+  /** Requests each agent may make per quota window. */
+  CLAUDE_QUOTA_LIMIT_PER_AGENT: intInRange(1, 10_000_000).default(1000),
+  /** Length of an agent's quota window. */
+  CLAUDE_QUOTA_RESET_HOURS: positiveNumber.default(5),
+  /** Slack bot token for notifications. */
+  SLACK_BOT_TOKEN: z.string().min(1).optional(),
+  /** Slack channel id or name for notifications. */
+  SLACK_CHANNEL: z.string().min(1).optional(),
+  /** SMTP host for email notifications. */
+  EMAIL_SMTP_HOST: z.string().min(1).optional(),
+  /** SMTP port for email notifications. */
+  EMAIL_SMTP_PORT: intInRange(1, 65535).default(587),
+  /** SMTP user name. */
+  EMAIL_USERNAME: z.string().min(1).optional(),
+  /** SMTP password. */
+  EMAIL_PASSWORD: z.string().min(1).optional(),
+  /** Log verbosity. */
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** Human-readable logs instead of JSON lines. */
+  LOG_PRETTY: booleanFlag.default(false),
+  /** Agents this worker may run, comma-separated names (empty: all). Lets hosts serve different agents. */
+  WORKER_AGENTS: commaList.default([]),
+  /** Agent runs one worker process executes at the same time. */
+  WORKER_CONCURRENCY: intInRange(1, 256).default(4),
+  /** Most small read-only tasks merged into one agent session. */
+  BATCH_SIZE: intInRange(1, 100).default(1),
+  /** How long a batch waits to fill before it runs. */
+  BATCH_INTERVAL_SECONDS: intInRange(0, 3600).default(10),
+  /** Which agent driver runs tasks. `echo` only echoes the payload back and runs no model. */
+  AGENT_DRIVER: z
+    .enum(AGENT_DRIVERS, { error: `expected one of ${AGENT_DRIVERS.join(', ')}` })
+    .default('claude-code'),
+  /** Model the Claude Code agents use (always passed explicitly: the CLI's default changes between versions). */
+  CLAUDE_MODEL: z
+    .string()
+    .regex(/^[\w.:[\]-]+$/, { error: 'expected a model id such as claude-sonnet-4-5' })
+    .default('claude-sonnet-4-5'),
+  /** Model API endpoint for the agents: an LLM gateway, or unset for Anthropic's own. */
+  ANTHROPIC_BASE_URL: httpUrl.optional(),
+  /** Turns one attempt may take. */
+  CLAUDE_MAX_TURNS: intInRange(1, 1000).default(50),
+  /** Retries per model API call inside the CLI; the supervisor retries whole attempts itself. */
+  CLAUDE_API_RETRIES: intInRange(0, 10).default(2),
+  /** How long the CLI waits for a model API response to start. */
+  CLAUDE_API_TIMEOUT_MS: intInRange(1000, 600_000).default(120_000),
+  /** Wall-clock limit of one attempt. */
+  TASK_TIMEOUT_SECONDS: intInRange(1, 86_400).default(1800),
+  /** An agent silent this long while no tool runs is stalled and stopped. */
+  AGENT_IDLE_TIMEOUT_SECONDS: intInRange(1, 86_400).default(180),
+  /** How long a running tool (tests, builds) may go without output. */
+  AGENT_TOOL_TIMEOUT_SECONDS: intInRange(1, 86_400).default(900),
+  /** Spend limit of one attempt, priced with the supervisor's own table. */
+  TASK_MAX_COST_USD: positiveNumber.default(5),
+  /** Command prefixes a mutating agent may run with Bash, comma-separated. */
+  AGENT_ALLOWED_COMMANDS: commaList.default(
+    'git status,git diff,git log,git show,git add,git commit,ls,cat,head,tail,grep,wc,npm test,npm run test,pytest,go test,cargo test,make test'.split(
+      ',',
+    ),
+  ),
+  /** PATH for agent processes (their Bash tool runs commands with it). Default: the supervisor's Node, then the system's. */
+  AGENT_PATH: z.string().min(1).optional(),
+  /** Directory of `owner/repo` checkouts that `owner/repo` repositories are cloned from. */
+  REPOS_ROOT: z.string().min(1).optional(),
+  /** Base URL `owner/repo` repositories are cloned from when REPOS_ROOT is unset, e.g. https://github.com/. */
+  GIT_BASE_URL: z
+    .string()
+    .regex(/^(https?|ssh|git|file):\/\/\S+$/, { error: 'expected a URL such as https://github.com/' })
+    .optional(),
+  /** Where task worktrees go. Default: DATA_DIR/workspaces. */
+  WORKSPACES_DIR: z.string().min(1).optional(),
+  /** How long a finished mutating task keeps its worktree (its branch is kept for good). */
+  WORKSPACE_RETENTION_HOURS: positiveNumber.default(24),
+  /** A repository copy older than this is fetched again before use. */
+  MIRROR_REFRESH_SECONDS: intInRange(0, 86_400).default(60),
+  /** Agents file (YAML or JSON) with the full agent definitions; replaces the CLAUDE_API_KEYS form. */
+  AGENTS_FILE: z.string().min(1).optional(),
+  /** Key that encrypts stored credentials. Unset in embedded mode: a generated DATA_DIR/secrets.key. */
+  SECRETS_KEY: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
+  /** Expected cost of a task with no history, used by admission until real figures exist. */
+  TASK_COST_ESTIMATE_USD: positiveNumber.default(0.5),
+  /** Spend limit per repository per UTC day across all agents (unset: none). */
+  REPO_DAILY_BUDGET_USD: positiveNumber.optional(),
+  /** A parked task waiting for capacity is looked at again at least this often. */
+  PARK_RECHECK_SECONDS: intInRange(1, 86_400).default(60),
+  /** How long the echo driver pretends to work. */
+  ECHO_DRIVER_DELAY_MS: intInRange(0, 3_600_000).default(200),
+  /** Attempts a task gets for its own failures before it fails (infrastructure interruptions do not count). */
+  TASK_MAX_ATTEMPTS: intInRange(1, 20).default(3),
+  /** First retry delay; doubles per attempt, with jitter. */
+  RETRY_BASE_DELAY_MS: intInRange(0, 3_600_000).default(2000),
+  /** Upper bound of the retry delay. */
+  RETRY_MAX_DELAY_MS: intInRange(0, 86_400_000).default(300_000),
+  /** Largest accepted request body. */
+  MAX_BODY_BYTES: intInRange(1024, 104_857_600).default(1_048_576),
+  /** How long shutdown waits for running attempts before handing them back to the queue. */
+  SHUTDOWN_GRACE_SECONDS: intInRange(0, 3600).default(30),
+  /** A worker that sends no heartbeat for this long is presumed dead and its task is re-dispatched. */
+  WORKER_HEARTBEAT_SECONDS: intInRange(10, 3600).default(10),
+  /** How often a worker checks whether one of its running tasks was cancelled. */
+  CANCEL_POLL_INTERVAL_MS: intInRange(50, 60_000).default(1000),
+  /** Where the CLI finds the API. */
+  SUPERVISOR_URL: httpUrl.default('http://127.0.0.1:8000'),
+});
+
+/** Variables whose values are secrets: never printed, logged or returned. */
+export const SECRET_KEYS = new Set<keyof ConfigInput>([
+  'CLAUDE_API_KEYS',
+  'SECRETS_KEY',
+  'SLACK_BOT_TOKEN',
+  'EMAIL_PASSWORD',
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema>>;

@@ -1,0 +1,20 @@
+import type { AdmissionDecision } from './admission.ts';
+import type { QuotaWindow, Usage } from './quota.ts';
+
+/** An agent's limits, as stored (no secrets). */
+export interface AgentLimits {
+  models: string[];
+  maxConcurrent: number;
+  windows: QuotaWindow[];
+  dailyBudgetUsd?: number;
+  baseUrl?: string;
+}
+
+/** What is kept on an attempt about why it ran where it ran. */
+export interface AdmissionRecord {
+  decision: Omit<AdmissionDecision, 'verdicts'> & { verdicts: AdmissionDecision['verdicts'] };
+  estimate: Usage;
+  estimateBasis: 'repository' | 'type' | 'default';
+  /** Whether the attempt continues the agent session of an earlier attempt, and why (not). */
+  session: { id: string; resumed: boolean; note: string };
+}

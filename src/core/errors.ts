@@ -1,0 +1,58 @@
+/**
+ * The catalogue of errors the API returns. Codes are stable: clients branch on them, and a retired
+ * code is never reused. `docs/errors.md` has a row per code and a test keeps the two in step.
+ */
+export const ERROR_CATALOGUE = {
+  validation_failed: {
+    status: 400,
+    fix: 'Correct the fields listed in `details` and send the request again.',
+  },
+  bad_request: {
+    status: 400,
+    fix: 'The request could not be read; `message` says which part. Check it against /docs.',
+  },
+  invalid_cursor: {
+    status: 400,
+    fix: 'Pass the `next_cursor` value of a previous page unchanged, or omit it.',
+  },
+  not_found: { status: 404, fix: 'Check the method and path against the API reference at /docs.' },
+  task_not_found: { status: 404, fix: 'Check the task id; list tasks with GET /api/v1/tasks.' },
+  agent_not_found: { status: 404, fix: 'Check the agent name; list agents with GET /api/v1/agents.' },
+  no_diff: {
+    status: 404,
+    fix: 'Only REFACTOR, BUG_FIX and FEATURE tasks produce a diff, once an attempt has finished; check the task’s status.',
+  },
+  invalid_transition: {
+    status: 409,
+    fix: 'Read the task’s current status; `details.allowed` lists what can be done from it.',
+  },
+  idempotency_key_reused: {
+    status: 409,
+    fix: 'Use a new Idempotency-Key for a different request, or resend the original body.',
+  },
+  payload_too_large: { status: 413, fix: 'Send a smaller body, or raise MAX_BODY_BYTES on the server.' },
+  unsupported_media_type: { status: 415, fix: 'Send the body as JSON with Content-Type: application/json.' },
+  not_ready: { status: 503, fix: 'The supervisor is starting or stopping; retry in a few seconds.' },
+  database_unavailable: {
+    status: 503,
+    fix: 'The database cannot be reached; retry shortly. Operators: check PostgreSQL and DATABASE_URL.',
+  },
+  internal_error: { status: 500, fix: 'Retry; if it persists, look up the request id in the server log.' },
+} as const satisfies Record<string, { status: number; fix: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** An error the API can show its caller as is: a catalogue code, a message, and optional details. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The honest outcome contract: every attempt ends in exactly one of these, derived from the
+ * agent's event stream and process facts, never from the exit code alone.
+ */
+export const OUTCOMES = [
+  'succeeded',
+  'failed',
+  'quota_exhausted',
+  'rate_limited',
+  'auth_failed',
+  'permission_denied',
+  'needs_input',
+  'timed_out',
+  'stalled',
+  'budget_exceeded',
+  'turn_limit',
+  'cancelled',
+  'infra_error',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/**
+ * What made the classifier decide: the event or fact it read, the field, and the value seen.
+ * Kept on the attempt so an operator can check the verdict.
+ */
+export interface Evidence {
+  source: 'event' | 'process' | 'watchdog' | 'supervisor';
+  /** The event type or fact, e.g. `result`, `rate_limit_event`, `exit`, `inactivity`. */
+  signal: string;
+  /** Field that carried the signal, e.g. `api_error_status`. */
+  field?: string;
+  value?: unknown;
+  detail?: string;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+}
+
+export const ZERO_USAGE: TokenUsage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+});

@@ -1,0 +1,70 @@
+/**
+ * The task lifecycle as a pure state machine. Every status change in the supervisor goes through
+ * `transition`, so an impossible change (say, a cancelled task starting) is refused in one place.
+ *
+ *   queued ──start──▶ running ──succeed──▶ succeeded
+ *     │                 │ ├──fail──────▶ failed ──manual_retry──▶ queued
+ *     │                 │ ├──schedule_retry──▶ retrying ──start──▶ running
+ *     │                 │ └──park──────▶ parked ──wake──▶ queued
+ *     └──cancel (from any non-terminal status)──▶ cancelled ──manual_retry──▶ queued
+ */
+
+export const TASK_STATUSES = [
+  'queued',
+  'running',
+  'retrying',
+  'parked',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
+
+export const TASK_EVENTS = [
+  'start',
+  'succeed',
+  'fail',
+  'schedule_retry',
+  'park',
+  'wake',
+  'cancel',
+  'manual_retry',
+] as const;
+export type TaskEvent = (typeof TASK_EVENTS)[number];
+
+const TRANSITIONS: Record<TaskStatus, Partial<Record<TaskEvent, TaskStatus>>> = {
+  queued: { start: 'running', park: 'parked', cancel: 'cancelled' },
+  // A running task is parked when its agent runs out of quota mid-run and no other agent can take it;
+  // `schedule_retry` also covers an attempt interrupted by a crash or a shutdown.
+  running: {
+    succeed: 'succeeded',
+    fail: 'failed',
+    schedule_retry: 'retrying',
+    park: 'parked',
+    cancel: 'cancelled',
+  },
+  retrying: { start: 'running', park: 'parked', cancel: 'cancelled' },
+  parked: { wake: 'queued', start: 'running', cancel: 'cancelled' },
+  succeeded: {},
+  failed: { manual_retry: 'queued' },
+  cancelled: { manual_retry: 'queued' },
+};
+
+export type TransitionResult = { ok: true; to: TaskStatus } | { ok: false; reason: string };
+
+/** The status after `event`, or why `event` is not allowed from `from`. */
+export function transition(from: TaskStatus, event: TaskEvent): TransitionResult {
+  const to = TRANSITIONS[from][event];
+  if (to) return { ok: true, to };
+  const allowed = eventsFrom(from);
+  const hint = allowed.length ? `allowed from ${from}: ${allowed.join(', ')}` : `${from} is final`;
+  return { ok: false, reason: `cannot ${event.replace('_', ' ')} a task that is ${from} (${hint})` };
+}
+
+/** Events allowed from `status`. */
+export function eventsFrom(status: TaskStatus): TaskEvent[] {
+  return TASK_EVENTS.filter((event) => TRANSITIONS[status][event] !== undefined);
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+
+/** The kinds of work an agent can be asked to do. Spelled as they appear in the API and the DB. */
+export const TASK_TYPES = [
+  'PR_REVIEW',
+  'ISSUE_SUMMARY',
+  'CODE_ANALYSIS',
+  'REFACTOR',
+  'BUG_FIX',
+  'FEATURE',
+] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+/** Types whose agent only reads: they get read-only tools and may run with high concurrency. */
+export const READ_ONLY_TASK_TYPES: ReadonlySet<TaskType> = new Set([
+  'PR_REVIEW',
+  'ISSUE_SUMMARY',
+  'CODE_ANALYSIS',
+]);
+
+export const isMutatingTaskType = (type: TaskType): boolean => !READ_ONLY_TASK_TYPES.has(type);
+
+/** Size limits on untrusted text; they keep one task from filling the database or a prompt. */
+export const LIMITS = {
+  shortTextChars: 500,
+  longTextChars: 100_000,
+  diffChars: 500_000,
+  listItems: 200,
+  pathChars: 1000,
+} as const;
+
+/**
+ * A repository reference: `owner/repo`, a git URL (https, ssh, file) or an absolute local path.
+ * Anything with `..` segments is refused so a task can never point outside where it claims.
+ */
+export const repositorySchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.pathChars)
+  .refine((value) => !value.split(/[\\/]/).includes('..'), { error: 'must not contain ".." path segments' })
+  .refine(
+    (value) =>
+      /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(value) ||
+      /^(https?|ssh|git|file):\/\/\S+$/.test(value) ||
+      /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:\S+$/.test(value) ||
+      value.startsWith('/'),
+    {
+      error: 'expected owner/repo, a git URL (https://, ssh://, git@host:path, file://) or an absolute path',
+    },
+  );
+
+const shortText = z.string().min(1).max(LIMITS.shortTextChars);
+const longText = z.string().max(LIMITS.longTextChars);
+const relativePath = z
+  .string()
+  .min(1)
+  .max(LIMITS.pathChars)
+  .refine((value) => !value.startsWith('/') && !value.split(/[\\/]/).includes('..'), {
+    error: 'expected a path relative to the repository root, without ".." segments',
+  });
+const pathList = z.array(relativePath).max(LIMITS.listItems);
+const gitRef = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9._/@^~-]+$/, { error: 'expected a git ref (branch, tag or commit)' })
+  .refine((value) => !value.startsWith('-'), { error: 'must not start with "-"' });
+
+export const prReviewPayload = z
+  .strictObject({
+    repository: repositorySchema,
+    pr_number: z.number().int().positive().optional(),
+    title: shortText,
+    description: longText.optional(),
+    diff: z.string().min(1).max(LIMITS.diffChars).optional(),
+    base_ref: gitRef.optional(),
+    head_ref: gitRef.optional(),
+  })
+  .refine((p) => p.diff !== undefined || p.head_ref !== undefined, {
+    error: 'give either diff or head_ref (with an optional base_ref) so there is something to review',
+    path: ['diff'],
+  });
+
+export const issueSummaryPayload = z.strictObject({
+  repository: repositorySchema,
+  issue_number: z.number().int().positive().optional(),
+  title: shortText,
+  body: longText,
+  comments: z.array(longText).max(LIMITS.listItems).optional(),
+});
+
+export const codeAnalysisPayload = z.strictObject({
+  repository: repositorySchema,
+  ref: gitRef.optional(),
+  paths: pathList.optional(),
+  focus: shortText.optional(),
+});
+
+/** REFACTOR, BUG_FIX and FEATURE share a shape: what to change, where, and how to tell it is done. */
+export const changePayload = z.strictObject({
+  repository: repositorySchema,
+  base_ref: gitRef.optional(),
+  description: z.string().min(1).max(LIMITS.longTextChars),
+  paths: pathList.optional(),
+  acceptance_criteria: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(LIMITS.shortTextChars * 4),
+    )
+    .max(LIMITS.listItems)
+    .optional(),
+});
+
+export const PAYLOAD_SCHEMAS = {
+  PR_REVIEW: prReviewPayload,
+  ISSUE_SUMMARY: issueSummaryPayload,
+  CODE_ANALYSIS: codeAnalysisPayload,
+  REFACTOR: changePayload,
+  BUG_FIX: changePayload,
+  FEATURE: changePayload,
+} as const satisfies Record<TaskType, z.ZodType>;
+
+export type PrReviewPayload = z.infer<typeof prReviewPayload>;
+export type IssueSummaryPayload = z.infer<typeof issueSummaryPayload>;
+export type CodeAnalysisPayload = z.infer<typeof codeAnalysisPayload>;
+export type ChangePayload = z.infer<typeof changePayload>;
+export type TaskPayload = PrReviewPayload | IssueSummaryPayload | CodeAnalysisPayload | ChangePayload;
+
+export const PRIORITY = { min: 1, max: 10, default: 5 } as const;
+
+const submissionOptions = {
+  priority: z
+    .number()
+    .int()
+    .min(PRIORITY.min)
+    .max(PRIORITY.max)
+    .default(PRIORITY.default)
+    .describe('1 (least urgent) to 10 (most urgent)'),
+  run_after: z.iso.datetime({ offset: true }).optional().describe('Do not start before this time (ISO 8601)'),
+  max_attempts: z.number().int().min(1).max(20).optional().describe('Attempts for the task’s own failures'),
+  max_cost_usd: z
+    .number()
+    .positive()
+    .max(10_000)
+    .optional()
+    .describe('Spend limit of the whole task, across attempts'),
+  max_duration_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional()
+    .describe('Wall-clock limit of the whole task, from its first start'),
+};
+
+/** A task submission: the type selects which payload schema applies. */
+export const taskSubmissionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('PR_REVIEW'), payload: prReviewPayload, ...submissionOptions }),
+  z.strictObject({ type: z.literal('ISSUE_SUMMARY'), payload: issueSummaryPayload, ...submissionOptions }),
+  z.strictObject({ type: z.literal('CODE_ANALYSIS'), payload: codeAnalysisPayload, ...submissionOptions }),
+  z.strictObject({ type: z.literal('REFACTOR'), payload: changePayload, ...submissionOptions }),
+  z.strictObject({ type: z.literal('BUG_FIX'), payload: changePayload, ...submissionOptions }),
+  z.strictObject({ type: z.literal('FEATURE'), payload: changePayload, ...submissionOptions }),
+]);
+
+export type TaskSubmission = z.output<typeof taskSubmissionSchema>;

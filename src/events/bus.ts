@@ -1,0 +1,31 @@
+/** A task event as stored and as delivered to live subscribers. `id` is its position in the store. */
+export interface TaskEventMessage {
+  id: number;
+  taskId: string;
+  attemptId: string | null;
+  type: string;
+  data: unknown;
+  createdAt: Date;
+}
+
+export type EventListener = (message: TaskEventMessage) => void;
+
+/**
+ * Live delivery of task events to whoever is watching. Events are always stored before they are
+ * published, so a subscriber that misses a message (or connects late) reads it back from the store.
+ * Embedded mode uses the in-process bus; distributed mode a Redis-backed one behind this interface.
+ */
+export interface EventBus {
+  publish(messages: TaskEventMessage[]): void;
+  /** Calls `listener` for each new event of `taskId` until the returned function is called. */
+  subscribe(taskId: string, listener: EventListener): () => void;
+  /**
+   * Calls `callback` when the bus may have missed messages (it reconnected after an outage);
+   * subscribers then re-read what they missed from the store. Returns the unsubscribe function.
+   */
+  onReconnect(callback: () => void): () => void;
+  /** Round trip to the bus's server, for health checks (a no-op in-process). */
+  ping(): Promise<void>;
+  readonly kind: 'memory' | 'redis';
+  close(): Promise<void>;
+}

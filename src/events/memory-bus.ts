@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+import type { EventBus, EventListener, TaskEventMessage } from './bus.ts';
+
+/** The event bus of a single process: publish and subscribe are plain function calls. */
+export class MemoryEventBus implements EventBus {
+  readonly kind = 'memory';
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    // Every SSE client adds a listener; the default cap of 10 is a leak detector we do not want here.
+    this.#emitter.setMaxListeners(0);
+  }
+
+  publish(messages: TaskEventMessage[]): void {
+    for (const message of messages) this.#emitter.emit(message.taskId, message);
+  }
+
+  subscribe(taskId: string, listener: EventListener): () => void {
+    this.#emitter.on(taskId, listener);
+    return () => this.#emitter.off(taskId, listener);
+  }
+
+  /** An in-process bus never loses messages, so it never asks for a re-read. */
+  onReconnect(): () => void {
+    return () => {};
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#emitter.removeAllListeners();
+  }
+}

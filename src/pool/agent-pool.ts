@@ -1,0 +1,446 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { AgentDefinition } from '../agents/agent-definition.ts';
+import type { Credential } from '../agents/claude-code/command.ts';
+import type { AgentIdentity } from '../agents/driver.ts';
+import { fingerprint, type SecretBox } from '../agents/secrets.ts';
+import { appendAudit } from '../audit/audit-log.ts';
+import { type AdmissionDecision, type AgentSnapshot, admit, type WindowState } from '../core/admission.ts';
+import { type AgentSignal, type AttemptSignalFacts, agentSignal } from '../core/agent-signals.ts';
+import type { AdmissionRecord } from '../core/agent-types.ts';
+import { estimateUsage } from '../core/cost-estimate.ts';
+import { type QuotaWindow, type Usage, windowResetsAt, windowStart } from '../core/quota.ts';
+import type { Db, Queryable, Tx } from '../store/database.ts';
+import type { TaskRow } from '../store/schema.ts';
+import * as poolStore from './pool-store.ts';
+
+/**
+ * The agent pool: agents and their credentials (stored encrypted), the state of each (paused,
+ * disabled, cooling down, warned), usage against its quota windows, and the admission decision
+ * for a task. The policy itself is the pure `admit()`; this class gathers its inputs from the
+ * database, which every worker shares, so decisions hold across processes.
+ */
+
+/**
+ * Serialises admissions with each other (two workers must not both take an agent's last slot or
+ * last quota) and with attempts ending, so a task that parks because every slot is busy is parked
+ * before the freed slot's wake-up looks for parked tasks (no lost wake-up).
+ */
+const POOL_LOCK_KEY = 7_020_424_614;
+/** Estimates change slowly; they are looked up again after this long. */
+const ESTIMATE_TTL_MS = 60_000;
+/** The "everything is exhausted" alert is recorded at most this often per process. */
+const EXHAUSTED_ALERT_INTERVAL_MS = 5 * 60_000;
+
+export interface AgentPoolDeps {
+  db: Db;
+  secrets: SecretBox;
+  /** Where each task's agent state (and so its session transcript) lives. */
+  sessionsDir: string;
+  defaultEstimateUsd: number;
+  repoDailyBudgetUsd?: number;
+  logger: Logger;
+}
+
+export interface Admission {
+  decision: AdmissionDecision;
+  /** Set when an agent was chosen: who runs the attempt and which session it continues. */
+  agent?: AgentIdentity;
+  record?: AdmissionRecord;
+}
+
+export interface AgentStatus {
+  id: string;
+  cli: string;
+  credentialClass: string;
+  credentialFingerprint: string;
+  owner: string | null;
+  models: string[];
+  state: string;
+  stateReason: string | null;
+  running: number;
+  maxConcurrent: number;
+  windows: Array<WindowState & { remaining: number; hours: number; mode: string }>;
+  cooldowns: Array<{ model: string; until: Date; reason: string }>;
+  warningUntil: Date | null;
+  quotaResetAt: Date | null;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+export class AgentPool {
+  readonly #deps: AgentPoolDeps;
+  readonly #estimates = new Map<string, { at: number; value: ReturnType<typeof estimateUsage> }>();
+  #lastExhaustedAlert = 0;
+
+  constructor(deps: AgentPoolDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Writes the configured agents to the database (credentials sealed). State, cooldowns and quota
+   * resets survive; an agent no longer configured is disabled, not deleted, so its history stays.
+   */
+  async sync(definitions: AgentDefinition[], now: Date): Promise<void> {
+    const configured = new Set(definitions.map((definition) => definition.id));
+    await this.#deps.db.transaction(async (tx) => {
+      for (const definition of definitions) {
+        const plain = JSON.stringify(definition.credential);
+        await poolStore.upsertAgent(tx, {
+          id: definition.id,
+          cli: definition.cli,
+          credentialClass: definition.credential.kind,
+          credentialSecret: this.#deps.secrets.seal(plain),
+          credentialFingerprint: fingerprint(plain),
+          owner: definition.owner ?? null,
+          definition: definition.limits,
+          state: 'active',
+          createdAt: now,
+          updatedAt: now,
+        });
+      }
+      for (const row of await poolStore.listAgentRows(tx)) {
+        if (!configured.has(row.id) && row.stateReason !== 'removed from the configuration') {
+          await poolStore.updateAgent(tx, row.id, {
+            state: 'disabled',
+            stateReason: 'removed from the configuration',
+            updatedAt: now,
+          });
+        }
+      }
+    });
+  }
+
+  /** Call inside a transaction that ends an attempt, before it frees the agent's run slot. */
+  async lockCapacity(tx: Tx): Promise<void> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${POOL_LOCK_KEY})`);
+  }
+
+  /**
+   * Chooses the agent for a task's next attempt (call inside the attempt's transaction). A worker
+   * limited to some agents (`onlyAgents`) admits among those; if only an agent outside its set could
+   * run the task now, the answer is `handBack`, so a worker that may run that agent takes the job.
+   */
+  async admit(
+    tx: Tx,
+    task: TaskRow,
+    now: Date,
+    onlyAgents?: ReadonlySet<string>,
+  ): Promise<Admission | { handBack: true }> {
+    await this.lockCapacity(tx);
+    const estimated = await this.#estimate(tx, task);
+    const previous = await poolStore.lastSession(tx, task.id);
+    const repositoryBlock = await this.#repositoryBudget(tx, task, estimated.usage, now);
+    const snapshots = await this.snapshots(tx, now);
+    const demand = {
+      cli: 'claude-code',
+      submittedBy: task.submittedBy,
+      estimate: estimated.usage,
+      ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
+    };
+    const mine = onlyAgents ? snapshots.filter((s) => onlyAgents.has(s.snapshot.id)) : snapshots;
+    let decision: AdmissionDecision =
+      repositoryBlock ??
+      admit(
+        demand,
+        mine.map((s) => s.snapshot),
+        now,
+      );
+    if (decision.kind !== 'admit' && onlyAgents && !repositoryBlock) {
+      const anywhere = admit(
+        demand,
+        snapshots.map((s) => s.snapshot),
+        now,
+      );
+      if (anywhere.kind === 'admit') return { handBack: true };
+      decision = anywhere; // park or refuse on the whole pool's view, not this worker's
+    }
+    if (decision.kind !== 'admit') {
+      if (decision.kind === 'park' && decision.until) await this.#alertExhausted(tx, task, decision, now);
+      return { decision };
+    }
+    const chosen = snapshots.find((s) => s.snapshot.id === decision.agentId)!;
+    const session = this.#session(task.id, previous);
+    return {
+      decision,
+      agent: this.#identity(chosen.row, decision.model),
+      record: { decision, estimate: estimated.usage, estimateBasis: estimated.basis, session },
+    };
+  }
+
+  /** Applies what an attempt's outcome says about its agent: cooldown, exhaustion, disabling, warning. */
+  async applyOutcome(
+    tx: Queryable,
+    agentId: string,
+    facts: AttemptSignalFacts & { quotaWarningUntil?: Date },
+    now: Date,
+  ): Promise<AgentSignal> {
+    const signal = agentSignal(facts, now);
+    if (signal.kind === 'cooldown') {
+      await poolStore.setCooldown(tx, {
+        agentId,
+        model: signal.model,
+        until: signal.until,
+        reason: signal.reason,
+        createdAt: now,
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: signal.reason === 'quota_exhausted' ? 'agent.exhausted' : 'agent.cooling_down',
+        agentId,
+        details: { model: signal.model, until: signal.until.toISOString() },
+      });
+    } else if (signal.kind === 'disable') {
+      await poolStore.updateAgent(tx, agentId, {
+        state: 'disabled',
+        stateReason: signal.reason,
+        updatedAt: now,
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: 'agent.disabled',
+        agentId,
+        details: { reason: signal.reason },
+      });
+      this.#deps.logger.error(
+        { agentId, reason: signal.reason },
+        'agent disabled: its credential was rejected',
+      );
+    }
+    if (facts.quotaWarningUntil)
+      await poolStore.updateAgent(tx, agentId, { warningUntil: facts.quotaWarningUntil });
+    return signal;
+  }
+
+  async setState(
+    id: string,
+    state: 'active' | 'paused',
+    actor: string,
+    now: Date,
+  ): Promise<poolStore.AgentRow | undefined> {
+    return this.#deps.db.transaction(async (tx) => {
+      const row = await poolStore.updateAgent(tx, id, {
+        state,
+        stateReason: state === 'paused' ? `paused by ${actor}` : null,
+        updatedAt: now,
+      });
+      if (row)
+        await appendAudit(tx, {
+          at: now,
+          actor,
+          action: state === 'paused' ? 'agent.paused' : 'agent.resumed',
+          agentId: id,
+        });
+      return row;
+    });
+  }
+
+  /** Forgets the agent's usage so far and its cooldowns, e.g. after the provider raised a limit. */
+  async resetQuota(id: string, actor: string, now: Date): Promise<poolStore.AgentRow | undefined> {
+    return this.#deps.db.transaction(async (tx) => {
+      const row = await poolStore.updateAgent(tx, id, {
+        quotaResetAt: now,
+        warningUntil: null,
+        updatedAt: now,
+      });
+      if (!row) return undefined;
+      await poolStore.clearCooldowns(tx, id);
+      await appendAudit(tx, { at: now, actor, action: 'agent.quota_reset', agentId: id });
+      return row;
+    });
+  }
+
+  async status(now: Date): Promise<AgentStatus[]> {
+    const snapshots = await this.snapshots(this.#deps.db, now);
+    return snapshots.map(({ row, snapshot, windows }) => ({
+      id: row.id,
+      cli: row.cli,
+      credentialClass: row.credentialClass,
+      credentialFingerprint: row.credentialFingerprint,
+      owner: row.owner,
+      models: row.definition.models,
+      state: row.state,
+      stateReason: row.stateReason,
+      running: snapshot.running,
+      maxConcurrent: snapshot.maxConcurrent,
+      windows: snapshot.windows.map((window, i) => ({
+        ...window,
+        remaining: Math.max(0, window.limit - window.used),
+        hours: windows[i]!.hours,
+        mode: windows[i]!.mode,
+      })),
+      cooldowns: snapshot.cooldowns,
+      warningUntil: row.warningUntil,
+      quotaResetAt: row.quotaResetAt,
+    }));
+  }
+
+  /** Every agent as admission sees it now. */
+  async snapshots(
+    q: Queryable,
+    now: Date,
+  ): Promise<Array<{ row: poolStore.AgentRow; snapshot: AgentSnapshot; windows: QuotaWindow[] }>> {
+    const [rows, running, cooldowns] = await Promise.all([
+      poolStore.listAgentRows(q),
+      poolStore.runningByAgent(q),
+      poolStore.activeCooldowns(q, now),
+    ]);
+    const result = [];
+    for (const row of rows) {
+      const windows = windowsOf(row);
+      const reset = row.quotaResetAt ?? new Date(0);
+      const starts = windows.map((window) => {
+        // Fixed windows align to the epoch (24-hour ones are UTC days); a manual reset restarts the count.
+        const start = windowStart(window, now, new Date(0));
+        return new Date(Math.max(start.getTime(), reset.getTime()));
+      });
+      const usage = await poolStore.usageSince(q, row.id, starts);
+      const states: WindowState[] = windows.map((window, i) => ({
+        name: window.name,
+        metric: window.metric,
+        limit: window.limit,
+        used: round(usage[i]!.usage[window.metric]),
+        resetsAt: windowResetsAt(window, now, new Date(0), usage[i]!.oldest),
+      }));
+      result.push({
+        row,
+        windows,
+        snapshot: {
+          id: row.id,
+          cli: row.cli,
+          credentialClass: row.credentialClass,
+          ...(row.owner ? { owner: row.owner } : {}),
+          models: row.definition.models,
+          maxConcurrent: row.definition.maxConcurrent,
+          state: row.state,
+          ...(row.stateReason ? { stateReason: row.stateReason } : {}),
+          running: running.get(row.id) ?? 0,
+          cooldowns: cooldowns
+            .filter((cooldown) => cooldown.agentId === row.id)
+            .map((cooldown) => ({ model: cooldown.model, until: cooldown.until, reason: cooldown.reason })),
+          windows: states,
+          ...(row.warningUntil ? { warningUntil: row.warningUntil } : {}),
+        } satisfies AgentSnapshot,
+      });
+    }
+    return result;
+  }
+
+  #identity(row: poolStore.AgentRow, model: string): AgentIdentity {
+    const credential = JSON.parse(this.#deps.secrets.open(row.credentialSecret)) as Credential;
+    return {
+      id: row.id,
+      model,
+      credential,
+      ...(row.definition.baseUrl ? { baseUrl: row.definition.baseUrl } : {}),
+    };
+  }
+
+  /**
+   * The session an attempt runs in. A task keeps one CLI config dir for all its attempts, so a
+   * later attempt, on this or another agent, resumes the last session when its transcript is here.
+   */
+  #session(
+    taskId: string,
+    previous: { sessionId: string; agentId: string | null } | undefined,
+  ): AdmissionRecord['session'] {
+    if (!previous) return { id: randomUUID(), resumed: false, note: 'first session of this task' };
+    if (transcriptExists(join(this.#deps.sessionsDir, taskId, 'config'), previous.sessionId)) {
+      return {
+        id: previous.sessionId,
+        resumed: true,
+        note: `resuming session ${previous.sessionId} of agent ${previous.agentId}`,
+      };
+    }
+    return {
+      id: randomUUID(),
+      resumed: false,
+      note: `session ${previous.sessionId} cannot be resumed here (no transcript on this host): starting afresh`,
+    };
+  }
+
+  async #estimate(q: Queryable, task: TaskRow): Promise<ReturnType<typeof estimateUsage>> {
+    const key = `${task.type}\0${task.repository}`;
+    const cached = this.#estimates.get(key);
+    if (cached && Date.now() - cached.at < ESTIMATE_TTL_MS) return cached.value;
+    const [sameRepository, sameType] = await Promise.all([
+      poolStore.historyAverage(q, task.type, task.repository),
+      poolStore.historyAverage(q, task.type),
+    ]);
+    const fallback: Usage = { requests: 10, tokens: 100_000, usd: this.#deps.defaultEstimateUsd };
+    const value = estimateUsage({ sameRepository, sameType }, fallback);
+    this.#estimates.set(key, { at: Date.now(), value });
+    return value;
+  }
+
+  async #repositoryBudget(
+    tx: Tx,
+    task: TaskRow,
+    estimate: Usage,
+    now: Date,
+  ): Promise<AdmissionDecision | undefined> {
+    const budget = this.#deps.repoDailyBudgetUsd;
+    if (!budget) return undefined;
+    const dayStart = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS);
+    const spent = await poolStore.repositorySpendSince(tx, task.repository, dayStart);
+    if (spent + estimate.usd <= budget) return undefined;
+    const until = new Date(dayStart.getTime() + DAY_MS);
+    return {
+      kind: 'park',
+      until,
+      verdicts: [],
+      reason: `repository ${task.repository} has spent $${spent.toFixed(4)} of its $${budget} daily budget`,
+    };
+  }
+
+  async #alertExhausted(
+    tx: Tx,
+    task: TaskRow,
+    decision: AdmissionDecision & { kind: 'park' },
+    now: Date,
+  ): Promise<void> {
+    if (now.getTime() - this.#lastExhaustedAlert < EXHAUSTED_ALERT_INTERVAL_MS) return;
+    this.#lastExhaustedAlert = now.getTime();
+    await appendAudit(tx, {
+      at: now,
+      actor: 'supervisor',
+      action: 'pool.exhausted',
+      taskId: task.id,
+      details: { until: decision.until?.toISOString() ?? null, reason: decision.reason },
+    });
+    this.#deps.logger.warn(
+      { until: decision.until, reason: decision.reason },
+      'no agent can take work: tasks are parked',
+    );
+  }
+}
+
+/** An agent's quota windows, including its daily budget as a fixed 24-hour dollar window. */
+function windowsOf(row: poolStore.AgentRow): QuotaWindow[] {
+  const windows = [...row.definition.windows];
+  if (row.definition.dailyBudgetUsd) {
+    windows.push({
+      name: 'daily budget',
+      metric: 'usd',
+      limit: row.definition.dailyBudgetUsd,
+      hours: 24,
+      mode: 'fixed',
+    });
+  }
+  return windows;
+}
+
+function transcriptExists(configDir: string, sessionId: string): boolean {
+  const projects = join(configDir, 'projects');
+  if (!existsSync(projects)) return false;
+  return readdirSync(projects).some((project) => existsSync(join(projects, project, `${sessionId}.jsonl`)));
+}
+
+function round(value: number): number {
+  return Math.round(value * 1_000_000) / 1_000_000;
+}

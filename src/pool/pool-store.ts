@@ -1,0 +1,198 @@
+import { and, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { HistoryAverage } from '../core/cost-estimate.ts';
+import type { Usage } from '../core/quota.ts';
+import type { TaskType } from '../core/task-types.ts';
+import type { Queryable } from '../store/database.ts';
+import { agentCooldowns, agents, taskAttempts, tasks } from '../store/schema.ts';
+
+/** Queries behind the agent pool. Each takes the database or a transaction to run on. */
+
+export type AgentRow = typeof agents.$inferSelect;
+export type NewAgentRow = typeof agents.$inferInsert;
+export type CooldownRow = typeof agentCooldowns.$inferSelect;
+
+/** Inserts or refreshes an agent's definition, keeping its state, warnings and quota reset. */
+export async function upsertAgent(q: Queryable, row: NewAgentRow): Promise<void> {
+  await q
+    .insert(agents)
+    .values(row)
+    .onConflictDoUpdate({
+      target: agents.id,
+      set: {
+        cli: row.cli,
+        credentialClass: row.credentialClass,
+        credentialSecret: row.credentialSecret,
+        credentialFingerprint: row.credentialFingerprint,
+        owner: row.owner ?? null,
+        definition: row.definition,
+        updatedAt: row.updatedAt,
+      },
+    });
+}
+
+export async function listAgentRows(q: Queryable): Promise<AgentRow[]> {
+  return q.select().from(agents).orderBy(agents.id);
+}
+
+export async function updateAgent(
+  q: Queryable,
+  id: string,
+  patch: Partial<NewAgentRow>,
+): Promise<AgentRow | undefined> {
+  const [row] = await q.update(agents).set(patch).where(eq(agents.id, id)).returning();
+  return row;
+}
+
+/** Attempts running (not yet ended) per agent, across every worker. */
+export async function runningByAgent(q: Queryable): Promise<Map<string, number>> {
+  const rows = await q
+    .select({ agentId: taskAttempts.agentId, count: sql<number>`count(*)::int` })
+    .from(taskAttempts)
+    .where(and(isNull(taskAttempts.endedAt), isNotNull(taskAttempts.agentId)))
+    .groupBy(taskAttempts.agentId);
+  return new Map(rows.map((row) => [row.agentId!, row.count]));
+}
+
+export interface WindowUsage {
+  usage: Usage;
+  oldest?: Date;
+}
+
+/**
+ * Use by one agent since each of `starts`. Finished attempts count what they used; running ones
+ * what admission expected them to use, so concurrent admissions cannot overbook a window.
+ */
+export async function usageSince(q: Queryable, agentId: string, starts: Date[]): Promise<WindowUsage[]> {
+  if (starts.length === 0) return [];
+  const earliest = new Date(Math.min(...starts.map((start) => start.getTime())));
+  const running = sql`${taskAttempts.endedAt} is null`;
+  const requests = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'requests')::float8, 0) else ${taskAttempts.apiRequests} end`;
+  const tokens = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'tokens')::float8, 0) else (${taskAttempts.inputTokens} + ${taskAttempts.outputTokens} + ${taskAttempts.cacheReadTokens} + ${taskAttempts.cacheWriteTokens}) end`;
+  const usd = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'usd')::float8, 0) else ${taskAttempts.costUsd} end`;
+  const columns = starts.flatMap((start, i) => [
+    sql`coalesce(sum(${requests}) filter (where ${taskAttempts.startedAt} >= ${start}), 0)::float8 as ${sql.raw(`r${i}`)}`,
+    sql`coalesce(sum(${tokens}) filter (where ${taskAttempts.startedAt} >= ${start}), 0)::float8 as ${sql.raw(`t${i}`)}`,
+    sql`coalesce(sum(${usd}) filter (where ${taskAttempts.startedAt} >= ${start}), 0)::float8 as ${sql.raw(`u${i}`)}`,
+    sql`min(${taskAttempts.startedAt}) filter (where ${taskAttempts.startedAt} >= ${start}) as ${sql.raw(`o${i}`)}`,
+  ]);
+  const result = (await q.execute(
+    sql`select ${sql.join(columns, sql`, `)} from ${taskAttempts} where ${taskAttempts.agentId} = ${agentId} and ${taskAttempts.startedAt} >= ${earliest}`,
+  )) as unknown as { rows: Array<Record<string, unknown>> };
+  const row = result.rows[0] ?? {};
+  return starts.map((_, i) => {
+    const oldest = row[`o${i}`];
+    return {
+      usage: {
+        requests: Number(row[`r${i}`] ?? 0),
+        tokens: Number(row[`t${i}`] ?? 0),
+        usd: Number(row[`u${i}`] ?? 0),
+      },
+      ...(oldest ? { oldest: new Date(oldest as string | Date) } : {}),
+    };
+  });
+}
+
+export async function activeCooldowns(q: Queryable, now: Date): Promise<CooldownRow[]> {
+  return q.select().from(agentCooldowns).where(gt(agentCooldowns.until, now));
+}
+
+/** Records a cooldown; an existing one for the same agent and model is only ever extended. */
+export async function setCooldown(q: Queryable, row: typeof agentCooldowns.$inferInsert): Promise<void> {
+  await q
+    .insert(agentCooldowns)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [agentCooldowns.agentId, agentCooldowns.model],
+      set: {
+        until: sql`greatest(${agentCooldowns.until}, excluded.until)`,
+        reason: sql`excluded.reason`,
+        createdAt: sql`excluded.created_at`,
+      },
+    });
+}
+
+export async function clearCooldowns(q: Queryable, agentId: string): Promise<void> {
+  await q.delete(agentCooldowns).where(eq(agentCooldowns.agentId, agentId));
+}
+
+/** Average use of recent successful attempts of a task type, optionally in one repository. */
+export async function historyAverage(
+  q: Queryable,
+  type: TaskType,
+  repository?: string,
+): Promise<HistoryAverage> {
+  const recent = q
+    .select({
+      requests: taskAttempts.apiRequests,
+      tokens:
+        sql<number>`(${taskAttempts.inputTokens} + ${taskAttempts.outputTokens} + ${taskAttempts.cacheReadTokens} + ${taskAttempts.cacheWriteTokens})`.as(
+          'tokens',
+        ),
+      usd: taskAttempts.costUsd,
+    })
+    .from(taskAttempts)
+    .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
+    .where(
+      and(
+        eq(tasks.type, type),
+        eq(taskAttempts.outcome, 'succeeded'),
+        repository ? eq(tasks.repository, repository) : undefined,
+      ),
+    )
+    .orderBy(desc(taskAttempts.startedAt))
+    .limit(20)
+    .as('recent');
+  const [row] = await q
+    .select({
+      samples: sql<number>`count(*)::int`,
+      requests: sql<number>`coalesce(avg(${recent.requests}), 0)::float8`,
+      tokens: sql<number>`coalesce(avg(${recent.tokens}), 0)::float8`,
+      usd: sql<number>`coalesce(avg(${recent.usd}), 0)::float8`,
+    })
+    .from(recent);
+  return {
+    samples: Number(row?.samples ?? 0),
+    usage: {
+      requests: Number(row?.requests ?? 0),
+      tokens: Number(row?.tokens ?? 0),
+      usd: Number(row?.usd ?? 0),
+    },
+  };
+}
+
+/** Dollars spent on a repository's tasks since `since`, counting running attempts at their estimate. */
+export async function repositorySpendSince(q: Queryable, repository: string, since: Date): Promise<number> {
+  const [row] = await q
+    .select({
+      usd: sql<number>`coalesce(sum(case when ${taskAttempts.endedAt} is null then coalesce((${taskAttempts.admission}->'estimate'->>'usd')::float8, 0) else ${taskAttempts.costUsd} end), 0)::float8`,
+    })
+    .from(taskAttempts)
+    .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
+    .where(and(eq(tasks.repository, repository), gt(taskAttempts.startedAt, since)));
+  return Number(row?.usd ?? 0);
+}
+
+/** Parked tasks, most urgent first, oldest first among equals. */
+export async function parkedTaskIds(q: Queryable, limit: number): Promise<string[]> {
+  const rows = await q
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(eq(tasks.status, 'parked'))
+    .orderBy(desc(tasks.priority), tasks.createdAt)
+    .limit(limit);
+  return rows.map((row) => row.id);
+}
+
+/** The latest attempt of a task that opened an agent session. */
+export async function lastSession(
+  q: Queryable,
+  taskId: string,
+): Promise<{ sessionId: string; agentId: string | null } | undefined> {
+  const [row] = await q
+    .select({ sessionId: taskAttempts.sessionId, agentId: taskAttempts.agentId })
+    .from(taskAttempts)
+    .where(and(eq(taskAttempts.taskId, taskId), isNotNull(taskAttempts.sessionId)))
+    .orderBy(desc(taskAttempts.number))
+    .limit(1);
+  return row?.sessionId ? { sessionId: row.sessionId, agentId: row.agentId } : undefined;
+}

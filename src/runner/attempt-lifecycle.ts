@@ -1,0 +1,438 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentIdentity, AgentRunReport } from '../agents/driver.ts';
+import { appendAudit } from '../audit/audit-log.ts';
+import type { AgentVerdict } from '../core/admission.ts';
+import type { AdmissionRecord } from '../core/agent-types.ts';
+import type { Evidence, Outcome } from '../core/outcome.ts';
+import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
+import { isTerminal, transition } from '../core/task-status.ts';
+import type { EventBus, TaskEventMessage } from '../events/bus.ts';
+import type { AgentPool } from '../pool/agent-pool.ts';
+import type { TaskQueue } from '../queue/task-queue.ts';
+import type { Db, Tx } from '../store/database.ts';
+import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import * as store from '../store/task-store.ts';
+import { recordStatus } from '../tasks/task-service.ts';
+import { killOrphanedAgent } from './orphans.ts';
+
+/**
+ * The two transactions around an agent run. `begin` claims the task for one attempt; `finish`
+ * records the outcome and moves the task on (done, failed, or queued again for a retry). Both
+ * check that the job and the attempt are still the current ones, so a job delivered twice or a
+ * late result from a worker presumed dead changes nothing.
+ */
+export interface AttemptLifecycleDeps {
+  db: Db;
+  queue: TaskQueue;
+  bus: EventBus;
+  retry: Omit<RetrySettings, 'maxAttempts'>;
+  workerId: string;
+  /** This machine's name: an orphaned agent can only be stopped where it runs. */
+  host: string;
+  driverName: string;
+  pool: AgentPool;
+  /** The agents this worker may run (WORKER_AGENTS); undefined means all. */
+  onlyAgents?: ReadonlySet<string>;
+  /** A task parked without a time to wait for is looked at again after this long. */
+  parkRecheckMs: number;
+  now: () => Date;
+  random: () => number;
+}
+
+/** A job handed back for another worker is offered again after this long. */
+const HAND_BACK_DELAY_MS = 500;
+
+export type BeginResult =
+  | {
+      kind: 'run';
+      task: TaskRow;
+      attempt: AttemptRow;
+      agent: AgentIdentity;
+      session: AdmissionRecord['session'];
+      /** What earlier attempts spent, and how long since the task first started: for the task's budgets. */
+      budget: { spentUsd: number; elapsedMs: number };
+    }
+  | { kind: 'skip'; reason: string };
+
+export interface AttemptEnd {
+  report: AgentRunReport;
+  /** The supervisor stopped the attempt for its own reasons (shutdown); the task is not at fault. */
+  interrupted: boolean;
+}
+
+interface AttemptSummary {
+  outcome: Outcome;
+  interrupted: boolean;
+  error: string | null;
+  retryAfterMs?: number;
+  retryable?: boolean;
+  resultText?: string | null;
+  result?: unknown;
+}
+
+export class AttemptLifecycle {
+  readonly #deps: AttemptLifecycleDeps;
+
+  constructor(deps: AttemptLifecycleDeps) {
+    this.#deps = deps;
+  }
+
+  async begin(taskId: string, jobId: string): Promise<BeginResult> {
+    const { result, events } = await this.#inTransaction(async (tx, events) => {
+      const task = await store.getTask(tx, taskId, { lock: true });
+      if (!task) return { kind: 'skip', reason: 'task no longer exists' } as const;
+      if (task.dispatchJobId !== jobId)
+        return { kind: 'skip', reason: 'job superseded by a newer dispatch' } as const;
+      if (isTerminal(task.status)) return { kind: 'skip', reason: `task is already ${task.status}` } as const;
+
+      let current = task;
+      if (current.status === 'running') {
+        // Delivered again while an attempt is open: its worker died or lost the job.
+        current = await this.#closeLostAttempts(tx, current, events);
+        if (isTerminal(current.status))
+          return { kind: 'skip', reason: `task ended: ${current.error}` } as const;
+      }
+      const now = this.#deps.now();
+      if (current.cancelRequestedAt) {
+        const cancelled = await store.updateTask(tx, taskId, {
+          status: 'cancelled',
+          outcome: 'cancelled',
+          finishedAt: now,
+          updatedAt: now,
+        });
+        events.push(...(await recordStatus(tx, cancelled, now)));
+        return { kind: 'skip', reason: 'cancelled before it started' } as const;
+      }
+      const started = transition(current.status, 'start');
+      if (!started.ok) return { kind: 'skip', reason: started.reason } as const;
+
+      const attempts = await store.listAttempts(tx, taskId);
+      const spentUsd = attempts.reduce((sum, a) => sum + a.costUsd, 0);
+      const overBudget = taskBudgetExceeded(current, spentUsd, now);
+      if (overBudget) {
+        const failed = await store.updateTask(tx, taskId, {
+          status: 'failed',
+          outcome: overBudget.outcome,
+          error: overBudget.error,
+          finishedAt: now,
+          updatedAt: now,
+        });
+        events.push(...(await recordStatus(tx, failed, now)));
+        return { kind: 'skip', reason: overBudget.error } as const;
+      }
+
+      const admission = await this.#deps.pool.admit(tx, current, now, this.#deps.onlyAgents);
+      if ('handBack' in admission) {
+        // Only an agent this worker may not run fits now: the job goes back for a worker that may.
+        const jobId = await this.#deps.queue.dispatch(tx, taskId, {
+          priority: current.priority,
+          startAfter: new Date(now.getTime() + HAND_BACK_DELAY_MS),
+        });
+        await store.updateTask(tx, taskId, { dispatchJobId: jobId, updatedAt: now });
+        return {
+          kind: 'skip',
+          reason: 'handed back: only agents outside this worker’s WORKER_AGENTS fit',
+        } as const;
+      }
+      const decision = admission.decision;
+      if (decision.kind === 'reject') {
+        const failed = await store.updateTask(tx, taskId, {
+          status: 'failed',
+          error: `no agent can run this task: ${decision.reason}${describeVerdicts(decision.verdicts)}`,
+          parkedUntil: null,
+          parkReason: null,
+          finishedAt: now,
+          updatedAt: now,
+        });
+        events.push(...(await recordStatus(tx, failed, now)));
+        return { kind: 'skip', reason: decision.reason } as const;
+      }
+      if (decision.kind === 'park') {
+        // Woken at the time an agent is expected to be free, or earlier by the pool when capacity frees up.
+        const wakeAt = decision.until ?? new Date(now.getTime() + this.#deps.parkRecheckMs);
+        const jobId = await this.#deps.queue.dispatch(tx, taskId, {
+          priority: current.priority,
+          startAfter: wakeAt,
+        });
+        const parked = await store.updateTask(tx, taskId, {
+          status: 'parked',
+          dispatchJobId: jobId,
+          parkedUntil: decision.until ?? null,
+          parkReason: `${decision.reason}${describeVerdicts(decision.verdicts)}`,
+          updatedAt: now,
+        });
+        if (current.status !== 'parked') events.push(...(await recordStatus(tx, parked, now)));
+        return { kind: 'skip', reason: `parked: ${decision.reason}` } as const;
+      }
+
+      const record = admission.record!;
+      const attempt = await store.insertAttempt(tx, {
+        id: randomUUID(),
+        taskId,
+        number: attempts.length + 1,
+        agentId: decision.agentId,
+        driver: this.#deps.driverName,
+        workerId: this.#deps.workerId,
+        host: this.#deps.host,
+        jobId,
+        admission: record,
+        sessionId: record.session.id,
+        model: decision.model,
+        startedAt: now,
+      });
+      const running = await store.updateTask(tx, taskId, {
+        status: started.to,
+        startedAt: current.startedAt ?? now,
+        parkedUntil: null,
+        parkReason: null,
+        updatedAt: now,
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: 'attempt.started',
+        taskId,
+        agentId: decision.agentId,
+        details: {
+          attempt: attempt.number,
+          driver: attempt.driver,
+          worker: attempt.workerId,
+          reason: decision.reason,
+        },
+      });
+      events.push(...(await recordStatus(tx, running, now)));
+      const budget = {
+        spentUsd,
+        elapsedMs: now.getTime() - (current.startedAt ?? now).getTime(),
+      };
+      return {
+        kind: 'run',
+        task: running,
+        attempt,
+        agent: admission.agent!,
+        session: record.session,
+        budget,
+      } as const;
+    });
+    this.#deps.bus.publish(events);
+    return result;
+  }
+
+  /** Notes the agent's process on the attempt, so a successor can stop it if this worker dies. */
+  async recordAgentProcess(attemptId: string, pid: number): Promise<void> {
+    await store.updateAttempt(this.#deps.db, attemptId, { agentPid: pid });
+  }
+
+  /** Records how the attempt ended and decides what happens to the task next. */
+  async finish(
+    task: TaskRow,
+    attempt: AttemptRow,
+    end: AttemptEnd,
+  ): Promise<{ accepted: boolean; task?: TaskRow }> {
+    const { result, events } = await this.#inTransaction(async (tx, events) => {
+      const current = await store.getTask(tx, task.id, { lock: true });
+      const stored = await store.getAttempt(tx, attempt.id);
+      // Fencing: someone else closed this attempt (the task was recovered elsewhere); drop the result.
+      if (!current || !stored || stored.endedAt || current.dispatchJobId !== attempt.jobId) {
+        return { accepted: false } as const;
+      }
+      const now = this.#deps.now();
+      const { report, interrupted } = end;
+      await this.#deps.pool.lockCapacity(tx);
+      await store.updateAttempt(tx, attempt.id, {
+        endedAt: now,
+        outcome: report.outcome,
+        evidence: report.evidence,
+        countsAgainstBudget: !interrupted && !FAILOVER_OUTCOMES.has(report.outcome),
+        error: report.error ?? null,
+        sessionId: report.sessionId ?? stored.sessionId,
+        model: report.model ?? stored.model,
+        apiRequests: report.apiRequests ?? 0,
+        inputTokens: report.usage.inputTokens,
+        outputTokens: report.usage.outputTokens,
+        cacheReadTokens: report.usage.cacheReadTokens,
+        cacheWriteTokens: report.usage.cacheWriteTokens,
+        costUsd: report.costUsd,
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: 'attempt.finished',
+        taskId: task.id,
+        agentId: stored.agentId,
+        details: { attempt: attempt.number, outcome: report.outcome, costUsd: report.costUsd, interrupted },
+      });
+      if (stored.agentId && !interrupted) {
+        await this.#deps.pool.applyOutcome(
+          tx,
+          stored.agentId,
+          {
+            outcome: report.outcome,
+            ...((report.model ?? stored.model) ? { model: (report.model ?? stored.model)! } : {}),
+            ...(report.retryAfterMs ? { retryAfterMs: report.retryAfterMs } : {}),
+            ...(report.resetsAt ? { resetsAt: report.resetsAt } : {}),
+            ...(report.rateLimitType ? { rateLimitType: report.rateLimitType } : {}),
+            ...(report.error ? { error: report.error } : {}),
+            ...(report.quotaWarningUntil ? { quotaWarningUntil: report.quotaWarningUntil } : {}),
+          },
+          now,
+        );
+      }
+      const summary: AttemptSummary = {
+        outcome: report.outcome,
+        interrupted,
+        error: report.error ?? null,
+        retryAfterMs: report.retryAfterMs,
+        retryable: report.retryable,
+        resultText: report.resultText ?? null,
+        result: report.result ?? null,
+      };
+      const next = await this.#apply(tx, current, await this.#decide(tx, current, summary), summary);
+      events.push(...(await recordStatus(tx, next, now)));
+      return { accepted: true, task: next } as const;
+    });
+    this.#deps.bus.publish(events);
+    return result;
+  }
+
+  /** Closes attempts left open by a worker that is gone, and decides whether the task goes on. */
+  async #closeLostAttempts(tx: Tx, task: TaskRow, events: TaskEventMessage[]): Promise<TaskRow> {
+    const now = this.#deps.now();
+    const evidence: Evidence & { detail: string } = {
+      source: 'supervisor',
+      signal: 'worker_lost',
+      detail:
+        'the worker running this attempt stopped (crash, kill or lost heartbeat) before recording an outcome',
+    };
+    await this.#deps.pool.lockCapacity(tx);
+    for (const open of await store.openAttempts(tx, task.id)) {
+      if (open.agentPid && open.host === this.#deps.host && killOrphanedAgent(open.agentPid)) {
+        evidence.detail = `${evidence.detail}; its orphaned agent process ${open.agentPid} was stopped`;
+      }
+      await store.updateAttempt(tx, open.id, {
+        endedAt: now,
+        outcome: 'infra_error',
+        evidence,
+        countsAgainstBudget: false,
+        error: 'attempt interrupted: its worker stopped before it finished',
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: 'attempt.recovered',
+        taskId: task.id,
+        details: { attempt: open.number, worker: open.workerId },
+      });
+    }
+    const end = { outcome: 'infra_error' as const, interrupted: true, error: null };
+    const step = await this.#decide(tx, task, end);
+    // A retry runs right here, on the job that found the lost attempt, rather than on a new job.
+    const moved =
+      step.kind === 'retry'
+        ? await store.updateTask(tx, task.id, { status: 'retrying', outcome: 'infra_error', updatedAt: now })
+        : await this.#apply(tx, task, step, end);
+    events.push(...(await recordStatus(tx, moved, now)));
+    return moved;
+  }
+
+  /** The retry policy's verdict on the task after an attempt ended as `end` says. */
+  async #decide(tx: Tx, task: TaskRow, end: AttemptSummary): Promise<NextStep> {
+    const attempts = (await store.listAttempts(tx, task.id)).filter((a) => a.number > task.retryBaseAttempt);
+    return nextStep(
+      {
+        outcome: end.outcome,
+        interrupted: end.interrupted,
+        budgetedAttempts: attempts.filter((a) => a.countsAgainstBudget).length,
+        totalAttempts: attempts.length,
+        retryAfterMs: end.retryAfterMs,
+        retryable: end.retryable,
+      },
+      { ...this.#deps.retry, maxAttempts: task.maxAttempts },
+      this.#deps.random,
+    );
+  }
+
+  /** Moves the task to where `step` says, dispatching a new job for a retry. */
+  async #apply(tx: Tx, task: TaskRow, step: NextStep, end: AttemptSummary): Promise<TaskRow> {
+    const now = this.#deps.now();
+    const common = { outcome: end.outcome, updatedAt: now };
+    switch (step.kind) {
+      case 'succeed':
+        return store.updateTask(tx, task.id, {
+          ...common,
+          status: 'succeeded',
+          resultText: end.resultText ?? null,
+          result: end.result ?? null,
+          error: null,
+          finishedAt: now,
+        });
+      case 'cancel':
+        return store.updateTask(tx, task.id, {
+          ...common,
+          status: 'cancelled',
+          error: end.error,
+          finishedAt: now,
+        });
+      case 'fail':
+        return store.updateTask(tx, task.id, {
+          ...common,
+          status: 'failed',
+          error: end.error ? `${step.reason}: ${end.error}` : step.reason,
+          resultText: end.resultText ?? null,
+          result: end.result ?? null,
+          finishedAt: now,
+        });
+      case 'retry': {
+        const startAfter = new Date(now.getTime() + step.delayMs);
+        const jobId = await this.#deps.queue.dispatch(tx, task.id, { priority: task.priority, startAfter });
+        return store.updateTask(tx, task.id, {
+          ...common,
+          status: 'retrying',
+          error: end.error,
+          runAfter: startAfter,
+          dispatchJobId: jobId,
+        });
+      }
+    }
+  }
+
+  async #inTransaction<T>(
+    work: (tx: Tx, events: TaskEventMessage[]) => Promise<T>,
+  ): Promise<{ result: T; events: TaskEventMessage[] }> {
+    return this.#deps.db.transaction(async (tx) => {
+      const events: TaskEventMessage[] = [];
+      const result = await work(tx, events);
+      return { result, events };
+    });
+  }
+}
+
+/** A task that has already used its own spend or time limit does not get another attempt. */
+function taskBudgetExceeded(
+  task: TaskRow,
+  spentUsd: number,
+  now: Date,
+): { outcome: Outcome; error: string } | undefined {
+  if (task.maxCostUsd !== null && spentUsd >= task.maxCostUsd) {
+    return {
+      outcome: 'budget_exceeded',
+      error: `task budget spent: $${spentUsd.toFixed(4)} of $${task.maxCostUsd}`,
+    };
+  }
+  if (
+    task.maxDurationSeconds !== null &&
+    task.startedAt &&
+    now.getTime() - task.startedAt.getTime() >= task.maxDurationSeconds * 1000
+  ) {
+    return { outcome: 'timed_out', error: `task ran past its ${task.maxDurationSeconds} s limit` };
+  }
+  return undefined;
+}
+
+/** The agents that said no, and why, in one line each (kept on a parked or refused task). */
+function describeVerdicts(verdicts: AgentVerdict[]): string {
+  const refused = verdicts.filter((verdict) => !verdict.eligible);
+  return refused.length
+    ? ` [${refused.map((verdict) => `${verdict.agentId}: ${verdict.blockers.join('; ')}`).join(' | ')}]`
+    : '';
+}

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type {
+  AgentDriver,
+  AgentEvent,
+  AgentIdentity,
+  AgentRunReport,
+  AttemptLimits,
+} from '../agents/driver.ts';
+import type { AdmissionRecord } from '../core/agent-types.ts';
+import { ZERO_USAGE } from '../core/outcome.ts';
+import { buildPrompt } from '../core/prompts.ts';
+import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import { type Workspace, WorkspaceError, type WorkspaceManager } from '../workspace/workspace-manager.ts';
+
+/**
+ * Runs one attempt from start to end: a workspace for the task, the prompt for its type, the agent
+ * driver, and for mutating tasks the branch, commits and diff the agent produced. Failures around
+ * the agent (no repository, git trouble) become honest reports instead of exceptions.
+ */
+export interface AttemptRunnerDeps {
+  driver: AgentDriver;
+  workspaces: WorkspaceManager;
+  /** Per-task agent state (CLI config dir with the session transcript) lives under here. */
+  sessionsDir: string;
+  limits: AttemptLimits;
+  logger: Logger;
+}
+
+export interface AttemptInput {
+  task: TaskRow;
+  attempt: AttemptRow;
+  agent: AgentIdentity;
+  session: AdmissionRecord['session'];
+  /** What earlier attempts spent and how long the task has run: this attempt gets what is left. */
+  budget: { spentUsd: number; elapsedMs: number };
+  signal: AbortSignal;
+  emit(events: AgentEvent[]): Promise<void>;
+  onSpawn?(pid: number): void;
+}
+
+export class AttemptRunner {
+  readonly #deps: AttemptRunnerDeps;
+
+  constructor(deps: AttemptRunnerDeps) {
+    this.#deps = deps;
+  }
+
+  get driverName(): string {
+    return this.#deps.driver.name;
+  }
+
+  async run(input: AttemptInput): Promise<AgentRunReport> {
+    const { task, attempt, agent, signal, emit } = input;
+    const log = this.#deps.logger.child({ taskId: task.id, attemptId: attempt.id });
+    const started = performance.now();
+    let workspace: Workspace;
+    try {
+      workspace = this.#deps.driver.usesWorkspace
+        ? await this.#deps.workspaces.prepare(task)
+        : {
+            dir: join(this.#deps.sessionsDir, task.id),
+            readOnly: true,
+            kind: 'scratch',
+            note: 'this driver runs no agent',
+          };
+    } catch (error) {
+      const message = (error as Error).message;
+      log.warn({ err: error }, 'workspace could not be prepared');
+      return {
+        outcome: error instanceof WorkspaceError ? 'failed' : 'infra_error',
+        evidence: { source: 'supervisor', signal: 'workspace', detail: message },
+        retryable: !(error instanceof WorkspaceError),
+        error: `workspace: ${message}`,
+        usage: ZERO_USAGE,
+        costUsd: 0,
+      };
+    }
+    const prepareMs = Math.round(performance.now() - started);
+    if (this.#deps.driver.usesWorkspace) {
+      await emit([
+        { type: 'supervisor/session', data: { agent: agent.id, model: agent.model, ...input.session } },
+      ]);
+      await emit([
+        {
+          type: 'supervisor/workspace',
+          data: {
+            kind: workspace.kind,
+            read_only: workspace.readOnly,
+            branch: workspace.branch ?? null,
+            base_commit: workspace.baseCommit ?? null,
+            note: workspace.note ?? null,
+          },
+        },
+      ]);
+    }
+    try {
+      const prompt = buildPrompt(task.type, task.payload, {
+        nonce: randomBytes(8).toString('hex'),
+        hasCheckout: workspace.kind === 'worktree',
+        ...(workspace.reviewDiff !== undefined ? { reviewDiff: workspace.reviewDiff } : {}),
+        ...(workspace.note ? { note: workspace.note } : {}),
+      });
+      const report = await this.#deps.driver.run({
+        taskId: task.id,
+        attemptId: attempt.id,
+        attemptNumber: attempt.number,
+        type: task.type,
+        payload: task.payload,
+        agent,
+        workspace: { dir: workspace.dir, readOnly: workspace.readOnly },
+        prompt,
+        session: {
+          id: input.session.id,
+          resume: input.session.resumed,
+          stateDir: join(this.#deps.sessionsDir, task.id),
+        },
+        limits: limitsFor(this.#deps.limits, task, input.budget),
+        signal,
+        emit,
+        ...(input.onSpawn ? { onSpawn: input.onSpawn } : {}),
+      });
+      log.debug({ prepareMs, agentMs: Math.round(performance.now() - started) - prepareMs }, 'agent done');
+      const changes = await this.#deps.workspaces.collect(workspace, task).catch((error: unknown) => {
+        log.error({ err: error }, 'could not collect the changes from the workspace');
+        return undefined;
+      });
+      if (!changes) return report;
+      return { ...report, result: { ...(report.result as object | undefined), workspace: changes } };
+    } finally {
+      await this.#deps.workspaces.release(workspace).catch((error: unknown) => {
+        log.warn({ err: error }, 'could not remove the workspace; the sweeper will');
+      });
+    }
+  }
+}
+
+/** The attempt's limits: the configured ones, tightened by what is left of the task's own budget. */
+export function limitsFor(
+  base: AttemptLimits,
+  task: TaskRow,
+  spent: { spentUsd: number; elapsedMs: number },
+): AttemptLimits {
+  const budgetUsd =
+    task.maxCostUsd === null ? base.budgetUsd : Math.min(base.budgetUsd, task.maxCostUsd - spent.spentUsd);
+  const wallClockMs =
+    task.maxDurationSeconds === null
+      ? base.wallClockMs
+      : Math.min(base.wallClockMs, task.maxDurationSeconds * 1000 - spent.elapsedMs);
+  // begin() refuses a task with nothing left, so both are positive here; the floor guards rounding.
+  return { ...base, budgetUsd: Math.max(budgetUsd, 0.0001), wallClockMs: Math.max(wallClockMs, 1000) };
+}

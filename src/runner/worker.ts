@@ -1,0 +1,234 @@
+import type { Logger } from 'pino';
+import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
+import { ZERO_USAGE } from '../core/outcome.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { DispatchJob, TaskQueue } from '../queue/task-queue.ts';
+import type { Db } from '../store/database.ts';
+import * as store from '../store/task-store.ts';
+import { whileUnavailable } from '../store/unavailable.ts';
+import type { AttemptLifecycle, BeginResult } from './attempt-lifecycle.ts';
+import type { AttemptRunner } from './attempt-runner.ts';
+
+/** How long a finished attempt waits for an unreachable database before its result is given up. */
+const FINISH_MAX_WAIT_MS = 10 * 60_000;
+/** How long a batch of agent events waits for an unreachable database. */
+const EVENTS_MAX_WAIT_MS = 2 * 60_000;
+
+export interface WorkerDeps {
+  db: Db;
+  queue: TaskQueue;
+  bus: EventBus;
+  lifecycle: AttemptLifecycle;
+  runner: AttemptRunner;
+  /** Moves up to `limit` parked tasks back to the queue (they re-park if still no agent fits). */
+  wakeParked(limit: number): Promise<unknown>;
+  concurrency: number;
+  cancelPollIntervalMs: number;
+  logger: Logger;
+  now: () => Date;
+}
+
+interface RunningAttempt {
+  controller: AbortController;
+  finished: Promise<void>;
+}
+
+/**
+ * Takes dispatch jobs off the queue and runs one attempt per job, at most `concurrency` at a time.
+ * It also notices cancellations (by polling the task rows, which works across processes) and, on
+ * shutdown, stops taking work and hands back what does not finish within the grace period.
+ */
+export class Worker {
+  readonly #deps: WorkerDeps;
+  readonly #running = new Map<string, RunningAttempt>();
+  #cancelTimer: NodeJS.Timeout | undefined;
+  #started = false;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+  }
+
+  get driverName(): string {
+    return this.#deps.runner.driverName;
+  }
+
+  get runningTaskIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#deps.queue.work(this.#deps.concurrency, (job) => this.#handle(job));
+    this.#cancelTimer = setInterval(() => void this.#pollCancellations(), this.#deps.cancelPollIntervalMs);
+    this.#cancelTimer.unref();
+  }
+
+  /**
+   * Stops taking jobs, waits up to `graceMs` for running attempts, then stops the rest and records
+   * them as interrupted so they are retried (without using up their attempts).
+   */
+  async stop(graceMs: number): Promise<void> {
+    clearInterval(this.#cancelTimer);
+    if (this.#started) await this.#deps.queue.stopFetching();
+    const all = () => Promise.all([...this.#running.values()].map((run) => run.finished));
+    const graceOver = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), graceMs).unref(),
+    );
+    if ((await Promise.race([all(), graceOver])) === 'timeout') {
+      this.#deps.logger.warn(
+        { tasks: this.runningTaskIds },
+        'grace period over; handing running attempts back',
+      );
+      for (const run of this.#running.values()) run.controller.abort(STOP_REASONS.shutdown);
+      await all();
+    }
+  }
+
+  async #handle(job: DispatchJob): Promise<void> {
+    const { taskId } = job.data;
+    const begun = await this.#deps.lifecycle.begin(taskId, job.id);
+    if (begun.kind === 'skip') {
+      this.#deps.logger.debug({ taskId, jobId: job.id, reason: begun.reason }, 'dispatch skipped');
+      return;
+    }
+    const controller = new AbortController();
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    this.#running.set(taskId, { controller, finished });
+    try {
+      await this.#runAttempt(begun, controller.signal);
+    } finally {
+      this.#running.delete(taskId);
+      finish();
+    }
+    // A run slot is free again: the most urgent parked task may fit now.
+    await this.#deps.wakeParked(1).catch((error: unknown) => {
+      this.#deps.logger.warn({ err: error }, 'could not wake parked tasks; they are re-checked on their own');
+    });
+  }
+
+  async #runAttempt(begun: Extract<BeginResult, { kind: 'run' }>, signal: AbortSignal): Promise<void> {
+    const { task, attempt, agent } = begun;
+    const log = this.#deps.logger.child({
+      taskId: task.id,
+      attemptId: attempt.id,
+      attempt: attempt.number,
+      agentId: agent.id,
+    });
+    log.info(
+      { type: task.type, driver: this.#deps.runner.driverName, session: begun.session },
+      'attempt started',
+    );
+    const runStarted = performance.now();
+    let report: AgentRunReport;
+    try {
+      report = await this.#deps.runner.run({
+        ...begun,
+        signal,
+        emit: (events) => this.#emit(task.id, attempt.id, events),
+        onSpawn: (pid) => {
+          this.#deps.lifecycle.recordAgentProcess(attempt.id, pid).catch((error: unknown) => {
+            log.warn({ err: error, pid }, 'could not record the agent process');
+          });
+        },
+      });
+    } catch (error) {
+      log.error({ err: error }, 'attempt runner failed');
+      report = {
+        outcome: 'infra_error',
+        evidence: { source: 'supervisor', signal: 'driver_error', detail: errorMessage(error) },
+        error: `agent driver failed: ${errorMessage(error)}`,
+        usage: ZERO_USAGE,
+        costUsd: 0,
+      };
+    }
+    const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
+    const interrupted = reason === STOP_REASONS.shutdown;
+    if (reason === STOP_REASONS.cancel) {
+      report = {
+        ...report,
+        outcome: 'cancelled',
+        evidence: { source: 'supervisor', signal: 'cancel', detail: reason },
+      };
+    } else if (interrupted) {
+      report = {
+        ...report,
+        outcome: 'infra_error',
+        evidence: { source: 'supervisor', signal: 'shutdown', detail: reason },
+        error: 'attempt handed back: the supervisor shut down before it finished',
+      };
+    }
+    const runMs = Math.round(performance.now() - runStarted);
+    // The agent's work is done; a database outage now must not throw its result away.
+    const finished = await whileUnavailable(
+      () => this.#deps.lifecycle.finish(task, attempt, { report, interrupted }),
+      {
+        maxWaitMs: FINISH_MAX_WAIT_MS,
+        onWait: () => log.warn('database unavailable; will record the attempt when it is back'),
+      },
+    );
+    const finishMs = Math.round(performance.now() - runStarted) - runMs;
+    if (finished.accepted) {
+      log.info(
+        { outcome: report.outcome, status: finished.task?.status, costUsd: report.costUsd, runMs, finishMs },
+        'attempt finished',
+      );
+    } else {
+      log.warn({ outcome: report.outcome }, 'late result rejected: the attempt was already closed elsewhere');
+    }
+  }
+
+  async #emit(taskId: string, attemptId: string, events: AgentEvent[]): Promise<void> {
+    const now = this.#deps.now();
+    let stored: Awaited<ReturnType<typeof store.insertEvents>>;
+    try {
+      stored = await whileUnavailable(() => this.#insertEvents(taskId, attemptId, events, now), {
+        maxWaitMs: EVENTS_MAX_WAIT_MS,
+      });
+    } catch (error) {
+      // Losing some events is bad; failing an agent run that is going well for it would be worse.
+      this.#deps.logger.error(
+        { err: error, taskId, attemptId, events: events.length },
+        'agent events could not be stored',
+      );
+      return;
+    }
+    this.#deps.bus.publish(stored);
+  }
+
+  #insertEvents(taskId: string, attemptId: string, events: AgentEvent[], now: Date) {
+    return store.insertEvents(
+      this.#deps.db,
+      events.map((event) => ({
+        taskId,
+        attemptId,
+        type: event.type,
+        data: event.data ?? null,
+        createdAt: now,
+      })),
+    );
+  }
+
+  async #pollCancellations(): Promise<void> {
+    const ids = this.runningTaskIds;
+    if (ids.length === 0) return;
+    try {
+      for (const id of await store.cancelRequestedAmong(this.#deps.db, ids)) {
+        const run = this.#running.get(id);
+        if (run && !run.controller.signal.aborted) {
+          this.#deps.logger.info({ taskId: id }, 'cancel requested; stopping the agent');
+          run.controller.abort(STOP_REASONS.cancel);
+        }
+      }
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'could not check for cancellations; will try again');
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

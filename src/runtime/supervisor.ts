@@ -1,0 +1,261 @@
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { type AgentDefinition, loadAgentDefinitions } from '../agents/agent-definition.ts';
+import type { AgentDriver } from '../agents/driver.ts';
+import { localSecretsKey, SecretBox } from '../agents/secrets.ts';
+import { type ApiServices, buildApp } from '../api/app.ts';
+import type { LifecycleState } from '../api/routes/health.ts';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { EventBus } from '../events/bus.ts';
+import { MemoryEventBus } from '../events/memory-bus.ts';
+import { RedisEventBus } from '../events/redis-bus.ts';
+import { AgentPool } from '../pool/agent-pool.ts';
+import { TaskQueue } from '../queue/task-queue.ts';
+import type { Worker } from '../runner/worker.ts';
+import { type Database, openDatabase } from '../store/database.ts';
+import { tasksWithStatus } from '../store/task-store.ts';
+import { TaskService } from '../tasks/task-service.ts';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+import { createHealthReporter } from './health.ts';
+import { VERSION } from './version.ts';
+import { setUpWorker } from './worker-setup.ts';
+
+export interface SupervisorOptions {
+  config: Config;
+  logger: Logger;
+  /** Open the HTTP port (default true). Tests that use `inject()` turn it off. */
+  listen?: boolean;
+  /** Run a worker in this process (default true). */
+  worker?: boolean;
+  /** Serve the task and agent API (default true); false leaves only the health probes (a worker process). */
+  api?: boolean;
+  /** An already connected event bus (tests); otherwise Redis when REDIS_URL is set, else in-process. */
+  bus?: EventBus;
+  /** Overrides the driver chosen by AGENT_DRIVER (tests use fixture drivers). */
+  driver?: AgentDriver;
+  /** Overrides the agents from the configuration (tests). */
+  agents?: AgentDefinition[];
+  /** An already open database (tests); otherwise DATABASE_URL or the embedded one under DATA_DIR. */
+  database?: Database;
+  now?: () => Date;
+  random?: () => number;
+}
+
+/**
+ * The supervisor in one process: HTTP API, queue and worker on one database. The port opens first
+ * so probes can see `starting`; readiness flips once migrations ran and the queue is up.
+ */
+export class Supervisor {
+  readonly app: FastifyInstance;
+  readonly database: Database;
+  readonly queue: TaskQueue;
+  readonly tasks: TaskService;
+  readonly bus: EventBus;
+  readonly worker: Worker | undefined;
+  readonly #stopResources: () => Promise<void>;
+  readonly #setState: (state: LifecycleState) => void;
+  readonly #graceMs: number;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    app: FastifyInstance;
+    database: Database;
+    queue: TaskQueue;
+    tasks: TaskService;
+    bus: EventBus;
+    worker: Worker | undefined;
+    stopResources: () => Promise<void>;
+    setState: (state: LifecycleState) => void;
+    graceMs: number;
+  }) {
+    this.app = parts.app;
+    this.database = parts.database;
+    this.queue = parts.queue;
+    this.tasks = parts.tasks;
+    this.bus = parts.bus;
+    this.worker = parts.worker;
+    this.#stopResources = parts.stopResources;
+    this.#setState = parts.setState;
+    this.#graceMs = parts.graceMs;
+  }
+
+  static async start(options: SupervisorOptions): Promise<Supervisor> {
+    const { config, logger } = options;
+    const now = options.now ?? (() => new Date());
+    let state: LifecycleState = 'starting';
+    let services: ApiServices | undefined;
+    const app = await buildApp({
+      logger,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      version: VERSION,
+      state: () => state,
+      services: () => services,
+      apiRoutes: options.api ?? true,
+    });
+    if (options.listen ?? true) {
+      await app.listen({ port: config.PORT, host: config.HOST });
+    }
+
+    const cleanups: Array<() => Promise<void> | void> = [() => app.close()];
+    const stopResources = async () => {
+      for (const cleanup of cleanups.reverse()) {
+        await Promise.resolve(cleanup()).catch((error: unknown) =>
+          logger.error({ err: error }, 'cleanup failed'),
+        );
+      }
+    };
+    try {
+      let database = options.database;
+      if (!database) {
+        if (config.DATABASE_URL) {
+          database = await openDatabase({ kind: 'postgres', url: config.DATABASE_URL });
+        } else {
+          const lock = acquireDataDirLock(resolve(config.DATA_DIR));
+          cleanups.push(() => lock.release());
+          database = await openDatabase({
+            kind: 'pglite',
+            dataDir: join(resolve(config.DATA_DIR), 'pglite'),
+          });
+        }
+        const opened = database;
+        cleanups.push(() => opened.close());
+      }
+      await database.migrate();
+      const queue = await TaskQueue.start(database, {
+        heartbeatSeconds: config.WORKER_HEARTBEAT_SECONDS,
+        logger,
+      });
+      cleanups.push(() => queue.stop());
+      const bus =
+        options.bus ??
+        (config.REDIS_URL
+          ? await RedisEventBus.connect({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger })
+          : new MemoryEventBus());
+      if (!options.bus) cleanups.push(() => bus.close());
+      const tasks = new TaskService({
+        db: database.db,
+        queue,
+        bus,
+        defaultMaxAttempts: config.TASK_MAX_ATTEMPTS,
+        now,
+      });
+      const pool = new AgentPool({
+        db: database.db,
+        secrets: new SecretBox(secretsKey(config)),
+        sessionsDir: join(resolve(config.DATA_DIR), 'agent-sessions'),
+        defaultEstimateUsd: config.TASK_COST_ESTIMATE_USD,
+        ...(config.REPO_DAILY_BUDGET_USD ? { repoDailyBudgetUsd: config.REPO_DAILY_BUDGET_USD } : {}),
+        logger,
+      });
+      const definitions = options.agents ?? loadAgentDefinitions(config, process.env);
+      await pool.sync(definitions, now());
+      if (definitions.length === 0) {
+        logger.warn('no agents configured: set CLAUDE_API_KEYS or AGENTS_FILE; tasks fail until then');
+      }
+
+      let worker: Worker | undefined;
+      if (options.worker ?? true) {
+        const setup = setUpWorker({
+          config,
+          database,
+          queue,
+          bus,
+          logger,
+          now,
+          random: options.random ?? Math.random,
+          ...(options.driver ? { driver: options.driver } : {}),
+          pool,
+          tasks,
+        });
+        cleanups.push(() => setup.stop());
+        worker = setup.worker;
+        if (database.kind === 'pglite') await redeliverInterrupted(database, queue, logger);
+        await worker.start();
+        logger.info({ driver: setup.driverName, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+      }
+      const runningWorker = worker;
+      services = {
+        tasks,
+        pool,
+        bus,
+        health: createHealthReporter({
+          database,
+          eventBus: bus,
+          ...(runningWorker
+            ? {
+                worker: () => ({
+                  running: runningWorker.runningTaskIds.length,
+                  concurrency: config.WORKER_CONCURRENCY,
+                  driver: runningWorker.driverName,
+                }),
+              }
+            : {}),
+        }),
+      };
+      state = 'ready';
+      logger.info(
+        { database: database.kind, bus: bus.kind, port: options.listen === false ? null : config.PORT },
+        'supervisor ready',
+      );
+      return new Supervisor({
+        app,
+        database,
+        queue,
+        tasks,
+        bus,
+        worker,
+        stopResources,
+        setState: (next) => {
+          state = next;
+        },
+        graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
+      });
+    } catch (error) {
+      await stopResources();
+      throw error;
+    }
+  }
+
+  /** Drains: readiness turns 503, no new work is taken, running attempts get the grace period. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#setState('stopping');
+      await this.worker?.stop(this.#graceMs);
+      await this.#stopResources();
+    })();
+    return this.#stopping;
+  }
+}
+
+/**
+ * The embedded database has exactly one owner, so at start-up every task still marked running was
+ * interrupted by the previous process dying. Their jobs go back to the queue; the worker that picks
+ * one up closes the lost attempt honestly and starts the next.
+ */
+async function redeliverInterrupted(database: Database, queue: TaskQueue, logger: Logger): Promise<void> {
+  const interrupted = await tasksWithStatus(database.db, 'running');
+  const jobIds = interrupted.map((task) => task.dispatchJobId).filter((id): id is string => id !== null);
+  if (jobIds.length === 0) return;
+  logger.warn(
+    { tasks: interrupted.map((task) => task.id) },
+    'recovering tasks interrupted by a previous stop',
+  );
+  await queue.redeliver(jobIds);
+}
+
+/**
+ * The key that seals stored credentials. A laptop install without SECRETS_KEY gets a generated key
+ * file in its data directory; with a shared PostgreSQL database every process needs the same key,
+ * so there it must be configured.
+ */
+function secretsKey(config: Config): string {
+  if (config.SECRETS_KEY) return config.SECRETS_KEY;
+  if (config.DATABASE_URL) {
+    throw new ConfigError([
+      'SECRETS_KEY: required with DATABASE_URL (it encrypts stored credentials; give every process the same value)',
+    ]);
+  }
+  return localSecretsKey(join(resolve(config.DATA_DIR), 'secrets.key'));
+}

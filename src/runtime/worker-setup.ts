@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ClaudeCodeDriver } from '../agents/claude-code/driver.ts';
+import type { AgentDriver } from '../agents/driver.ts';
+import { EchoDriver } from '../agents/echo-driver.ts';
+import type { Config } from '../config/schema.ts';
+import { isTerminal } from '../core/task-status.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { AgentPool } from '../pool/agent-pool.ts';
+import type { TaskQueue } from '../queue/task-queue.ts';
+import { AttemptLifecycle } from '../runner/attempt-lifecycle.ts';
+import { AttemptRunner } from '../runner/attempt-runner.ts';
+import { Worker } from '../runner/worker.ts';
+import type { Database } from '../store/database.ts';
+import { getTask } from '../store/task-store.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { WorkspaceManager } from '../workspace/workspace-manager.ts';
+
+export interface WorkerSetupOptions {
+  config: Config;
+  database: Database;
+  queue: TaskQueue;
+  bus: EventBus;
+  logger: Logger;
+  now: () => Date;
+  random: () => number;
+  /** Overrides the driver AGENT_DRIVER names (tests use fixture drivers). */
+  driver?: AgentDriver;
+  pool: AgentPool;
+  tasks: TaskService;
+}
+
+/** How often finished tasks' workspaces and agent state are looked at for removal. */
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+/** Builds the worker with everything it runs attempts with, and a sweeper for old workspaces. */
+export function setUpWorker(options: WorkerSetupOptions): {
+  worker: Worker;
+  workspaces: WorkspaceManager;
+  driverName: string;
+  stop(): void;
+} {
+  const { config, database, logger } = options;
+  const dataDir = resolve(config.DATA_DIR);
+  const driver = options.driver ?? createDriver(config);
+  const workspaces = new WorkspaceManager({
+    workspacesDir: config.WORKSPACES_DIR ? resolve(config.WORKSPACES_DIR) : join(dataDir, 'workspaces'),
+    mirrorsDir: join(dataDir, 'mirrors'),
+    refreshMs: config.MIRROR_REFRESH_SECONDS * 1000,
+    ...(config.REPOS_ROOT ? { reposRoot: resolve(config.REPOS_ROOT) } : {}),
+    ...(config.GIT_BASE_URL ? { gitBaseUrl: config.GIT_BASE_URL } : {}),
+    logger,
+  });
+  const sessionsDir = join(dataDir, 'agent-sessions');
+  const lifecycle = new AttemptLifecycle({
+    db: database.db,
+    queue: options.queue,
+    bus: options.bus,
+    retry: { baseDelayMs: config.RETRY_BASE_DELAY_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS },
+    workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    host: hostname(),
+    driverName: driver.name,
+    pool: options.pool,
+    ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
+    parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
+    now: options.now,
+    random: options.random,
+  });
+  const runner = new AttemptRunner({
+    driver,
+    workspaces,
+    sessionsDir,
+    limits: {
+      wallClockMs: config.TASK_TIMEOUT_SECONDS * 1000,
+      idleMs: config.AGENT_IDLE_TIMEOUT_SECONDS * 1000,
+      toolIdleMs: config.AGENT_TOOL_TIMEOUT_SECONDS * 1000,
+      budgetUsd: config.TASK_MAX_COST_USD,
+      maxTurns: config.CLAUDE_MAX_TURNS,
+    },
+    logger,
+  });
+  const worker = new Worker({
+    db: database.db,
+    queue: options.queue,
+    bus: options.bus,
+    lifecycle,
+    runner,
+    wakeParked: (limit) => options.tasks.wakeParked(limit),
+    concurrency: config.WORKER_CONCURRENCY,
+    cancelPollIntervalMs: config.CANCEL_POLL_INTERVAL_MS,
+    logger,
+    now: options.now,
+  });
+
+  const retentionMs = config.WORKSPACE_RETENTION_HOURS * 3600_000;
+  const keep = async (taskId: string) => {
+    const task = await getTask(database.db, taskId).catch(() => undefined);
+    if (!task) return !/^[0-9a-f-]{36}$/.test(taskId); // not a task's directory: leave it alone
+    if (!isTerminal(task.status)) return true;
+    return (task.finishedAt?.getTime() ?? 0) > options.now().getTime() - retentionMs;
+  };
+  const sweep = () =>
+    workspaces
+      .sweep(keep)
+      .then((removed) => removed && logger.info({ removed }, 'removed workspaces of finished tasks'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'workspace sweep failed'));
+  void sweep();
+  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
+  timer.unref();
+  return { worker, workspaces, driverName: driver.name, stop: () => clearInterval(timer) };
+}
+
+export function createDriver(config: Config): AgentDriver {
+  switch (config.AGENT_DRIVER) {
+    case 'echo':
+      return new EchoDriver({ delayMs: config.ECHO_DRIVER_DELAY_MS });
+    case 'claude-code':
+      return new ClaudeCodeDriver({
+        agentPath: config.AGENT_PATH ?? `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+        allowedCommands: config.AGENT_ALLOWED_COMMANDS,
+        apiRetries: config.CLAUDE_API_RETRIES,
+        apiTimeoutMs: config.CLAUDE_API_TIMEOUT_MS,
+      });
+  }
+}

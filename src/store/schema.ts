@@ -1,0 +1,190 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { CredentialClass } from '../core/admission.ts';
+import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
+import type { Evidence, Outcome } from '../core/outcome.ts';
+import type { TaskStatus } from '../core/task-status.ts';
+import type { TaskPayload, TaskType } from '../core/task-types.ts';
+
+/**
+ * The supervisor's tables. Changing this file means generating a migration (`npm run db:generate`);
+ * CI fails when the two drift apart. Timestamps are set by the application, in milliseconds, so a
+ * value read back compares equal to the one written (cursors depend on that).
+ */
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey(),
+    type: text('type').$type<TaskType>().notNull(),
+    status: text('status').$type<TaskStatus>().notNull(),
+    priority: integer('priority').notNull(),
+    /** Copied out of the payload so listings can filter on it with an index. */
+    repository: text('repository').notNull(),
+    payload: jsonb('payload').$type<TaskPayload>().notNull(),
+    maxAttempts: integer('max_attempts').notNull(),
+    /** Spend and wall-clock limits of the whole task, across attempts (null: only the global limits). */
+    maxCostUsd: doublePrecision('max_cost_usd'),
+    maxDurationSeconds: integer('max_duration_seconds'),
+    /** While parked: when an agent is expected to be free (null: when capacity frees up). */
+    parkedUntil: at('parked_until'),
+    parkReason: text('park_reason'),
+    /** Attempts numbered up to this one ran before the latest manual retry and no longer count. */
+    retryBaseAttempt: integer('retry_base_attempt').notNull().default(0),
+    runAfter: at('run_after'),
+    /** The pg-boss job that will run (or is running) the next attempt; older jobs are ignored. */
+    dispatchJobId: uuid('dispatch_job_id'),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    submittedBy: text('submitted_by').notNull(),
+    resultText: text('result_text'),
+    result: jsonb('result'),
+    /** Outcome of the latest finished attempt. */
+    outcome: text('outcome').$type<Outcome>(),
+    error: text('error'),
+    cancelRequestedAt: at('cancel_requested_at'),
+    createdAt: at('created_at').notNull(),
+    updatedAt: at('updated_at').notNull(),
+    startedAt: at('started_at'),
+    finishedAt: at('finished_at'),
+  },
+  (t) => [
+    index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('tasks_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    index('tasks_type_created_idx').on(t.type, t.createdAt.desc(), t.id.desc()),
+    index('tasks_repository_created_idx').on(t.repository, t.createdAt.desc(), t.id.desc()),
+    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  ],
+);
+
+export const taskAttempts = pgTable(
+  'task_attempts',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    /** Agent (CLI + credential) that ran the attempt; never the credential itself. */
+    agentId: text('agent_id'),
+    driver: text('driver').notNull(),
+    workerId: text('worker_id').notNull(),
+    /** Host the worker ran on, and the agent's process (group) id there: recovery kills an orphan. */
+    host: text('host'),
+    agentPid: integer('agent_pid'),
+    jobId: uuid('job_id'),
+    /** Why this agent: the admission decision with every agent's verdict and the usage estimate. */
+    admission: jsonb('admission').$type<AdmissionRecord>(),
+    /** Model API requests the attempt made (counted from the stream). */
+    apiRequests: integer('api_requests').notNull().default(0),
+    startedAt: at('started_at').notNull(),
+    endedAt: at('ended_at'),
+    outcome: text('outcome').$type<Outcome>(),
+    evidence: jsonb('evidence').$type<Evidence>(),
+    /** Whether this attempt used up one of the task's attempts (interruptions do not). */
+    countsAgainstBudget: boolean('counts_against_budget').notNull().default(true),
+    error: text('error'),
+    sessionId: text('session_id'),
+    model: text('model'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('task_attempts_task_number_idx').on(t.taskId, t.number),
+    index('task_attempts_agent_started_idx').on(t.agentId, t.startedAt),
+  ],
+);
+
+/** Append-only log of everything an agent emitted. The id doubles as the SSE event id. */
+export const taskEvents = pgTable(
+  'task_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    attemptId: uuid('attempt_id'),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('task_events_task_idx').on(t.taskId, t.id)],
+);
+
+/**
+ * The agent pool: one row per agent (a CLI with one credential and its limits). The credential is
+ * stored encrypted (see src/agents/secrets.ts) and never leaves the worker that decrypts it.
+ */
+export const agents = pgTable('agents', {
+  id: text('id').primaryKey(),
+  cli: text('cli').notNull(),
+  credentialClass: text('credential_class').$type<CredentialClass>().notNull(),
+  credentialSecret: text('credential_secret').notNull(),
+  /** First hex digits of the credential's SHA-256: tells whether it changed, reveals nothing. */
+  credentialFingerprint: text('credential_fingerprint').notNull(),
+  /** Owner of a personal subscription seat. */
+  owner: text('owner'),
+  definition: jsonb('definition').$type<AgentLimits>().notNull(),
+  state: text('state').$type<'active' | 'paused' | 'disabled'>().notNull(),
+  stateReason: text('state_reason'),
+  /** Usage before this moment no longer counts against the agent's windows (reset-quota). */
+  quotaResetAt: at('quota_reset_at'),
+  /** A subscription window warned it is nearly used up; other agents are preferred until then. */
+  warningUntil: at('warning_until'),
+  createdAt: at('created_at').notNull(),
+  updatedAt: at('updated_at').notNull(),
+});
+
+/** Rest periods after a rate limit or an exhausted quota, per agent and model (`*`: every model). */
+export const agentCooldowns = pgTable(
+  'agent_cooldowns',
+  {
+    agentId: text('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    model: text('model').notNull(),
+    until: at('until').notNull(),
+    reason: text('reason').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.model] })],
+);
+
+/** Who did what. Each row carries the hash of the previous one, so a changed row breaks the chain. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: at('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    taskId: uuid('task_id'),
+    agentId: text('agent_id'),
+    details: jsonb('details').notNull().default({}),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('audit_log_task_idx').on(t.taskId), index('audit_log_at_idx').on(t.at)],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type AttemptRow = typeof taskAttempts.$inferSelect;
+export type TaskEventRow = typeof taskEvents.$inferSelect;

@@ -1,0 +1,215 @@
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { TaskStatus } from '../core/task-status.ts';
+import type { TaskType } from '../core/task-types.ts';
+import type { CursorPosition } from './cursor.ts';
+import type { Queryable } from './database.ts';
+import {
+  type AttemptRow,
+  type TaskEventRow,
+  type TaskRow,
+  taskAttempts,
+  taskEvents,
+  tasks,
+} from './schema.ts';
+
+/** Queries on tasks, attempts and events. Each takes the database or a transaction to run on. */
+
+export type NewTask = typeof tasks.$inferInsert;
+export type NewAttempt = typeof taskAttempts.$inferInsert;
+export type NewTaskEvent = typeof taskEvents.$inferInsert;
+
+export interface TaskFilters {
+  status?: TaskStatus[];
+  type?: TaskType[];
+  repository?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+export interface AttemptTotals {
+  attempts: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+}
+
+export async function insertTask(q: Queryable, row: NewTask): Promise<TaskRow> {
+  const [inserted] = await q.insert(tasks).values(row).returning();
+  return inserted!;
+}
+
+/** The task, optionally locked against concurrent changes until the transaction ends. */
+export async function getTask(
+  q: Queryable,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<TaskRow | undefined> {
+  const query = q.select().from(tasks).where(eq(tasks.id, id));
+  const [row] = options.lock ? await query.for('update') : await query;
+  return row;
+}
+
+export async function findTaskByIdempotencyKey(q: Queryable, key: string): Promise<TaskRow | undefined> {
+  const [row] = await q.select().from(tasks).where(eq(tasks.idempotencyKey, key));
+  return row;
+}
+
+export async function updateTask(q: Queryable, id: string, patch: Partial<NewTask>): Promise<TaskRow> {
+  const [row] = await q.update(tasks).set(patch).where(eq(tasks.id, id)).returning();
+  if (!row) throw new Error(`task ${id} vanished during an update`);
+  return row;
+}
+
+/** One page of tasks, newest first, strictly after `after` in that order. */
+export async function listTasks(
+  q: Queryable,
+  filters: TaskFilters,
+  page: { limit: number; after?: CursorPosition },
+): Promise<TaskRow[]> {
+  const conditions = [
+    filters.status?.length ? inArray(tasks.status, filters.status) : undefined,
+    filters.type?.length ? inArray(tasks.type, filters.type) : undefined,
+    filters.repository ? eq(tasks.repository, filters.repository) : undefined,
+    filters.createdAfter ? gte(tasks.createdAt, filters.createdAfter) : undefined,
+    filters.createdBefore ? lt(tasks.createdAt, filters.createdBefore) : undefined,
+    page.after
+      ? or(
+          lt(tasks.createdAt, page.after.createdAt),
+          and(eq(tasks.createdAt, page.after.createdAt), lt(tasks.id, page.after.id)),
+        )
+      : undefined,
+  ];
+  return q
+    .select()
+    .from(tasks)
+    .where(and(...conditions))
+    .orderBy(desc(tasks.createdAt), desc(tasks.id))
+    .limit(page.limit);
+}
+
+/** Running tasks (among `ids`) that someone asked to cancel. */
+export async function cancelRequestedAmong(q: Queryable, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await q
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(inArray(tasks.id, ids), sql`${tasks.cancelRequestedAt} is not null`));
+  return rows.map((row) => row.id);
+}
+
+export async function tasksWithStatus(q: Queryable, status: TaskStatus): Promise<TaskRow[]> {
+  return q.select().from(tasks).where(eq(tasks.status, status));
+}
+
+export async function countTasksBy(q: Queryable, column: 'status' | 'type'): Promise<Record<string, number>> {
+  const field = column === 'status' ? tasks.status : tasks.type;
+  const rows = await q.select({ key: field, count: sql<number>`count(*)::int` }).from(tasks).groupBy(field);
+  return Object.fromEntries(rows.map((row) => [row.key, row.count]));
+}
+
+export async function insertAttempt(q: Queryable, row: NewAttempt): Promise<AttemptRow> {
+  const [inserted] = await q.insert(taskAttempts).values(row).returning();
+  return inserted!;
+}
+
+export async function updateAttempt(
+  q: Queryable,
+  id: string,
+  patch: Partial<NewAttempt>,
+): Promise<AttemptRow> {
+  const [row] = await q.update(taskAttempts).set(patch).where(eq(taskAttempts.id, id)).returning();
+  if (!row) throw new Error(`attempt ${id} vanished during an update`);
+  return row;
+}
+
+export async function getAttempt(q: Queryable, id: string): Promise<AttemptRow | undefined> {
+  const [row] = await q.select().from(taskAttempts).where(eq(taskAttempts.id, id));
+  return row;
+}
+
+export async function listAttempts(q: Queryable, taskId: string): Promise<AttemptRow[]> {
+  return q
+    .select()
+    .from(taskAttempts)
+    .where(eq(taskAttempts.taskId, taskId))
+    .orderBy(asc(taskAttempts.number));
+}
+
+/** Attempts of a task that have not ended: at most one, unless something went badly wrong. */
+export async function openAttempts(q: Queryable, taskId: string): Promise<AttemptRow[]> {
+  return q
+    .select()
+    .from(taskAttempts)
+    .where(and(eq(taskAttempts.taskId, taskId), isNull(taskAttempts.endedAt)));
+}
+
+/** Cost and token totals per task, over all of its attempts. */
+export async function attemptTotals(q: Queryable, taskIds: string[]): Promise<Map<string, AttemptTotals>> {
+  const totals = new Map<string, AttemptTotals>();
+  if (taskIds.length === 0) return totals;
+  const rows = await q
+    .select({
+      taskId: taskAttempts.taskId,
+      attempts: sql<number>`count(*)::int`,
+      costUsd: sql<number>`coalesce(sum(${taskAttempts.costUsd}), 0)::float8`,
+      inputTokens: sql<number>`coalesce(sum(${taskAttempts.inputTokens}), 0)::int`,
+      outputTokens: sql<number>`coalesce(sum(${taskAttempts.outputTokens}), 0)::int`,
+      cacheReadTokens: sql<number>`coalesce(sum(${taskAttempts.cacheReadTokens}), 0)::int`,
+      cacheWriteTokens: sql<number>`coalesce(sum(${taskAttempts.cacheWriteTokens}), 0)::int`,
+    })
+    .from(taskAttempts)
+    .where(inArray(taskAttempts.taskId, taskIds))
+    .groupBy(taskAttempts.taskId);
+  for (const { taskId, ...rest } of rows) totals.set(taskId, rest);
+  return totals;
+}
+
+/** Cost and tokens over every attempt in the database. */
+export async function overallTotals(
+  q: Queryable,
+): Promise<Omit<AttemptTotals, 'attempts'> & { attempts: number }> {
+  const [row] = await q
+    .select({
+      attempts: sql<number>`count(*)::int`,
+      costUsd: sql<number>`coalesce(sum(${taskAttempts.costUsd}), 0)::float8`,
+      inputTokens: sql<number>`coalesce(sum(${taskAttempts.inputTokens}), 0)::bigint`,
+      outputTokens: sql<number>`coalesce(sum(${taskAttempts.outputTokens}), 0)::bigint`,
+      cacheReadTokens: sql<number>`coalesce(sum(${taskAttempts.cacheReadTokens}), 0)::bigint`,
+      cacheWriteTokens: sql<number>`coalesce(sum(${taskAttempts.cacheWriteTokens}), 0)::bigint`,
+    })
+    .from(taskAttempts);
+  return {
+    attempts: Number(row!.attempts),
+    costUsd: Number(row!.costUsd),
+    inputTokens: Number(row!.inputTokens),
+    outputTokens: Number(row!.outputTokens),
+    cacheReadTokens: Number(row!.cacheReadTokens),
+    cacheWriteTokens: Number(row!.cacheWriteTokens),
+  };
+}
+
+export async function insertEvents(q: Queryable, rows: NewTaskEvent[]): Promise<TaskEventRow[]> {
+  if (rows.length === 0) return [];
+  return q.insert(taskEvents).values(rows).returning();
+}
+
+/** Events of a task after the given event id, oldest first. */
+export async function listEvents(
+  q: Queryable,
+  taskId: string,
+  page: { afterId?: number; limit: number },
+): Promise<TaskEventRow[]> {
+  return q
+    .select()
+    .from(taskEvents)
+    .where(
+      and(
+        eq(taskEvents.taskId, taskId),
+        page.afterId !== undefined ? gt(taskEvents.id, page.afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(taskEvents.id))
+    .limit(page.limit);
+}

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+
+/** git commands run by the supervisor itself (never by an agent). Arguments are arrays, never a shell string. */
+export class GitError extends Error {
+  readonly stderr: string;
+  constructor(args: string[], stderr: string, options: { cause?: unknown } = {}) {
+    super(
+      `git ${args
+        .filter((a) => !a.startsWith('--git-dir'))
+        .slice(0, 3)
+        .join(' ')} failed: ${stderr.trim().split('\n').slice(-2).join(' ') || 'no output'}`,
+      options,
+    );
+    this.name = 'GitError';
+    this.stderr = stderr;
+  }
+}
+
+// Built from scratch like an agent's: the supervisor's own environment holds credentials git has no use for.
+const GIT_ENV = {
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  HOME: process.env.HOME ?? '/tmp',
+  LANG: 'C.UTF-8',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'Supervisor',
+  GIT_AUTHOR_EMAIL: 'supervisor@supervisor.invalid',
+  GIT_COMMITTER_NAME: 'Supervisor',
+  GIT_COMMITTER_EMAIL: 'supervisor@supervisor.invalid',
+};
+
+export function git(
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number; maxBytes?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd: options.cwd,
+        env: GIT_ENV,
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: options.maxBytes ?? 16 * 1024 * 1024,
+        killSignal: 'SIGKILL',
+      },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new GitError(args, `${stderr}${error.killed ? ' (timed out)' : ''}`, { cause: error }));
+        else resolve(stdout);
+      },
+    );
+  });
+}

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startScriptedModelServer } from '../src/scripted-model/server.ts';
+import * as steps from '../src/scripted-model/steps.ts';
+import { processesUnder } from './support/agent-processes.ts';
+import { createSourceRepo } from './support/git-repo.ts';
+import { freePort, pollTask, runCli, type ServerProcess, startServer } from './support/processes.ts';
+
+interface AttemptJson {
+  outcome: string | null;
+  agent_pid: number | null;
+  evidence: { signal?: string; detail?: string };
+}
+
+async function pollAttempts(
+  url: string,
+  id: string,
+  ready: (items: AttemptJson[]) => boolean,
+): Promise<AttemptJson[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { items } = (await (await fetch(`${url}/api/v1/tasks/${id}/attempts`)).json()) as {
+      items: AttemptJson[];
+    };
+    if (ready(items)) return items;
+    if (Date.now() > deadline) throw new Error(`attempts of ${id} never got ready: ${JSON.stringify(items)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface TaskJson {
+  id: string;
+  status: string;
+  attempts: { count: number };
+}
+
+describe('the supervisor as a process', () => {
+  const servers: ServerProcess[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      if (server.child.exitCode === null) {
+        server.child.kill('SIGKILL');
+        await server.exited;
+      }
+    }
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const dataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'supervisor-test-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const serve = async (env: Record<string, string>) => {
+    const server = await startServer(env);
+    servers.push(server);
+    return server;
+  };
+
+  it('loses nothing when killed with SIGKILL mid-task: the task gets a second attempt', async () => {
+    const DATA_DIR = dataDir();
+    const port = String(await freePort());
+    const first = await serve({ DATA_DIR, PORT: port, AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '30000' });
+    const env = { SUPERVISOR_URL: first.url };
+    const submitted = await runCli(['submit', '--type', 'CODE_ANALYSIS', '--repository', 'owner/repo'], env);
+    expect(submitted.code).toBe(0);
+    const id = submitted.stdout.trim();
+    await pollTask<TaskJson>(first.url, id, (task) => task.status === 'running');
+
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe(null);
+
+    const second = await serve({ DATA_DIR, PORT: port, AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '50' });
+    const done = await pollTask<TaskJson>(second.url, id, (task) => task.status === 'succeeded');
+    expect(done.attempts.count).toBe(2);
+    const attempts = (await (await fetch(`${second.url}/api/v1/tasks/${id}/attempts`)).json()) as {
+      items: Array<{ outcome: string; counts_against_budget: boolean; evidence: { signal: string } }>;
+    };
+    expect(attempts.items.map((a) => [a.outcome, a.counts_against_budget, a.evidence.signal])).toEqual([
+      ['infra_error', false, 'worker_lost'],
+      ['succeeded', true, 'echo'],
+    ]);
+  });
+
+  it('stops the orphaned claude process of a killed supervisor when it recovers the task', async () => {
+    const model = await startScriptedModelServer();
+    try {
+      model.script('sk-orphan', [
+        { kind: 'hang' },
+        steps.toolUse([{ name: 'StructuredOutput', input: { summary: 'fine', findings: [] } }]),
+      ]);
+      const DATA_DIR = dataDir();
+      const port = String(await freePort());
+      const env = {
+        DATA_DIR,
+        PORT: port,
+        AGENT_DRIVER: 'claude-code',
+        CLAUDE_API_KEYS: 'sk-orphan',
+        ANTHROPIC_BASE_URL: model.url,
+        CLAUDE_API_TIMEOUT_MS: '600000',
+        CLAUDE_API_RETRIES: '0',
+      };
+      const first = await serve(env);
+      const repository = createSourceRepo({ 'a.js': 'export const a = 1;\n' }).path;
+      const submitted = await runCli(['submit', '-t', 'CODE_ANALYSIS', '-r', repository], {
+        SUPERVISOR_URL: first.url,
+      });
+      const id = submitted.stdout.trim();
+      const attempt = await pollAttempts(first.url, id, (items) => typeof items[0]?.agent_pid === 'number');
+      const agentPid = attempt[0]!.agent_pid as number;
+      expect(processesUnder(DATA_DIR).map((p) => p.pid)).toContain(agentPid);
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // The agent leads its own process group, so it outlives the supervisor…
+      expect(processesUnder(DATA_DIR).map((p) => p.pid)).toContain(agentPid);
+
+      // …until the next start recovers the task and stops it.
+      const second = await serve(env);
+      const done = await pollTask<TaskJson>(second.url, id, (task) => task.status === 'succeeded', 60_000);
+      expect(done.attempts.count).toBe(2);
+      const items = await pollAttempts(second.url, id, () => true);
+      expect(items[0]).toMatchObject({ outcome: 'infra_error', evidence: { signal: 'worker_lost' } });
+      expect(String(items[0]!.evidence.detail)).toContain(`orphaned agent process ${agentPid} was stopped`);
+      expect(processesUnder(DATA_DIR)).toEqual([]);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('drains on SIGTERM and refuses a second process on the same data directory', async () => {
+    const DATA_DIR = dataDir();
+    const server = await serve({ DATA_DIR, AGENT_DRIVER: 'echo' });
+    const intruder = await runCli(['serve'], {
+      DATA_DIR,
+      PORT: String(await freePort()),
+      LOG_LEVEL: 'error',
+    });
+    expect(intruder.code).toBe(1);
+    expect(intruder.stderr).toContain(`is in use by process ${server.child.pid}`);
+    expect(intruder.stderr).toContain('DATABASE_URL');
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"msg":"stopped"');
+  });
+
+  it('exits with 2 on bad config and names the variable, without printing secrets', async () => {
+    const result = await runCli(['serve'], { PORT: 'eighty', DATABASE_URL: 'mysql://u:hunter2@h/db' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('PORT: expected an integer between 0 and 65535; got "eighty"');
+    expect(result.stderr).toContain('DATABASE_URL: expected a URL of the form postgres://');
+    expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it('runs the scripted demo end to end with the real CLI', async () => {
+    const result = await runCli(['demo', '--exit', '--port', String(await freePort())], {}, 120_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('SCRIPTED DEMO');
+    expect(result.stdout.match(/→ succeeded \(outcome succeeded\)/g)).toHaveLength(2);
+    expect(result.stdout).toContain('[major] auth.py: Refresh failure is not handled');
+    expect(result.stdout).toContain('+  return a + b;');
+  });
+
+  it('CLI: submit --wait, logs, tasks, show, cancel, retry, and its exit codes', async () => {
+    const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '50' });
+    const env = { SUPERVISOR_URL: server.url };
+    const dir = dataDir();
+    const taskFile = join(dir, 'task.json');
+    writeFileSync(
+      taskFile,
+      JSON.stringify({
+        type: 'PR_REVIEW',
+        payload: { repository: 'o/r', title: 'T', diff: '--- a\n+++ b\n' },
+        priority: 7,
+      }),
+    );
+
+    const waited = await runCli(['submit', '--file', taskFile, '--wait'], env);
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toMatch(/ succeeded/);
+    expect(waited.stdout).toContain('echo driver');
+
+    const waitedId = waited.stdout.split(' ')[0]!;
+    const logs = await runCli(['logs', waitedId], env);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(
+      /status running\n.*echo\.started.*\n.*echo\.result.*\n.*status succeeded \(succeeded\)/,
+    );
+    const following = await runCli(['submit', '-t', 'CODE_ANALYSIS', '-r', 'o/r'], env);
+    const followed = await runCli(['logs', '-f', following.stdout.trim()], env);
+    expect(followed.code).toBe(0);
+    expect(followed.stdout.trim().split('\n').at(-1)).toMatch(/status succeeded/);
+
+    const listed = await runCli(['tasks', '--json'], env);
+    expect(listed.code).toBe(0);
+    const page = JSON.parse(listed.stdout) as { items: TaskJson[] };
+    expect(page.items[0]!.status).toBe('succeeded');
+    const table = await runCli(['tasks', '--status', 'succeeded'], env);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+TYPE/);
+
+    const shown = await runCli(['show', page.items[0]!.id], env);
+    expect(shown.stdout).toContain('#1 succeeded  echo');
+
+    const later = await runCli(
+      ['submit', '-t', 'FEATURE', '-r', 'o/r', '--description', 'x', '--run-after', '2099-01-01T00:00:00Z'],
+      env,
+    );
+    const id = later.stdout.trim();
+    expect((await runCli(['cancel', id], env)).stdout.trim()).toBe(`${id} cancelled`);
+    const cancelAgain = await runCli(['cancel', id], env);
+    expect(cancelAgain.code).toBe(2);
+    expect(cancelAgain.stderr).toContain('invalid_transition: cannot cancel a task that is cancelled');
+    expect((await runCli(['retry', id], env)).stdout.trim()).toBe(`${id} queued`);
+
+    const bad = await runCli(['submit', '-t', 'BUG_FIX', '-r', 'o/r', '--priority', '11'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('payload.description');
+    expect(bad.stderr).toContain('priority: Too big');
+
+    const usage = await runCli(['frobnicate'], env);
+    expect(usage.code).toBe(2);
+
+    const unreachable = await runCli(['tasks'], { SUPERVISOR_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain('cannot reach the supervisor');
+  });
+});

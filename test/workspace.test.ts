@@ -1,0 +1,180 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WorkspaceError, WorkspaceManager } from '../src/workspace/workspace-manager.ts';
+import { createSourceRepo } from './support/git-repo.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function manager(settings: { reposRoot?: string } = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'workspaces-'));
+  dirs.push(root);
+  return new WorkspaceManager({
+    workspacesDir: join(root, 'workspaces'),
+    mirrorsDir: join(root, 'mirrors'),
+    refreshMs: 0,
+    logger: pino({ level: 'silent' }),
+    ...settings,
+  });
+}
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const branches = (mirrorOf: string) =>
+  execFileSync('git', ['--git-dir', mirrorOf, 'branch', '--list', '--format=%(refname:short)'], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n');
+
+describe('workspaces', () => {
+  it('gives two mutating tasks on one repository their own worktree and branch', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const workspaces = manager();
+    const first = await workspaces.prepare({
+      id: id(1),
+      type: 'BUG_FIX',
+      payload: { repository: source.path, description: 'x' },
+    });
+    const second = await workspaces.prepare({
+      id: id(2),
+      type: 'FEATURE',
+      payload: { repository: source.path, description: 'y' },
+    });
+    expect(first.dir).not.toBe(second.dir);
+    expect([first.branch, second.branch]).toEqual([`supervisor/${id(1)}`, `supervisor/${id(2)}`]);
+    writeFileSync(join(first.dir, 'a.txt'), 'first\n');
+    expect(readFileSync(join(second.dir, 'a.txt'), 'utf8')).toBe('base\n');
+
+    const result = await workspaces.collect(first, {
+      id: id(1),
+      type: 'BUG_FIX',
+      payload: { repository: source.path, description: 'x' },
+    });
+    expect(result).toMatchObject({ files_changed: 1, insertions: 1, deletions: 1, diff_truncated: false });
+    expect(result!.diff).toContain('+first');
+    expect(
+      await workspaces.collect(second, {
+        id: id(2),
+        type: 'FEATURE',
+        payload: { repository: source.path, description: 'y' },
+      }),
+    ).toMatchObject({
+      commits: [],
+      diff: '',
+    });
+  });
+
+  it('lets a later attempt continue in the same worktree', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const workspaces = manager();
+    const task = {
+      id: id(3),
+      type: 'REFACTOR' as const,
+      payload: { repository: source.path, description: 'x' },
+    };
+    const attempt1 = await workspaces.prepare(task);
+    writeFileSync(join(attempt1.dir, 'progress.txt'), 'half done\n');
+    const attempt2 = await workspaces.prepare(task);
+    expect(attempt2).toMatchObject({ dir: attempt1.dir, branch: attempt1.branch, baseCommit: source.head });
+    expect(readFileSync(join(attempt2.dir, 'progress.txt'), 'utf8')).toBe('half done\n');
+  });
+
+  it('removes read-only worktrees after the attempt; the sweep keeps live tasks and every branch', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const workspaces = manager();
+    const readOnly = await workspaces.prepare({
+      id: id(4),
+      type: 'CODE_ANALYSIS',
+      payload: { repository: source.path },
+    });
+    expect(readFileSync(join(readOnly.dir, 'a.txt'), 'utf8')).toBe('base\n');
+    await workspaces.release(readOnly);
+    expect(existsSync(readOnly.dir)).toBe(false);
+    // The same task can check out again (a retry) although git still lists the old worktree.
+    await workspaces.release(
+      await workspaces.prepare({ id: id(4), type: 'CODE_ANALYSIS', payload: { repository: source.path } }),
+    );
+
+    const done = await workspaces.prepare({
+      id: id(5),
+      type: 'BUG_FIX',
+      payload: { repository: source.path, description: 'x' },
+    });
+    const live = await workspaces.prepare({
+      id: id(6),
+      type: 'BUG_FIX',
+      payload: { repository: source.path, description: 'y' },
+    });
+    const mirror = readFileSync(join(done.dir, '.git'), 'utf8')
+      .replace('gitdir: ', '')
+      .trim()
+      .replace(/\/worktrees\/.*$/, '');
+    expect(await workspaces.sweep(async (taskId) => taskId === id(6))).toBe(1);
+    expect(existsSync(done.dir)).toBe(false);
+    expect(existsSync(live.dir)).toBe(true);
+    expect(branches(mirror)).toEqual(expect.arrayContaining([`supervisor/${id(5)}`, `supervisor/${id(6)}`]));
+  });
+
+  it('computes the diff of a review given by refs', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    source.git('checkout', '--quiet', '-b', 'feature');
+    writeFileSync(join(source.path, 'a.txt'), 'changed\n');
+    source.git('commit', '--quiet', '-am', 'change');
+    source.git('checkout', '--quiet', 'main');
+    const workspace = await manager().prepare({
+      id: id(7),
+      type: 'PR_REVIEW',
+      payload: { repository: source.path, title: 'T', base_ref: 'main', head_ref: 'feature' },
+    });
+    expect(workspace.reviewDiff).toContain('-base\n+changed');
+    expect(readFileSync(join(workspace.dir, 'a.txt'), 'utf8')).toBe('changed\n');
+  });
+
+  it('finds owner/repo under REPOS_ROOT, and explains what it cannot find', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const reposRoot = mkdtempSync(join(tmpdir(), 'repos-root-'));
+    dirs.push(reposRoot);
+    execFileSync('git', ['clone', '--quiet', source.path, join(reposRoot, 'acme', 'calc')]);
+    const found = await manager({ reposRoot }).prepare({
+      id: id(9),
+      type: 'CODE_ANALYSIS',
+      payload: { repository: 'acme/calc' },
+    });
+    expect(readFileSync(join(found.dir, 'a.txt'), 'utf8')).toBe('base\n');
+    await expect(
+      manager({ reposRoot }).prepare({
+        id: id(8),
+        type: 'CODE_ANALYSIS',
+        payload: { repository: 'acme/missing' },
+      }),
+    ).rejects.toBeInstanceOf(WorkspaceError);
+
+    await expect(
+      manager().prepare({
+        id: id(10),
+        type: 'BUG_FIX',
+        payload: { repository: 'acme/api', description: 'x' },
+      }),
+    ).rejects.toThrow('set REPOS_ROOT or GIT_BASE_URL');
+    await expect(
+      manager().prepare({
+        id: id(11),
+        type: 'CODE_ANALYSIS',
+        payload: { repository: source.path, ref: 'no-such-branch' },
+      }),
+    ).rejects.toThrow('ref "no-such-branch" does not exist');
+    // A diff-only review does not need the repository at all.
+    expect(
+      await manager().prepare({
+        id: id(12),
+        type: 'PR_REVIEW',
+        payload: { repository: 'acme/api', title: 'T', diff: '+x' },
+      }),
+    ).toMatchObject({ kind: 'scratch', readOnly: true });
+  });
+});
