@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import pino from 'pino';
+import { generateToken } from '../src/auth/token-secret.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
 import { SEED_PR_REVIEW } from '../test/support/seed.ts';
@@ -29,11 +30,14 @@ interface Figures {
   non2xx: number;
 }
 
+/** The bench measures the authenticated path: every request carries a token that is looked up. */
+const token = generateToken();
+
 async function load(url: string): Promise<Figures> {
   const result = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body,
     connections,
     duration: seconds,
@@ -64,7 +68,17 @@ async function baseline(): Promise<Figures> {
 async function supervisor(): Promise<Figures & { database: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'supervisor-bench-'));
   const config = loadConfig({
-    env: { PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DATABASE_URL: process.env.DATABASE_URL ?? '' },
+    env: {
+      PORT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: process.env.DATABASE_URL ?? '',
+      AUTH_MODE: 'tokens',
+      ADMIN_TOKEN: token,
+      // The bench measures throughput, not the rate limiter's refusals.
+      SUBMIT_RATE_PER_MINUTE: '1000000',
+      SUBMIT_RATE_PER_MINUTE_PER_IP: '1000000',
+    },
   });
   const instance = await Supervisor.start({ config, logger: pino({ level: 'silent' }), worker: false });
   try {

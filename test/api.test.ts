@@ -2,6 +2,7 @@ import type { InjectOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.ts';
+import type { TokenService } from '../src/auth/token-service.ts';
 import { MemoryEventBus } from '../src/events/memory-bus.ts';
 import type { AgentPool } from '../src/pool/agent-pool.ts';
 import type { TaskService } from '../src/tasks/task-service.ts';
@@ -234,6 +235,12 @@ describe('REST API', () => {
 
 describe('API edges without a running supervisor', () => {
   const logger = pino({ level: 'silent' });
+  const security = {
+    authMode: 'none' as const,
+    corsOrigins: [],
+    submitPerMinute: 60,
+    submitPerMinutePerIp: 60,
+  };
 
   it('is not ready while starting, but alive', async () => {
     const app = await buildApp({
@@ -242,6 +249,7 @@ describe('API edges without a running supervisor', () => {
       version: 'test',
       state: () => 'starting',
       services: () => undefined,
+      security,
     });
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'starting' });
@@ -267,7 +275,9 @@ describe('API edges without a running supervisor', () => {
         pool: {} as AgentPool,
         bus: new MemoryEventBus(),
         health: { check: async () => ({}), ready: async () => [] },
+        tokens: {} as TokenService,
       }),
+      security,
     });
     const response = await app.inject({
       method: 'GET',

@@ -98,8 +98,8 @@ describe('tasks run by the real Claude Code CLI', () => {
                 id: 'seat-1',
                 cli: 'claude-code' as const,
                 credential: { kind: 'subscription' as const, value: key },
-                // Requests over HTTP are anonymous until authentication lands; the seat is that user's.
-                owner: 'anonymous',
+                // Requests over HTTP in development mode come from `local`; the seat is that user's.
+                owner: 'local',
                 limits: { models: ['claude-sonnet-4-5'], maxConcurrent: 2, windows: [], baseUrl: model.url },
               },
             ],

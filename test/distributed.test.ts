@@ -5,10 +5,15 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateToken } from '../src/auth/token-secret.ts';
 import { openDatabase, queryRows } from '../src/store/database.ts';
 import { BACKENDS, freshDatabase, type TestDatabase } from './support/databases.ts';
 import { type ServerProcess, startServer } from './support/processes.ts';
 import { type PrivateServer, startPrivatePostgres, startPrivateRedis } from './support/services.ts';
+
+/** API replicas always need a token; every process of a cluster shares this admin token. */
+const ADMIN_TOKEN = generateToken();
+const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 /**
  * Distributed mode with real processes: `supervisor api` and several `supervisor worker`s on one
@@ -51,6 +56,9 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: `test-${randomUUID().slice(0, 8)}`,
       SECRETS_KEY: 'a test key that is long enough',
+      ADMIN_TOKEN,
+      SUBMIT_RATE_PER_MINUTE: '1000000',
+      SUBMIT_RATE_PER_MINUTE_PER_IP: '1000000',
       AGENT_DRIVER: 'echo',
       LOG_LEVEL: 'warn',
       WORKER_HEARTBEAT_SECONDS: '10',
@@ -75,7 +83,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
         Array.from({ length: Math.min(25, count - i) }, async () => {
           const response = await fetch(`${url}/api/v1/tasks`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...AUTH },
             body: JSON.stringify({ type: 'CODE_ANALYSIS', payload: { repository: 'owner/repo' } }),
           });
           expect(response.status).toBe(201);
@@ -269,7 +277,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
   async function expectUnavailableWhileDown(url: string, postgres: PrivateServer): Promise<void> {
     await postgres.stop();
     try {
-      const response = await fetch(`${url}/api/v1/tasks`);
+      const response = await fetch(`${url}/api/v1/tasks`, { headers: AUTH });
       expect(response.status).toBe(503);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
         'database_unavailable',
@@ -284,7 +292,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
 
   /** The ids of every event the SSE stream delivers until the server ends it (the task finished). */
   async function readEvents(url: string): Promise<number[]> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    const response = await fetch(url, { headers: AUTH, signal: AbortSignal.timeout(120_000) });
     const ids: number[] = [];
     const decoder = new TextDecoder();
     let buffer = '';

@@ -227,4 +227,44 @@ describe('the supervisor as a process', () => {
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toContain('cannot reach the supervisor');
   });
+
+  it('CLI: tokens create, list and revoke with the first admin token, printed once and never logged', async () => {
+    const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', AUTH_MODE: 'tokens' });
+    const admin = /^\s+(sv_[\w-]{43})$/m.exec(server.output())?.[1];
+    expect(admin, server.output()).toBeDefined();
+    const logLines = server
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain(admin!);
+
+    const anonymous = await runCli(['tasks'], { SUPERVISOR_URL: server.url });
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toContain('unauthorized');
+    expect(anonymous.stderr).toContain('SUPERVISOR_TOKEN');
+
+    const asAdmin = { SUPERVISOR_URL: server.url, SUPERVISOR_TOKEN: admin! };
+    const created = await runCli(['tokens', 'create', '--name', 'ci', '--role', 'viewer', '--json'], asAdmin);
+    expect(created.code, created.stderr).toBe(0);
+    const viewer = JSON.parse(created.stdout) as { id: string; token: string };
+    const badRole = await runCli(['tokens', 'create', '--name', 'x', '--role', 'root'], asAdmin);
+    expect(badRole.code).toBe(2);
+    expect(badRole.stderr).toContain('--role: expected one of viewer, submitter, operator, admin');
+
+    const asViewer = { SUPERVISOR_URL: server.url, SUPERVISOR_TOKEN: viewer.token };
+    expect((await runCli(['tasks'], asViewer)).code).toBe(0);
+    const refused = await runCli(['submit', '-t', 'CODE_ANALYSIS', '-r', 'o/r'], asViewer);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('forbidden');
+
+    const listed = await runCli(['tokens', 'list'], asAdmin);
+    expect(listed.stdout).toMatch(/ci\s+viewer/);
+    expect(listed.stdout).not.toContain(viewer.token);
+    expect((await runCli(['tokens', 'revoke', viewer.id], asAdmin)).stdout).toContain(`revoked ${viewer.id}`);
+    const revoked = await runCli(['tasks'], asViewer);
+    expect(revoked.code).toBe(2);
+    expect(revoked.stderr).toContain('revoked');
+    expect((await runCli(['tokens', 'generate'], {})).stdout.trim()).toMatch(/^sv_[\w-]{43}$/);
+  });
 });

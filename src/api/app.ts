@@ -4,15 +4,21 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
+import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import { installAccessControl } from './access.ts';
+import { installCors } from './cors.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -22,6 +28,7 @@ export interface ApiServices {
   pool: AgentPool;
   bus: EventBus;
   health: HealthReporter;
+  tokens: TokenService;
 }
 
 export interface AppDeps {
@@ -34,6 +41,12 @@ export interface AppDeps {
   services: () => ApiServices | undefined;
   /** Serve the task and agent routes; a worker process serves only the health probes. */
   apiRoutes?: boolean;
+  security: {
+    authMode: EffectiveAuthMode;
+    corsOrigins: readonly string[];
+    submitPerMinute: number;
+    submitPerMinutePerIp: number;
+  };
 }
 
 /**
@@ -41,6 +54,13 @@ export interface AppDeps {
  * when to open the port. Route schemas are zod: they validate requests and produce /openapi.json.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const services = (): ApiServices => {
+    const current = deps.services();
+    if (!current || deps.state() === 'starting') {
+      throw new AppError('not_ready', 'the supervisor is still starting (migrations and queue)');
+    }
+    return current;
+  };
   const logger: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance: logger,
@@ -56,6 +76,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every body this API takes is JSON; anything else is a 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  installCors(app, deps.security.corsOrigins);
+  installAccessControl(app, {
+    mode: deps.security.authMode,
+    tokens: () => services().tokens,
+    corsOrigins: deps.security.corsOrigins,
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -71,29 +97,32 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'tasks', description: 'Submit, list, cancel and retry tasks' },
         { name: 'agents', description: 'The agent pool: agents, quota, pause, resume, reset' },
+        { name: 'tokens', description: 'API tokens and their roles (admin)' },
         { name: 'health', description: 'Liveness, readiness and component status' },
       ],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   healthRoutes(app, { state: deps.state, reporter: () => deps.services()?.health });
 
-  const services = (): ApiServices => {
-    const current = deps.services();
-    if (!current || deps.state() === 'starting') {
-      throw new AppError('not_ready', 'the supervisor is still starting (migrations and queue)');
-    }
-    return current;
-  };
   if (deps.apiRoutes === false) return app;
   await app.register(
     async (api) => {
-      taskRoutes(api, () => services().tasks);
+      taskRoutes(api, {
+        tasks: () => services().tasks,
+        submitLimits: {
+          perToken: new RateLimiter(deps.security.submitPerMinute),
+          perIp: new RateLimiter(deps.security.submitPerMinutePerIp),
+        },
+      });
       taskEventRoutes(api, { tasks: () => services().tasks, bus: () => services().bus });
       agentRoutes(api, { pool: () => services().pool, tasks: () => services().tasks, now: () => new Date() });
+      tokenRoutes(api, () => services().tokens);
     },
     { prefix: API_PREFIX },
   );

@@ -10,7 +10,11 @@ import { isDatabaseUnavailable } from '../store/unavailable.ts';
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof AppError) return send(reply, error.code, error.message, error.details);
+    if (error instanceof AppError) {
+      reply.headers(error.headers);
+      if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+      return send(reply, error.code, error.message, error.details);
+    }
 
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'request';

@@ -6,9 +6,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** A thin client for the supervisor's REST API, turning failures into CLI exit codes. */
 export class ApiClient {
   readonly baseUrl: string;
+  /** Headers every request carries: the API token, when there is one. */
+  readonly authHeaders: Record<string, string>;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, token?: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.authHeaders = token ? { authorization: `Bearer ${token}` } : {};
   }
 
   async request<T>(
@@ -23,6 +26,7 @@ export class ApiClient {
         method,
         headers: {
           accept: 'application/json',
+          ...this.authHeaders,
           ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...options.headers,
         },
@@ -42,7 +46,9 @@ export class ApiClient {
     if (response.ok) return body as T;
     const apiError = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
       ?.error;
-    const message = apiError ? `${apiError.code}: ${apiError.message}` : `HTTP ${response.status}`;
+    const message = apiError
+      ? `${apiError.code}: ${apiError.message}${hint(response.status)}`
+      : `HTTP ${response.status}`;
     throw new ExitError(response.status >= 500 ? EXIT.unreachable : EXIT.usage, message);
   }
 }
@@ -53,4 +59,8 @@ function safeJson(text: string): unknown {
   } catch {
     return { error: { code: 'bad_response', message: text.slice(0, 200) } };
   }
+}
+
+function hint(status: number): string {
+  return status === 401 ? ' (set SUPERVISOR_TOKEN to an API token)' : '';
 }

@@ -5,6 +5,7 @@ import { VERSION } from '../runtime/version.ts';
 import { ApiClient } from './api-client.ts';
 import { registerAgentCommands } from './commands/agent-commands.ts';
 import { registerTaskCommands } from './commands/task-commands.ts';
+import { registerTokenCommands } from './commands/token-commands.ts';
 import { EXIT, ExitError } from './exit.ts';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -51,9 +52,16 @@ program
   .description('Apply database migrations and exit')
   .action(async () => (await import('./commands/migrate.ts')).migrate(config(), out));
 
-const client = () => new ApiClient(program.opts<{ url?: string }>().url ?? config().SUPERVISOR_URL);
+const client = () => {
+  const settings = config();
+  return new ApiClient(
+    program.opts<{ url?: string }>().url ?? settings.SUPERVISOR_URL,
+    settings.SUPERVISOR_TOKEN,
+  );
+};
 registerTaskCommands(program, client, out);
 registerAgentCommands(program, client, out);
+registerTokenCommands(program, client, out);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import type { ApiClient } from './api-client.ts';
 import { EXIT, ExitError } from './exit.ts';
 
 export interface SseMessage {
@@ -40,7 +41,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator
  * the server ends it (the task finished) or, with `untilReplayed`, history has been sent.
  */
 export async function* followEvents(
-  baseUrl: string,
+  client: ApiClient,
   taskId: string,
   options: { untilReplayed: boolean },
 ): AsyncGenerator<SseMessage> {
@@ -48,12 +49,16 @@ export async function* followEvents(
   for (let reconnects = 0; reconnects <= 5; reconnects++) {
     let response: Response;
     try {
-      response = await fetch(`${baseUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/events`, {
-        headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+      response = await fetch(`${client.baseUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/events`, {
+        headers: {
+          accept: 'text/event-stream',
+          ...client.authHeaders,
+          ...(lastId ? { 'last-event-id': lastId } : {}),
+        },
       });
     } catch {
       if (reconnects === 5)
-        throw new ExitError(EXIT.unreachable, `cannot reach the supervisor at ${baseUrl}`);
+        throw new ExitError(EXIT.unreachable, `cannot reach the supervisor at ${client.baseUrl}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       continue;
     }

@@ -34,12 +34,17 @@ const redisUrl = z
 
 const httpUrl = z.string().regex(/^https?:\/\/\S+$/, { error: 'expected an http:// or https:// URL' });
 
+const apiToken = z.string().regex(/^sv_[A-Za-z0-9_-]{43}$/, {
+  error: 'expected an API token (sv_ and 43 characters); `supervisor tokens generate` prints a new one',
+});
+
 const booleanFlag = z
   .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AGENT_DRIVERS = ['claude-code', 'echo'] as const;
+export const AUTH_MODES = ['auto', 'tokens', 'none'] as const;
 
 export const configSchema = z.object({
   /** HTTP port of the API and dashboard. */
@@ -161,6 +166,29 @@ export const configSchema = z.object({
   CANCEL_POLL_INTERVAL_MS: intInRange(50, 60_000).default(1000),
   /** Where the CLI finds the API. */
   SUPERVISOR_URL: httpUrl.default('http://127.0.0.1:8000'),
+  /** API token the CLI sends (`Authorization: Bearer`). */
+  SUPERVISOR_TOKEN: apiToken.optional(),
+  /**
+   * `tokens`: every API route but the probes and docs needs a token. `none`: no-auth development
+   * mode, allowed only for `serve` on a loopback HOST. `auto`: `none` where allowed, else `tokens`.
+   */
+  AUTH_MODE: z.enum(AUTH_MODES, { error: `expected one of ${AUTH_MODES.join(', ')}` }).default('auto'),
+  /** A fixed admin token (e.g. from a deployment secret). Unset: one is created and printed on first start. */
+  ADMIN_TOKEN: apiToken.optional(),
+  /** Task submissions one token may make per minute (bursts up to this many). */
+  SUBMIT_RATE_PER_MINUTE: intInRange(1, 1_000_000).default(60),
+  /** Task submissions one IP address may make per minute, whatever the token. */
+  SUBMIT_RATE_PER_MINUTE_PER_IP: intInRange(1, 1_000_000).default(120),
+  /** Browser origins allowed to call the API cross-origin, comma-separated (empty: none, CORS closed). */
+  CORS_ORIGINS: commaList
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+$/, { error: 'expected origins such as https://dashboard.example.com' }),
+      ),
+    )
+    .default([]),
 });
 
 /** Variables whose values are secrets: never printed, logged or returned. */
@@ -171,6 +199,8 @@ export const SECRET_KEYS = new Set<keyof ConfigInput>([
   'EMAIL_PASSWORD',
   'DATABASE_URL',
   'REDIS_URL',
+  'ADMIN_TOKEN',
+  'SUPERVISOR_TOKEN',
 ]);
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -15,6 +15,14 @@ export const ERROR_CATALOGUE = {
     status: 400,
     fix: 'Pass the `next_cursor` value of a previous page unchanged, or omit it.',
   },
+  unauthorized: {
+    status: 401,
+    fix: 'Send `Authorization: Bearer <token>` with a valid, unexpired API token (`supervisor tokens create`).',
+  },
+  forbidden: {
+    status: 403,
+    fix: 'Use a token whose role allows this (viewer < submitter < operator < admin); `message` names the role needed.',
+  },
   not_found: { status: 404, fix: 'Check the method and path against the API reference at /docs.' },
   task_not_found: { status: 404, fix: 'Check the task id; list tasks with GET /api/v1/tasks.' },
   agent_not_found: { status: 404, fix: 'Check the agent name; list agents with GET /api/v1/agents.' },
@@ -22,6 +30,7 @@ export const ERROR_CATALOGUE = {
     status: 404,
     fix: 'Only REFACTOR, BUG_FIX and FEATURE tasks produce a diff, once an attempt has finished; check the task’s status.',
   },
+  token_not_found: { status: 404, fix: 'Check the token id; list tokens with GET /api/v1/tokens.' },
   invalid_transition: {
     status: 409,
     fix: 'Read the task’s current status; `details.allowed` lists what can be done from it.',
@@ -32,6 +41,10 @@ export const ERROR_CATALOGUE = {
   },
   payload_too_large: { status: 413, fix: 'Send a smaller body, or raise MAX_BODY_BYTES on the server.' },
   unsupported_media_type: { status: 415, fix: 'Send the body as JSON with Content-Type: application/json.' },
+  rate_limited: {
+    status: 429,
+    fix: 'Wait the number of seconds in the Retry-After header, then send again; operators can raise SUBMIT_RATE_PER_MINUTE.',
+  },
   not_ready: { status: 503, fix: 'The supervisor is starting or stopping; retry in a few seconds.' },
   database_unavailable: {
     status: 503,
@@ -47,9 +60,17 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: unknown;
+  /** Response headers that belong with the error (Retry-After, WWW-Authenticate). */
+  readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: unknown,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
     super(message, options);
+    this.headers = options?.headers ?? {};
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_CATALOGUE[code].status;

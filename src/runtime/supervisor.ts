@@ -6,6 +6,8 @@ import type { AgentDriver } from '../agents/driver.ts';
 import { localSecretsKey, SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
+import { resolveAuthMode } from '../auth/auth-mode.ts';
+import { TokenService } from '../auth/token-service.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
@@ -41,6 +43,8 @@ export interface SupervisorOptions {
   database?: Database;
   now?: () => Date;
   random?: () => number;
+  /** Where a newly created first admin token is shown (default: standard error, never the log). */
+  showAdminToken?: (token: string) => void;
 }
 
 /**
@@ -86,6 +90,17 @@ export class Supervisor {
     const now = options.now ?? (() => new Date());
     let state: LifecycleState = 'starting';
     let services: ApiServices | undefined;
+    const auth = resolveAuthMode(
+      config.AUTH_MODE,
+      config.HOST,
+      (options.api ?? true) && (options.worker ?? true),
+    );
+    if ('refused' in auth) throw new ConfigError([auth.refused]);
+    if (auth.mode === 'none' && (options.api ?? true)) {
+      logger.warn(
+        'development mode: the API answers local requests without a token (AUTH_MODE=auto on a loopback HOST); set AUTH_MODE=tokens to require one',
+      );
+    }
     const app = await buildApp({
       logger,
       maxBodyBytes: config.MAX_BODY_BYTES,
@@ -93,6 +108,12 @@ export class Supervisor {
       state: () => state,
       services: () => services,
       apiRoutes: options.api ?? true,
+      security: {
+        authMode: auth.mode,
+        corsOrigins: config.CORS_ORIGINS,
+        submitPerMinute: config.SUBMIT_RATE_PER_MINUTE,
+        submitPerMinutePerIp: config.SUBMIT_RATE_PER_MINUTE_PER_IP,
+      },
     });
     if (options.listen ?? true) {
       await app.listen({ port: config.PORT, host: config.HOST });
@@ -149,6 +170,11 @@ export class Supervisor {
         ...(config.REPO_DAILY_BUDGET_USD ? { repoDailyBudgetUsd: config.REPO_DAILY_BUDGET_USD } : {}),
         logger,
       });
+      const tokens = new TokenService({ db: database.db, now });
+      if (options.api ?? true) {
+        const created = await tokens.ensureAdmin(config.ADMIN_TOKEN);
+        if (created) (options.showAdminToken ?? showAdminToken)(created);
+      }
       const definitions = options.agents ?? loadAgentDefinitions(config, process.env);
       await pool.sync(definitions, now());
       if (definitions.length === 0) {
@@ -180,6 +206,7 @@ export class Supervisor {
         tasks,
         pool,
         bus,
+        tokens,
         health: createHealthReporter({
           database,
           eventBus: bus,
@@ -227,6 +254,25 @@ export class Supervisor {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * Shown once, on standard error rather than through the logger: logs are shipped and kept, and a
+ * token in them would be a leaked token.
+ */
+function showAdminToken(token: string): void {
+  process.stderr.write(
+    [
+      '',
+      'An admin API token was created (no usable admin token existed). It is shown only this once:',
+      '',
+      `    ${token}`,
+      '',
+      'Use it as `Authorization: Bearer <token>` or SUPERVISOR_TOKEN for the CLI, and create',
+      'narrower tokens with `supervisor tokens create`. Lost it? Set ADMIN_TOKEN and restart.',
+      '',
+    ].join('\n'),
+  );
 }
 
 /**

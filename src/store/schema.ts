@@ -13,6 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Role } from '../auth/roles.ts';
 import type { CredentialClass } from '../core/admission.ts';
 import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
@@ -185,6 +186,27 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_task_idx').on(t.taskId), index('audit_log_at_idx').on(t.at)],
 );
 
+/** API tokens. Only the SHA-256 of a token is kept; the token itself is shown once, when created. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    /** Who the token stands for: recorded as the actor of what it does and the submitter of its tasks. */
+    name: text('name').notNull(),
+    role: text('role').$type<Role>().notNull(),
+    tokenHash: text('token_hash').notNull(),
+    /** The token's first characters, so people can tell their tokens apart. */
+    prefix: text('prefix').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at'),
+    revokedAt: at('revoked_at'),
+    lastUsedAt: at('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
+);
+
 export type TaskRow = typeof tasks.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;

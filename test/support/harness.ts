@@ -28,6 +28,8 @@ export interface TestSupervisor {
   config: Config;
   testDb: TestDatabase;
   dataDir: string;
+  /** The admin token created on first start (undefined when ADMIN_TOKEN was set or one existed). */
+  adminToken: string | undefined;
   /** Base URL when started with `listen: true`. */
   url: string;
   waitForStatus(taskId: string, statuses: TaskStatus[], timeoutMs?: number): Promise<TaskRow>;
@@ -51,7 +53,11 @@ export async function startTestSupervisor(
   const testDb = await freshDatabase(backend);
   const dataDir = mkdtempSync(join(tmpdir(), 'supervisor-data-'));
   const config = loadConfig({ env: { ...TEST_ENV, DATA_DIR: dataDir, PORT: '0', ...options.env } });
+  let adminToken: string | undefined;
   const supervisor = await Supervisor.start({
+    showAdminToken: (token) => {
+      adminToken = token;
+    },
     config,
     logger: pino({ level: config.LOG_LEVEL }),
     listen: options.listen ?? false,
@@ -68,6 +74,7 @@ export async function startTestSupervisor(
     config,
     testDb,
     dataDir,
+    adminToken,
     url: address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : '',
     waitForStatus: (taskId, statuses, timeoutMs = 20_000) =>
       waitForStatus(supervisor, taskId, statuses, timeoutMs),

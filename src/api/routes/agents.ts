@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Role } from '../../auth/roles.ts';
 import { AppError } from '../../core/errors.ts';
 import type { AgentPool, AgentStatus } from '../../pool/agent-pool.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
+import { principalOf } from '../access.ts';
 import { errorSchema } from '../schemas.ts';
 
 const iso = (value: Date | null | undefined) => (value ? value.toISOString() : null);
@@ -92,8 +94,8 @@ function quotaView(status: AgentStatus, now: Date): z.infer<typeof quotaSchema> 
   };
 }
 
-/** Until authentication lands every caller is anonymous; the audit trail still says where from. */
-const actorOf = (request: FastifyRequest) => `anonymous@${request.ip}`;
+const actorOf = (request: FastifyRequest) => principalOf(request).name;
+const errors = { 401: errorSchema, 403: errorSchema, 503: errorSchema };
 
 export function agentRoutes(
   app: FastifyInstance,
@@ -106,10 +108,11 @@ export function agentRoutes(
   api.get(
     '/agents',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['agents'],
         summary: 'The agents of the pool (credentials are never returned)',
-        response: { 200: z.object({ items: z.array(agentSchema) }), 503: errorSchema },
+        response: { 200: z.object({ items: z.array(agentSchema) }), ...errors },
       },
     },
     async () => ({ items: (await deps.pool().status(deps.now())).map(agentView) }),
@@ -118,11 +121,12 @@ export function agentRoutes(
   api.get(
     '/agents/quota/status',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['agents'],
         summary:
           'Per agent: quota windows (used, limit, remaining, reset), cooldowns, state and runs in flight',
-        response: { 200: z.object({ items: z.array(quotaSchema) }), 503: errorSchema },
+        response: { 200: z.object({ items: z.array(quotaSchema) }), ...errors },
       },
     },
     async () => {
@@ -131,15 +135,21 @@ export function agentRoutes(
     },
   );
 
-  const action = (path: string, summary: string, run: (id: string, actor: string) => Promise<unknown>) =>
+  const action = (
+    path: string,
+    access: Role,
+    summary: string,
+    run: (id: string, actor: string) => Promise<unknown>,
+  ) =>
     api.post(
       `/agents/:id/${path}`,
       {
+        config: { access },
         schema: {
           tags: ['agents'],
           summary,
           params: idParams,
-          response: { 200: quotaSchema, 404: errorSchema, 400: errorSchema, 503: errorSchema },
+          response: { 200: quotaSchema, 404: errorSchema, 400: errorSchema, ...errors },
         },
       },
       async (request) => {
@@ -154,13 +164,13 @@ export function agentRoutes(
       },
     );
 
-  action('pause', 'Pause an agent: it takes no new attempts (running ones finish)', (id, actor) =>
+  action('pause', 'operator', 'Pause an agent: it takes no new attempts (running ones finish)', (id, actor) =>
     deps.pool().setState(id, 'paused', actor, deps.now()),
   );
-  action('resume', 'Resume a paused or disabled agent', (id, actor) =>
+  action('resume', 'operator', 'Resume a paused or disabled agent', (id, actor) =>
     deps.pool().setState(id, 'active', actor, deps.now()),
   );
-  action('reset-quota', 'Forget the agent’s usage so far and its cooldowns', (id, actor) =>
+  action('reset-quota', 'admin', 'Forget the agent’s usage so far and its cooldowns', (id, actor) =>
     deps.pool().resetQuota(id, actor, deps.now()),
   );
 }

@@ -50,6 +50,7 @@ export function healthRoutes(
   api.get(
     '/healthz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary: 'Liveness',
@@ -62,6 +63,7 @@ export function healthRoutes(
   api.get(
     '/readyz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary:
@@ -85,6 +87,7 @@ export function healthRoutes(
   api.get(
     '/health/detailed',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['health'],
         summary: 'Status and latency of each component; 503 when any is down',

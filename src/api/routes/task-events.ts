@@ -43,6 +43,7 @@ export function taskEventRoutes(
   app.withTypeProvider<ZodTypeProvider>().get(
     '/tasks/:id/events',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'Stream the task’s events (Server-Sent Events), history first, then live',
@@ -54,7 +55,13 @@ export function taskEventRoutes(
         params: z.object({ id: z.uuid({ error: 'expected a task id (UUID)' }) }),
         querystring: z.object({ after: z.coerce.number().int().min(0).optional() }),
         headers: z.object({ 'last-event-id': z.string().regex(/^\d+$/).optional() }),
-        response: { 404: errorSchema, 400: errorSchema, 503: errorSchema },
+        response: {
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          400: errorSchema,
+          503: errorSchema,
+        },
       },
     },
     async (request, reply) => {

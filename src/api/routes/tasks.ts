@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { roleIncludes } from '../../auth/roles.ts';
 import { AppError } from '../../core/errors.ts';
 import { TASK_STATUSES } from '../../core/task-status.ts';
 import { TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
 import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
 import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
+import { principalOf } from '../access.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import { attemptSchema, attemptView, errorSchema, taskSchema, taskView } from '../schemas.ts';
 
 const commaSeparated = <T extends string>(values: readonly [T, ...T[]]) =>
@@ -38,20 +41,68 @@ const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().describe('Repeat-safe submission key'),
 });
 
-const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 503: errorSchema };
+const errors = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  413: errorSchema,
+  503: errorSchema,
+};
 
-/** Until authentication lands every caller is anonymous; the audit trail still records where they came from. */
+/** The authenticated caller, with where the request came from for the audit trail. */
 function actorOf(request: FastifyRequest): Actor {
   const userAgent = request.headers['user-agent'];
-  return { name: 'anonymous', ip: request.ip, ...(userAgent ? { userAgent } : {}) };
+  return { name: principalOf(request).name, ip: request.ip, ...(userAgent ? { userAgent } : {}) };
 }
 
-export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void {
+export interface TaskRouteDeps {
+  tasks: () => TaskService;
+  /** Submissions per token and per IP address. */
+  submitLimits: { perToken: RateLimiter; perIp: RateLimiter };
+}
+
+export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const { tasks } = deps;
+
+  /** Submitters manage their own tasks; operators and admins any task. */
+  const requireManager = async (request: FastifyRequest, id: string) => {
+    const principal = principalOf(request);
+    if (roleIncludes(principal.role, 'operator')) return;
+    const { task } = await tasks().get(id);
+    if (task.submittedBy !== principal.name) {
+      throw new AppError(
+        'forbidden',
+        `task ${id} was submitted by someone else; a submitter manages only its own tasks (operators manage all)`,
+      );
+    }
+  };
+
+  const limitSubmission = (request: FastifyRequest) => {
+    const now = Date.now();
+    const principal = principalOf(request);
+    for (const [limiter, key, who] of [
+      [deps.submitLimits.perIp, request.ip, `IP address ${request.ip}`],
+      [deps.submitLimits.perToken, principal.tokenId ?? principal.name, `token of ${principal.name}`],
+    ] as const) {
+      const taken = limiter.take(key, now);
+      if (!taken.ok) {
+        throw new AppError(
+          'rate_limited',
+          `too many submissions from the ${who}; retry in ${taken.retryAfterSeconds} s`,
+          { retry_after_seconds: taken.retryAfterSeconds },
+          { headers: { 'retry-after': String(taken.retryAfterSeconds) } },
+        );
+      }
+    }
+  };
 
   api.post(
     '/tasks',
     {
+      config: { access: 'submitter' },
       schema: {
         tags: ['tasks'],
         summary: 'Submit a task',
@@ -60,10 +111,11 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
           'the original task (200, `Idempotent-Replayed: true`); the same key with another body is a 409.',
         body: taskSubmissionSchema,
         headers: idempotencyHeaders,
-        response: { 200: taskSchema, 201: taskSchema, ...errors },
+        response: { 200: taskSchema, 201: taskSchema, 429: errorSchema, ...errors },
       },
     },
     async (request, reply) => {
+      limitSubmission(request);
       const idempotencyKey = request.headers['idempotency-key'];
       const { task, created } = await tasks().submit(request.body, {
         actor: actorOf(request),
@@ -79,6 +131,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.get(
     '/tasks',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'List tasks, newest first',
@@ -115,6 +168,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.get(
     '/tasks/stats/summary',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'Counts by status and type, with total cost and tokens',
@@ -160,6 +214,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.get(
     '/tasks/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'One task with its result, outcome, attempt count and cost',
@@ -176,6 +231,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.get(
     '/tasks/:id/attempts',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'Every attempt of a task, oldest first, with outcome evidence and usage',
@@ -189,6 +245,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.get(
     '/tasks/:id/diff',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['tasks'],
         summary: 'The change a mutating task made, as a unified diff against its base commit',
@@ -196,7 +253,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
           'Plain text (`text/x-diff`). Headers `x-branch` and `x-head-commit` name where the change lives; ' +
           '`x-diff-truncated: true` when the stored diff was cut at 1 MiB (the branch holds all of it).',
         params: idParams,
-        response: { 200: z.string(), 404: errorSchema, 400: errorSchema, 503: errorSchema },
+        response: { 200: z.string(), ...errors },
       },
     },
     async (request, reply) => {
@@ -220,6 +277,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.post(
     '/tasks/:id/cancel',
     {
+      config: { access: 'submitter' },
       schema: {
         tags: ['tasks'],
         summary: 'Cancel a task',
@@ -231,6 +289,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
       },
     },
     async (request, reply) => {
+      await requireManager(request, request.params.id);
       const { task, stopping } = await tasks().cancel(request.params.id, actorOf(request));
       const view = await tasks().get(task.id);
       return reply.status(stopping ? 202 : 200).send(taskView(view.task, view.totals));
@@ -240,6 +299,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
   api.post(
     '/tasks/:id/retry',
     {
+      config: { access: 'submitter' },
       schema: {
         tags: ['tasks'],
         summary: 'Run a failed or cancelled task again',
@@ -249,6 +309,7 @@ export function taskRoutes(app: FastifyInstance, tasks: () => TaskService): void
       },
     },
     async (request) => {
+      await requireManager(request, request.params.id);
       const task = await tasks().retry(request.params.id, actorOf(request));
       const view = await tasks().get(task.id);
       return taskView(view.task, view.totals);

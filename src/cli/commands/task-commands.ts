@@ -133,7 +133,7 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     .action(async (id: string, flags: { follow?: boolean; json?: boolean }) => {
       const api = client();
       let finalStatus: string | undefined;
-      for await (const message of followEvents(api.baseUrl, id, { untilReplayed: !flags.follow })) {
+      for await (const message of followEvents(api, id, { untilReplayed: !flags.follow })) {
         const event = JSON.parse(message.data) as StreamedEvent;
         if (event.type === 'status') finalStatus = String(event.data.status);
         if (flags.json) out(message.data);
