@@ -101,7 +101,13 @@ async function supervisorRun(workers: number): Promise<Figures> {
   const database: Database = await openDatabase({ kind: 'postgres', url, poolSize: 4 });
   await database.migrate();
   const queue = await TaskQueue.start(database, { heartbeatSeconds: 10, logger: silent });
-  const tasks = new TaskService({ db: database.db, queue, bus: new MemoryEventBus(), defaultMaxAttempts: 1 });
+  const tasks = new TaskService({
+    db: database.db,
+    queue,
+    bus: new MemoryEventBus(),
+    defaultMaxAttempts: 1,
+    repositoryPolicy: { schemes: ['https'], hosts: [] },
+  });
   const env = {
     DATABASE_URL: url,
     REDIS_URL: redisUrl,

@@ -190,6 +190,24 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     ).toEqual(['body.name', 'body.role']);
   });
 
+  it('refuses local repositories and other schemes outside development mode', async () => {
+    for (const repository of ['/var/lib/supervisor', 'file:///etc', 'git://example.com/x']) {
+      const response = await inject({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: bearer(tokens.submitter),
+        payload: { type: 'CODE_ANALYSIS', payload: { repository } },
+      });
+      expect(response.statusCode, repository).toBe(400);
+      expect(response.json().error.details).toEqual([
+        {
+          field: 'body.payload.repository',
+          message: expect.stringContaining('REPOSITORY_SCHEMES=https,ssh'),
+        },
+      ]);
+    }
+  });
+
   it('records the token name as submitter and audit actor', async () => {
     const audit = await test.supervisor.database.db.execute<{ actor: string; action: string }>(
       sql`select actor, action from audit_log where action in ('task.submitted', 'token.created', 'token.revoked')`,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RepositoryPolicy } from '../src/workspace/repository-policy.ts';
 import { WorkspaceError, WorkspaceManager } from '../src/workspace/workspace-manager.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 
@@ -12,7 +13,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function manager(settings: { reposRoot?: string } = {}) {
+function manager(settings: { reposRoot?: string; repositoryPolicy?: RepositoryPolicy } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'workspaces-'));
   dirs.push(root);
   return new WorkspaceManager({
@@ -20,6 +21,7 @@ function manager(settings: { reposRoot?: string } = {}) {
     mirrorsDir: join(root, 'mirrors'),
     refreshMs: 0,
     logger: pino({ level: 'silent' }),
+    repositoryPolicy: { schemes: ['file', 'https'], hosts: [] },
     ...settings,
   });
 }
@@ -133,6 +135,21 @@ describe('workspaces', () => {
     });
     expect(workspace.reviewDiff).toContain('-base\n+changed');
     expect(readFileSync(join(workspace.dir, 'a.txt'), 'utf8')).toBe('changed\n');
+  });
+
+  it('refuses a repository the policy does not allow, before any git command runs', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const strict = manager({ repositoryPolicy: { schemes: ['https'], hosts: ['github.com'] } });
+    await expect(
+      strict.prepare({ id: id(20), type: 'BUG_FIX', payload: { repository: source.path, description: 'x' } }),
+    ).rejects.toThrow('local repositories (paths and file:// URLs) are not allowed here');
+    await expect(
+      strict.prepare({
+        id: id(21),
+        type: 'CODE_ANALYSIS',
+        payload: { repository: 'https://evil.example/x' },
+      }),
+    ).rejects.toThrow('host evil.example is not allowed');
   });
 
   it('finds owner/repo under REPOS_ROOT, and explains what it cannot find', async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPOSITORY_SCHEMES } from '../workspace/repository-policy.ts';
 
 /**
  * Every setting the supervisor reads, with its default. The names are environment variables;
@@ -179,6 +180,15 @@ export const configSchema = z.object({
   SUBMIT_RATE_PER_MINUTE: intInRange(1, 1_000_000).default(60),
   /** Task submissions one IP address may make per minute, whatever the token. */
   SUBMIT_RATE_PER_MINUTE_PER_IP: intInRange(1, 1_000_000).default(120),
+  /**
+   * What a task's repository URL may use: https, http, ssh, git, file (file also covers local
+   * paths). Unset: https and ssh, plus file in development mode. owner/repo is always allowed.
+   */
+  REPOSITORY_SCHEMES: commaList
+    .pipe(z.array(z.enum(REPOSITORY_SCHEMES, { error: `expected some of ${REPOSITORY_SCHEMES.join(', ')}` })))
+    .optional(),
+  /** Hosts a task's repository URL may name, comma-separated; `*.example.com` covers subdomains. Empty: any. */
+  REPOSITORY_HOSTS: commaList.default([]),
   /** Browser origins allowed to call the API cross-origin, comma-separated (empty: none, CORS closed). */
   CORS_ORIGINS: commaList
     .pipe(

@@ -155,11 +155,21 @@ export class Supervisor {
           ? await RedisEventBus.connect({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger })
           : new MemoryEventBus());
       if (!options.bus) cleanups.push(() => bus.close());
+      // Development mode runs on the developer's own machine, where local repositories are the point.
+      const repositoryPolicy = {
+        schemes: config.REPOSITORY_SCHEMES ?? [
+          'https' as const,
+          'ssh' as const,
+          ...(auth.mode === 'none' ? ['file' as const] : []),
+        ],
+        hosts: config.REPOSITORY_HOSTS,
+      };
       const tasks = new TaskService({
         db: database.db,
         queue,
         bus,
         defaultMaxAttempts: config.TASK_MAX_ATTEMPTS,
+        repositoryPolicy,
         now,
       });
       const pool = new AgentPool({
@@ -194,6 +204,7 @@ export class Supervisor {
           ...(options.driver ? { driver: options.driver } : {}),
           pool,
           tasks,
+          repositoryPolicy,
         });
         cleanups.push(() => setup.stop());
         worker = setup.worker;

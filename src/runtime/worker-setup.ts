@@ -16,6 +16,7 @@ import { Worker } from '../runner/worker.ts';
 import type { Database } from '../store/database.ts';
 import { getTask } from '../store/task-store.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import type { RepositoryPolicy } from '../workspace/repository-policy.ts';
 import { WorkspaceManager } from '../workspace/workspace-manager.ts';
 
 export interface WorkerSetupOptions {
@@ -30,6 +31,8 @@ export interface WorkerSetupOptions {
   driver?: AgentDriver;
   pool: AgentPool;
   tasks: TaskService;
+  /** Checked again before a checkout: the setting may have tightened since the task was queued. */
+  repositoryPolicy: RepositoryPolicy;
 }
 
 /** How often finished tasks' workspaces and agent state are looked at for removal. */
@@ -51,6 +54,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     refreshMs: config.MIRROR_REFRESH_SECONDS * 1000,
     ...(config.REPOS_ROOT ? { reposRoot: resolve(config.REPOS_ROOT) } : {}),
     ...(config.GIT_BASE_URL ? { gitBaseUrl: config.GIT_BASE_URL } : {}),
+    repositoryPolicy: options.repositoryPolicy,
     logger,
   });
   const sessionsDir = join(dataDir, 'agent-sessions');

@@ -11,6 +11,7 @@ import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Queryable, Tx } from '../store/database.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
+import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
 
 /** Who asked for an operation, for the audit trail. */
 export interface Actor {
@@ -49,6 +50,7 @@ export class TaskService {
   readonly #queue: TaskQueue;
   readonly #bus: EventBus;
   readonly #defaultMaxAttempts: number;
+  readonly #repositoryPolicy: RepositoryPolicy;
   readonly #now: () => Date;
 
   constructor(deps: {
@@ -56,9 +58,11 @@ export class TaskService {
     queue: TaskQueue;
     bus: EventBus;
     defaultMaxAttempts: number;
+    repositoryPolicy: RepositoryPolicy;
     now?: () => Date;
   }) {
     this.#db = deps.db;
+    this.#repositoryPolicy = deps.repositoryPolicy;
     this.#queue = deps.queue;
     this.#bus = deps.bus;
     this.#defaultMaxAttempts = deps.defaultMaxAttempts;
@@ -73,6 +77,13 @@ export class TaskService {
     submission: TaskSubmission,
     options: SubmitOptions,
   ): Promise<{ task: TaskRow; created: boolean }> {
+    const refusal = repositoryRefusal(submission.payload.repository, this.#repositoryPolicy);
+    if (refusal) {
+      const field = 'body.payload.repository';
+      throw new AppError('validation_failed', `invalid body: ${field}: ${refusal}`, [
+        { field, message: refusal },
+      ]);
+    }
     const requestHash = createHash('sha256').update(canonicalJson(submission)).digest('hex');
     if (options.idempotencyKey) {
       const existing = await store.findTaskByIdempotencyKey(this.#db, options.idempotencyKey);

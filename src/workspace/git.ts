@@ -22,6 +22,8 @@ const GIT_ENV = {
   HOME: process.env.HOME ?? '/tmp',
   LANG: 'C.UTF-8',
   GIT_TERMINAL_PROMPT: '0',
+  // Only plain transports: `ext::` and `fd::` run commands or read descriptors named by a URL.
+  GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
   GIT_AUTHOR_NAME: 'Supervisor',
   GIT_AUTHOR_EMAIL: 'supervisor@supervisor.invalid',
   GIT_COMMITTER_NAME: 'Supervisor',

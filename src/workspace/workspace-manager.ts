@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMutatingTaskType, type TaskPayload, type TaskType } from '../core/task-types.ts';
 import { git } from './git.ts';
+import { type RepositoryPolicy, repositoryRefusal } from './repository-policy.ts';
 import { resolveRepository, type SourceSettings } from './repository-source.ts';
 
 /**
@@ -45,6 +46,7 @@ export interface WorkspaceResult {
 }
 
 export interface WorkspaceSettings extends SourceSettings {
+  repositoryPolicy: RepositoryPolicy;
   workspacesDir: string;
   mirrorsDir: string;
   refreshMs: number;
@@ -93,7 +95,10 @@ export class WorkspaceManager {
 
   async prepare(task: TaskForWorkspace): Promise<Workspace> {
     const payload = task.payload as Record<string, unknown>;
-    const source = resolveRepository(String(payload.repository), this.#settings);
+    const refusal = repositoryRefusal(String(payload.repository), this.#settings.repositoryPolicy);
+    const source = refusal
+      ? ({ ok: false, reason: refusal } as const)
+      : resolveRepository(String(payload.repository), this.#settings);
     const dir = this.dirFor(task.id);
 
     if (isMutatingTaskType(task.type)) {
@@ -281,7 +286,8 @@ export class WorkspaceManager {
     await this.#locked(mirror, async () => {
       if (!existsSync(join(mirror, 'HEAD'))) {
         rmSync(mirror, { recursive: true, force: true });
-        await git(['clone', '--bare', '--quiet', url, mirror], { timeoutMs: 300_000 });
+        // `--` so a URL can never be read as an option (argument injection such as -u/--upload-pack).
+        await git(['clone', '--bare', '--quiet', '--', url, mirror], { timeoutMs: 300_000 });
         await git([
           '--git-dir',
           mirror,
