@@ -52,6 +52,15 @@ program
   .description('Apply database migrations and exit')
   .action(async () => (await import('./commands/migrate.ts')).migrate(config(), out));
 
+program
+  .command('secrets')
+  .description('Stored credentials')
+  .command('rotate')
+  .description(
+    'Re-encrypt stored credentials with a new key (NEW_SECRETS_KEY; an embedded install without SECRETS_KEY gets a new key file). Stop the supervisor first.',
+  )
+  .action(async () => (await import('./commands/secrets.ts')).rotateSecrets(config(), process.env, out));
+
 const client = () => {
   const settings = config();
   return new ApiClient(

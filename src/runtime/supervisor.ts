@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type AgentDefinition, loadAgentDefinitions } from '../agents/agent-definition.ts';
 import type { AgentDriver } from '../agents/driver.ts';
-import { localSecretsKey, SecretBox } from '../agents/secrets.ts';
+import { SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
 import { resolveAuthMode } from '../auth/auth-mode.ts';
@@ -21,6 +21,7 @@ import { tasksWithStatus } from '../store/task-store.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createHealthReporter } from './health.ts';
+import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
 import { setUpWorker } from './worker-setup.ts';
 
@@ -300,19 +301,4 @@ async function redeliverInterrupted(database: Database, queue: TaskQueue, logger
     'recovering tasks interrupted by a previous stop',
   );
   await queue.redeliver(jobIds);
-}
-
-/**
- * The key that seals stored credentials. A laptop install without SECRETS_KEY gets a generated key
- * file in its data directory; with a shared PostgreSQL database every process needs the same key,
- * so there it must be configured.
- */
-function secretsKey(config: Config): string {
-  if (config.SECRETS_KEY) return config.SECRETS_KEY;
-  if (config.DATABASE_URL) {
-    throw new ConfigError([
-      'SECRETS_KEY: required with DATABASE_URL (it encrypts stored credentials; give every process the same value)',
-    ]);
-  }
-  return localSecretsKey(join(resolve(config.DATA_DIR), 'secrets.key'));
 }
