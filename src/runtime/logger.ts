@@ -1,5 +1,6 @@
-import pino, { type Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { type Config, SECRET_KEYS } from '../config/schema.ts';
+import { registerUrlSecret, scrubSecrets } from './secret-scrubber.ts';
 
 /** Request and config paths that can hold credentials; pino replaces their values before writing. */
 export const REDACTED_PATHS = [
@@ -14,11 +15,26 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
-export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_PRETTY'>): Logger {
-  return pino({
+/**
+ * The process logger. Known field paths are redacted, and every line is scrubbed of the secret
+ * values the configuration holds (and those registered later, such as agent credentials).
+ */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  for (const key of SECRET_KEYS) {
+    const value = config[key];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'string') registerUrlSecret(item);
+    }
+  }
+  const options = {
     level: config.LOG_LEVEL,
     base: { service: 'supervisor' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    hooks: { streamWrite: scrubSecrets },
+  };
+  if (destination) return pino(options, destination);
+  return pino({
+    ...options,
     ...(config.LOG_PRETTY
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type AgentDefinition, loadAgentDefinitions } from '../agents/agent-definition.ts';
 import type { AgentDriver } from '../agents/driver.ts';
+import { credentialSecrets } from '../agents/claude-code/command.ts';
 import { SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
@@ -21,6 +22,7 @@ import { tasksWithStatus } from '../store/task-store.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createHealthReporter } from './health.ts';
+import { registerSecret } from './secret-scrubber.ts';
 import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
 import { setUpWorker } from './worker-setup.ts';
@@ -184,9 +186,16 @@ export class Supervisor {
       const tokens = new TokenService({ db: database.db, now });
       if (options.api ?? true) {
         const created = await tokens.ensureAdmin(config.ADMIN_TOKEN);
-        if (created) (options.showAdminToken ?? showAdminToken)(created);
+        if (created) {
+          registerSecret(created);
+          (options.showAdminToken ?? showAdminToken)(created);
+        }
       }
       const definitions = options.agents ?? loadAgentDefinitions(config, process.env);
+      for (const definition of definitions) {
+        for (const secret of credentialSecrets(definition.credential)) registerSecret(secret);
+      }
+      registerSecret(config.ADMIN_TOKEN);
       await pool.sync(definitions, now());
       if (definitions.length === 0) {
         logger.warn('no agents configured: set CLAUDE_API_KEYS or AGENTS_FILE; tasks fail until then');

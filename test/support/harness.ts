@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import type { DestinationStream } from 'pino';
 import type { AgentDefinition } from '../../src/agents/agent-definition.ts';
 import type { AgentDriver } from '../../src/agents/driver.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import type { TaskStatus } from '../../src/core/task-status.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
 import { Supervisor } from '../../src/runtime/supervisor.ts';
 import type { TaskRow } from '../../src/store/schema.ts';
 import { getTask, listEvents } from '../../src/store/task-store.ts';
@@ -48,6 +49,8 @@ export async function startTestSupervisor(
     worker?: boolean;
     listen?: boolean;
     now?: () => Date;
+    /** Where log lines go (default: standard output, silent unless TEST_LOG_LEVEL is set). */
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<TestSupervisor> {
   const testDb = await freshDatabase(backend);
@@ -59,7 +62,7 @@ export async function startTestSupervisor(
       adminToken = token;
     },
     config,
-    logger: pino({ level: config.LOG_LEVEL }),
+    logger: createLogger(config, options.logDestination),
     listen: options.listen ?? false,
     ...(options.agents ? { agents: options.agents } : {}),
     database: testDb.database,
