@@ -126,6 +126,14 @@ export const configSchema = z.object({
    * (docs/security.md).
    */
   AGENT_ALLOWED_COMMANDS: commaList.default('git status,ls,cat,head,tail,grep,wc'.split(',')),
+  /**
+   * Unprivileged user (name or uid) agent processes run as when the supervisor runs as root; their
+   * worktree and session state are handed to it. Unset: agents run as the supervisor's user.
+   */
+  AGENT_USER: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_-]{0,31}|\d{1,10})$/, { error: 'expected a user name or uid, such as nobody' })
+    .optional(),
   /** PATH for agent processes (their Bash tool runs commands with it). Default: the supervisor's Node, then the system's. */
   AGENT_PATH: z.string().min(1).optional(),
   /** Directory of `owner/repo` checkouts that `owner/repo` repositories are cloned from. */

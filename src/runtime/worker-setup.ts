@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { type AgentUser, fenceDataDir, resolveAgentUser } from '../agents/agent-user.ts';
 import { ClaudeCodeDriver } from '../agents/claude-code/driver.ts';
 import type { AgentDriver } from '../agents/driver.ts';
 import { EchoDriver } from '../agents/echo-driver.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isTerminal } from '../core/task-status.ts';
 import type { EventBus } from '../events/bus.ts';
@@ -48,9 +51,11 @@ export function setUpWorker(options: WorkerSetupOptions): {
   const { config, database, logger } = options;
   const dataDir = resolve(config.DATA_DIR);
   const driver = options.driver ?? createDriver(config);
+  const workspacesDir = config.WORKSPACES_DIR ? resolve(config.WORKSPACES_DIR) : join(dataDir, 'workspaces');
+  const mirrorsDir = join(dataDir, 'mirrors');
   const workspaces = new WorkspaceManager({
-    workspacesDir: config.WORKSPACES_DIR ? resolve(config.WORKSPACES_DIR) : join(dataDir, 'workspaces'),
-    mirrorsDir: join(dataDir, 'mirrors'),
+    workspacesDir,
+    mirrorsDir,
     refreshMs: config.MIRROR_REFRESH_SECONDS * 1000,
     ...(config.REPOS_ROOT ? { reposRoot: resolve(config.REPOS_ROOT) } : {}),
     ...(config.GIT_BASE_URL ? { gitBaseUrl: config.GIT_BASE_URL } : {}),
@@ -58,6 +63,13 @@ export function setUpWorker(options: WorkerSetupOptions): {
     logger,
   });
   const sessionsDir = join(dataDir, 'agent-sessions');
+  if (config.AGENT_USER) {
+    mkdirSync(sessionsDir, { recursive: true });
+    fenceDataDir({
+      traversable: [dataDir, workspacesDir, mirrorsDir, sessionsDir],
+      private: [join(dataDir, 'pglite')],
+    });
+  }
   const lifecycle = new AttemptLifecycle({
     db: database.db,
     queue: options.queue,
@@ -126,6 +138,15 @@ export function createDriver(config: Config): AgentDriver {
         allowedCommands: config.AGENT_ALLOWED_COMMANDS,
         apiRetries: config.CLAUDE_API_RETRIES,
         apiTimeoutMs: config.CLAUDE_API_TIMEOUT_MS,
+        ...(config.AGENT_USER ? { runAs: agentUser(config.AGENT_USER) } : {}),
       });
+  }
+}
+
+function agentUser(name: string): AgentUser {
+  try {
+    return resolveAgentUser(name);
+  } catch (error) {
+    throw new ConfigError([error instanceof Error ? error.message : String(error)]);
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMutatingTaskType, type TaskPayload, type TaskType } from '../core/task-types.ts';
 import { git } from './git.ts';
@@ -27,6 +27,11 @@ export interface Workspace {
   /** The commit the work starts from. */
   baseCommit?: string;
   branch?: string;
+  /**
+   * The worktree's git directory inside the mirror, which the agent cannot write. The supervisor's
+   * own git commands use it instead of discovering it through the agent-writable `.git` file.
+   */
+  gitDir?: string;
   /** A diff the supervisor computed for a review (head against base). */
   reviewDiff?: string;
   /** Said to the agent and recorded, e.g. why there is no checkout. */
@@ -144,28 +149,30 @@ export class WorkspaceManager {
    * (commits and diff against the base). Undefined for other workspaces.
    */
   async collect(workspace: Workspace, task: TaskForWorkspace): Promise<WorkspaceResult | undefined> {
-    if (workspace.readOnly || !workspace.branch || !workspace.baseCommit) return undefined;
-    const cwd = workspace.dir;
-    await git(['add', '-A'], { cwd });
-    const staged = await git(['diff', '--cached', '--name-only'], { cwd });
+    if (workspace.readOnly || !workspace.branch || !workspace.baseCommit || !workspace.gitDir)
+      return undefined;
+    // Explicit directories: the worktree may belong to the agent's user, and its `.git` file and
+    // config are the agent's to change, so git must not discover anything from it.
+    const inWorktree = ['--git-dir', workspace.gitDir, '--work-tree', workspace.dir];
+    const treeGit = (args: string[], options: { maxBytes?: number } = {}) =>
+      git([...inWorktree, ...args], { cwd: workspace.dir, ...options });
+    await treeGit(['add', '-A']);
+    const staged = await treeGit(['diff', '--cached', '--name-only']);
     if (staged.trim()) {
       const description = String((task.payload as Record<string, unknown>).description ?? '')
         .split('\n')[0]!
         .slice(0, 200);
-      await git(
-        [
-          'commit',
-          '--no-verify',
-          '-m',
-          `supervisor: ${task.type} ${task.id}`,
-          '-m',
-          description || 'changes made by the agent',
-        ],
-        { cwd },
-      );
+      await treeGit([
+        'commit',
+        '--no-verify',
+        '-m',
+        `supervisor: ${task.type} ${task.id}`,
+        '-m',
+        description || 'changes made by the agent',
+      ]);
     }
-    const head = (await git(['rev-parse', 'HEAD'], { cwd })).trim();
-    const log = await git(['log', '--format=%H%x00%s', `${workspace.baseCommit}..${head}`], { cwd });
+    const head = (await treeGit(['rev-parse', 'HEAD'])).trim();
+    const log = await treeGit(['log', '--format=%H%x00%s', `${workspace.baseCommit}..${head}`]);
     const commits = log
       .split('\n')
       .filter(Boolean)
@@ -173,8 +180,8 @@ export class WorkspaceManager {
         const [sha, subject] = line.split('\0');
         return { sha: sha!, subject: subject ?? '' };
       });
-    const stat = await git(['diff', '--shortstat', workspace.baseCommit, head], { cwd });
-    const fullDiff = await git(['diff', workspace.baseCommit, head], { cwd, maxBytes: 256 * 1024 * 1024 });
+    const stat = await treeGit(['diff', '--shortstat', workspace.baseCommit, head]);
+    const fullDiff = await treeGit(['diff', workspace.baseCommit, head], { maxBytes: 256 * 1024 * 1024 });
     const truncated = Buffer.byteLength(fullDiff) > MAX_DIFF_BYTES;
     return {
       branch: workspace.branch,
@@ -244,7 +251,8 @@ export class WorkspaceManager {
     const existing = readMetadata(`${dir}.json`);
     if (existing && existsSync(join(dir, '.git'))) {
       // A later attempt of the same task continues in the same worktree and branch.
-      return { dir, readOnly: false, kind: 'worktree', baseCommit: existing.baseCommit, branch };
+      const gitDir = worktreeGitDir(existing.mirror, dir);
+      return { dir, readOnly: false, kind: 'worktree', baseCommit: existing.baseCommit, branch, gitDir };
     }
     const mirror = await this.#mirror(url);
     const baseCommit = existing?.baseCommit ?? (await this.#resolve(mirror, baseRef));
@@ -270,7 +278,14 @@ export class WorkspaceManager {
       ]);
     });
     writeFileSync(`${dir}.json`, JSON.stringify({ baseCommit, branch, mirror } satisfies Metadata));
-    return { dir, readOnly: false, kind: 'worktree', baseCommit, branch };
+    return {
+      dir,
+      readOnly: false,
+      kind: 'worktree',
+      baseCommit,
+      branch,
+      gitDir: worktreeGitDir(mirror, dir),
+    };
   }
 
   #scratch(dir: string, note: string): Workspace {
@@ -354,4 +369,14 @@ function readMetadata(path: string): Metadata | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where git keeps a linked worktree's state in the mirror (checked, since git may add a suffix). */
+function worktreeGitDir(mirror: string, dir: string): string {
+  const gitDir = join(mirror, 'worktrees', basename(dir));
+  const pointsBack = readFileSync(join(gitDir, 'gitdir'), 'utf8').trim();
+  if (pointsBack !== join(dir, '.git')) {
+    throw new WorkspaceError(`git keeps the worktree ${dir} somewhere unexpected (${pointsBack})`);
+  }
+  return gitDir;
 }

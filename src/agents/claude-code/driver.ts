@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AgentUser, handOver } from '../agent-user.ts';
 import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
 import { EventBatcher } from '../event-batcher.ts';
 import { CLAUDE_BIN } from './binary.ts';
@@ -22,6 +23,8 @@ export interface ClaudeDriverOptions {
   killGraceMs?: number;
   /** How often the watchdog looks. */
   watchdogIntervalMs?: number;
+  /** Run agent processes as this unprivileged user (AGENT_USER); unset: as the supervisor's user. */
+  runAs?: AgentUser;
   now?: () => number;
 }
 
@@ -53,6 +56,8 @@ export class ClaudeCodeDriver implements AgentDriver {
       tmpDir: join(request.session.stateDir, 'tmp'),
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    const runAs = this.#options.runAs;
+    if (runAs) await handOver([request.session.stateDir, request.workspace.dir], runAs);
     const { args, env } = claudeCommand({
       model: request.agent.model,
       sessionId: request.session.id,
@@ -88,6 +93,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       env,
       // Its own process group, so stopping it also stops whatever its tools started.
       detached: true,
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
