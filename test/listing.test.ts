@@ -57,7 +57,11 @@ describe.each(BACKENDS)(`listing ${TOTAL} tasks on %s`, (backend) => {
     let cursor: string | null = null;
     do {
       const url: string = `/api/v1/tasks?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`;
-      const response = await test.supervisor.app.inject({ method: 'GET', url });
+      const response = await test.supervisor.app.inject({
+        headers: { authorization: `Bearer ${test.adminToken}` },
+        method: 'GET',
+        url,
+      });
       expect(response.statusCode).toBe(200);
       const page = response.json() as { items: Array<{ id: string }>; next_cursor: string | null };
       seen.push(...page.items.map((item) => item.id));
@@ -98,7 +102,11 @@ describe.each(BACKENDS)(`listing ${TOTAL} tasks on %s`, (backend) => {
   });
 
   it('does not shift pages when new tasks arrive mid-listing', async () => {
-    const first = await test.supervisor.app.inject({ method: 'GET', url: '/api/v1/tasks?limit=50' });
+    const first = await test.supervisor.app.inject({
+      headers: { authorization: `Bearer ${test.adminToken}` },
+      method: 'GET',
+      url: '/api/v1/tasks?limit=50',
+    });
     const { next_cursor } = first.json() as { next_cursor: string };
     await test.supervisor.tasks.submit(
       { type: 'CODE_ANALYSIS', payload: { repository: 'acme/api' }, priority: 5 } as never,
@@ -107,6 +115,7 @@ describe.each(BACKENDS)(`listing ${TOTAL} tasks on %s`, (backend) => {
       },
     );
     const second = await test.supervisor.app.inject({
+      headers: { authorization: `Bearer ${test.adminToken}` },
       method: 'GET',
       url: `/api/v1/tasks?limit=50&cursor=${next_cursor}`,
     });

@@ -12,13 +12,14 @@ import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { installAccessControl } from './access.ts';
 import { installCors } from './cors.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { installErrorHandling, send } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { findUnstorableText } from './storable-text.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -70,6 +71,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    // Malformed URLs and over-long path parameters fail in the router, before any hook: answer
+    // them in the API's own error shape.
+    frameworkErrors: (error, _request, reply) =>
+      send(
+        reply,
+        'bad_request',
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path parameter is longer than 100 characters'
+          : 'the URL is malformed (check its percent-encoding)',
+      ),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -84,6 +95,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('preValidation', async (request) => {
+    for (const [where, value] of [
+      ['body', request.body],
+      ['querystring', request.query],
+      ['params', request.params],
+    ] as const) {
+      const field = findUnstorableText(value, where);
+      if (field) {
+        const message = 'contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored';
+        throw new AppError('validation_failed', `invalid ${where}: ${field}: ${message}`, [
+          { field, message },
+        ]);
+      }
+    }
   });
 
   await app.register(fastifySwagger, {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoDateTime } from './timestamps.ts';
 
 /** The kinds of work an agent can be asked to do. Spelled as they appear in the API and the DB. */
 export const TASK_TYPES = [
@@ -138,7 +139,7 @@ const submissionOptions = {
     .max(PRIORITY.max)
     .default(PRIORITY.default)
     .describe('1 (least urgent) to 10 (most urgent)'),
-  run_after: z.iso.datetime({ offset: true }).optional().describe('Do not start before this time (ISO 8601)'),
+  run_after: isoDateTime.optional().describe('Do not start before this time (ISO 8601)'),
   max_attempts: z.number().int().min(1).max(20).optional().describe('Attempts for the task’s own failures'),
   max_cost_usd: z
     .number()

@@ -8,6 +8,8 @@ export interface CursorPosition {
   id: string;
 }
 
+import { isStorableTime } from '../core/timestamps.ts';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(position: CursorPosition): string {
@@ -18,6 +20,6 @@ export function encodeCursor(position: CursorPosition): string {
 export function decodeCursor(cursor: string): CursorPosition | undefined {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^(\d{1,15}):(.+)$/.exec(decoded);
-  if (!match || !UUID.test(match[2]!)) return undefined;
+  if (!match || !UUID.test(match[2]!) || !isStorableTime(Number(match[1]))) return undefined;
   return { createdAt: new Date(Number(match[1])), id: match[2]! };
 }

@@ -54,7 +54,12 @@ export function taskEventRoutes(
           'stream closes after the task reaches a final status.',
         params: z.object({ id: z.uuid({ error: 'expected a task id (UUID)' }) }),
         querystring: z.object({ after: z.coerce.number().int().min(0).optional() }),
-        headers: z.object({ 'last-event-id': z.string().regex(/^\d+$/).optional() }),
+        headers: z.object({
+          'last-event-id': z
+            .string()
+            .regex(/^\d{1,15}$/, { error: 'expected an event id this server sent (digits)' })
+            .optional(),
+        }),
         response: {
           401: errorSchema,
           403: errorSchema,

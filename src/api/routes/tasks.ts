@@ -5,6 +5,7 @@ import { roleIncludes } from '../../auth/roles.ts';
 import { AppError } from '../../core/errors.ts';
 import { TASK_STATUSES } from '../../core/task-status.ts';
 import { TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
+import { isoDateTime } from '../../core/timestamps.ts';
 import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
 import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
 import { principalOf } from '../access.ts';
@@ -27,11 +28,8 @@ const listQuery = z.strictObject({
   status: commaSeparated(TASK_STATUSES).optional(),
   type: commaSeparated(TASK_TYPES).optional(),
   repository: z.string().min(1).max(1000).optional(),
-  created_after: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .describe('Only tasks created at or after this time'),
-  created_before: z.iso.datetime({ offset: true }).optional().describe('Only tasks created before this time'),
+  created_after: isoDateTime.optional().describe('Only tasks created at or after this time'),
+  created_before: isoDateTime.optional().describe('Only tasks created before this time'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional().describe('`next_cursor` from the previous page'),
 });

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLES } from '../../auth/roles.ts';
 import type { TokenService } from '../../auth/token-service.ts';
+import { isoDateTime } from '../../core/timestamps.ts';
 import type { ApiTokenRow } from '../../store/schema.ts';
 import { principalOf } from '../access.ts';
 import { errorSchema } from '../schemas.ts';
@@ -62,7 +63,7 @@ export function tokenRoutes(app: FastifyInstance, tokens: () => TokenService): v
         body: z.strictObject({
           name: tokenNameSchema,
           role: z.enum(ROLES),
-          expires_at: z.iso.datetime({ offset: true }).optional().describe('No expiry when omitted'),
+          expires_at: isoDateTime.optional().describe('No expiry when omitted'),
         }),
         response: { 201: createdSchema, ...errors },
       },
