@@ -50,8 +50,9 @@ export function taskEventRoutes(
         description:
           'Each SSE message has `id` (the stored event id), `event` (the event type, e.g. `status`, `assistant`, ' +
           '`system/init`, `result`) and `data` (JSON: id, task_id, attempt_id, type, data, created_at). Send ' +
-          '`Last-Event-ID` or `?after=<id>` to resume. A `replay_complete` event marks the end of history; the ' +
-          'stream closes after the task reaches a final status.',
+          '`Last-Event-ID` or `?after=<id>` to resume. For a task still in progress a `replay_complete` event ' +
+          'marks the end of history and live events follow; the stream closes after the final status event ' +
+          '(at once, for a task that has already finished).',
         params: z.object({ id: z.uuid({ error: 'expected a task id (UUID)' }) }),
         querystring: z.object({ after: z.coerce.number().int().min(0).optional() }),
         headers: z.object({
