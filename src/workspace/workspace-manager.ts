@@ -231,7 +231,8 @@ export class WorkspaceManager {
     if (existsSync(gitFile) && statSync(gitFile).isFile()) {
       const gitDir = /gitdir: (.*)/.exec(readFileSync(gitFile, 'utf8'))?.[1]?.trim();
       const mirror = metadata?.mirror ?? gitDir?.replace(/\/worktrees\/[^/]+$/, '');
-      if (mirror && existsSync(mirror)) {
+      // The `.git` file is the agent's to change: only a mirror of ours is ever given to git.
+      if (mirror?.startsWith(`${this.#settings.mirrorsDir}/`) && existsSync(mirror)) {
         await this.#locked(mirror, () =>
           git(['--git-dir', mirror, 'worktree', 'remove', '--force', dir]).catch(() => undefined),
         );
