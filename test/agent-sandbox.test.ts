@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +36,32 @@ interface ToolResult {
   isError: boolean;
   text: string;
 }
+
+/** What the CLI answered to each tool call, by tool_use id, from the stored `user` events. */
+const toolResults = (events: Array<{ type: string; data: unknown }>): Map<string, ToolResult> => {
+  const results = new Map<string, ToolResult>();
+  for (const event of events) {
+    if (event.type !== 'user') continue;
+    const content = (event.data as { message?: { content?: unknown } }).message?.content;
+    if (!Array.isArray(content)) continue;
+    for (const block of content as Array<Record<string, unknown>>) {
+      if (block.type !== 'tool_result') continue;
+      results.set(String(block.tool_use_id), {
+        isError: block.is_error === true,
+        text: typeof block.content === 'string' ? block.content : JSON.stringify(block.content),
+      });
+    }
+  }
+  return results;
+};
+
+/** Every file under `dirs` whose name starts with `prefix`, wherever it landed. */
+const filesNamed = (prefix: string, ...dirs: string[]): string[] =>
+  dirs.flatMap((dir) =>
+    (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+      .filter((path) => path.split('/').at(-1)!.startsWith(prefix))
+      .map((path) => join(dir, path)),
+  );
 
 describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
   let model: ScriptedModelServer;
@@ -87,32 +122,6 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
     const events = await test!.supervisor.tasks.events(task.id, { afterId: 0, limit: 10_000 });
     return { task: done, attempts, events };
   };
-
-  /** What the CLI answered to each tool call, by tool_use id, from the stored `user` events. */
-  const toolResults = (events: Array<{ type: string; data: unknown }>): Map<string, ToolResult> => {
-    const results = new Map<string, ToolResult>();
-    for (const event of events) {
-      if (event.type !== 'user') continue;
-      const content = (event.data as { message?: { content?: unknown } }).message?.content;
-      if (!Array.isArray(content)) continue;
-      for (const block of content as Array<Record<string, unknown>>) {
-        if (block.type !== 'tool_result') continue;
-        results.set(String(block.tool_use_id), {
-          isError: block.is_error === true,
-          text: typeof block.content === 'string' ? block.content : JSON.stringify(block.content),
-        });
-      }
-    }
-    return results;
-  };
-
-  /** Every file under `dirs` whose name starts with `prefix`, wherever it landed. */
-  const filesNamed = (prefix: string, ...dirs: string[]): string[] =>
-    dirs.flatMap((dir) =>
-      (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
-        .filter((path) => path.split('/').at(-1)!.startsWith(prefix))
-        .map((path) => join(dir, path)),
-    );
 
   it('stops a mutating agent from writing outside its worktree and from reading the data directory', async () => {
     const source = createSourceRepo({ 'calc.js': 'export const add = (a, b) => a - b;\n' });
@@ -468,3 +477,194 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
     expect(source.git('status', '--porcelain')).toBe('');
   });
 });
+
+/**
+ * Why the operating-system sandbox cannot be tried here, if it cannot: switching users needs root,
+ * and the agent's user must exist.
+ */
+const noAgentUser = ((): string | undefined => {
+  if (process.getuid?.() !== 0) return 'the supervisor must run as root to start agents as another user';
+  try {
+    execFileSync('id', ['-u', 'nobody'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'there is no user nobody on this host';
+  }
+})();
+
+/** `value` as a regular expression that matches it literally. */
+const literally = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe.skipIf(noAgentUser !== undefined)(
+  `with AGENT_USER, an allowlisted test runner is contained by the operating system${noAgentUser ? ` (skipped: ${noAgentUser})` : ''}`,
+  () => {
+    // Claude Code's policy lets `npm test` run, and cannot see what the package.json script it runs
+    // does. What stops that script is the operating system: the agent and everything it starts run
+    // as AGENT_USER, which owns the task's worktree and session state and nothing else.
+    let model: ScriptedModelServer;
+    let test: TestSupervisor | undefined;
+    let scratch: string | undefined;
+
+    beforeAll(async () => {
+      model = await startScriptedModelServer();
+    });
+    afterAll(() => model.close());
+    afterEach(async () => {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      scratch = undefined;
+      if (test) {
+        const leftovers = processesUnder(test.dataDir);
+        await test.stop();
+        test = undefined;
+        expect(leftovers, 'agent processes left behind').toEqual([]);
+      }
+    });
+
+    it('runs an agent-written npm test script as nobody: no writes outside, no secrets, and the fix is still committed', async () => {
+      const agentUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+      const source = createSourceRepo({ 'calc.js': 'export const add = (a, b) => a - b;\n' });
+      const key = `sk-test-agent-user-${Date.now()}`;
+      test = await startTestSupervisor('pglite', {
+        env: {
+          AGENT_DRIVER: 'claude-code',
+          ANTHROPIC_BASE_URL: model.url,
+          CLAUDE_API_KEYS: key,
+          CLAUDE_API_RETRIES: '0',
+          CLAUDE_API_TIMEOUT_MS: '5000',
+          AGENT_IDLE_TIMEOUT_SECONDS: '10',
+          TASK_MAX_ATTEMPTS: '1',
+          WORKSPACE_RETENTION_HOURS: '1',
+          AGENT_USER: 'nobody',
+          // The point of this test: a test runner IS allowed.
+          AGENT_ALLOWED_COMMANDS: 'git status,ls,cat,npm test,id',
+        },
+      });
+      const { dataDir, supervisor } = test;
+      // A directory of the supervisor's user that everyone may read but only it may write.
+      const outside = mkdtempSync(join(tmpdir(), 'sandbox-outside-'));
+      scratch = outside;
+      chmodSync(outside, 0o755);
+      // Secrets as real ones are kept: the supervisor's generated key, and a canary beside it.
+      const keyFile = join(dataDir, 'secrets.key');
+      const secret = `CANARY-${randomBytes(16).toString('hex')}`;
+      const canary = join(dataDir, 'canary-credentials.txt');
+      writeFileSync(canary, `ANTHROPIC_API_KEY=${secret}\n`, { mode: 0o600 });
+      const secrets = [secret, readFileSync(keyFile, 'utf8').trim()];
+      expect(statSync(keyFile)).toMatchObject({ uid: 0 });
+      expect(statSync(keyFile).mode & 0o777, 'secrets.key mode').toBe(0o600);
+      expect(statSync(dataDir).mode & 0o777, 'DATA_DIR mode').toBe(0o711);
+
+      const script = [
+        'id -u',
+        `echo pwned > ${outside}/escaped-npm.txt`,
+        `touch ${dataDir}/escaped-data.txt`,
+        `cat ${keyFile}`,
+        `cat ${canary}`,
+        `ls ${dataDir}`,
+      ].join('; ');
+      model.script(key, [
+        steps.toolUse([{ id: 'toolu_read', name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+        steps.toolUse([
+          {
+            id: 'toolu_edit',
+            name: 'Edit',
+            input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' },
+          },
+        ]),
+        steps.toolUse([
+          {
+            id: 'toolu_write_package_json',
+            name: 'Write',
+            input: {
+              file_path: '{{cwd}}/package.json',
+              content: JSON.stringify({ name: 'calc', private: true, scripts: { test: script } }),
+            },
+          },
+        ]),
+        steps.toolUse([{ id: 'toolu_id', name: 'Bash', input: { command: 'id' } }]),
+        // The agent's own git works on a worktree its user owns, though the git directory is root's.
+        steps.toolUse([{ id: 'toolu_git_status', name: 'Bash', input: { command: 'git status --short' } }]),
+        steps.toolUse([{ id: 'toolu_npm_test', name: 'Bash', input: { command: 'npm test' } }]),
+        steps.text('Fixed add().'),
+      ]);
+
+      const { task: submitted } = await supervisor.tasks.submit(
+        taskSubmissionSchema.parse({
+          type: 'BUG_FIX',
+          payload: { repository: source.path, description: 'add() subtracts' },
+        }),
+        { actor: tester },
+      );
+      const task = await test.waitForStatus(
+        submitted.id,
+        ['succeeded', 'failed', 'parked', 'cancelled'],
+        60_000,
+      );
+      const attempts = await supervisor.tasks.attempts(task.id);
+      const events = await supervisor.tasks.events(task.id, { afterId: 0, limit: 10_000 });
+      expect(model.remaining(key)).toBe(0);
+
+      // Every call was allowed by Claude Code: what follows is the operating system's doing.
+      const results = toolResults(events);
+      expect(events.filter((event) => event.type === 'system/permission_denied')).toEqual([]);
+      for (const id of [
+        'toolu_read',
+        'toolu_edit',
+        'toolu_write_package_json',
+        'toolu_id',
+        'toolu_git_status',
+      ]) {
+        expect(results.get(id), id).toMatchObject({ isError: false });
+      }
+      expect(results.get('toolu_git_status')!.text).toContain('M calc.js');
+
+      // The agent, and the script its test runner ran, are nobody.
+      expect(results.get('toolu_id')!.text).toMatch(new RegExp(`^uid=${agentUid}\\(nobody\\)`));
+      const worktree = join(dataDir, 'workspaces', task.id);
+      expect(statSync(join(worktree, 'package.json')).uid, 'owner of the file the agent wrote').toBe(
+        agentUid,
+      );
+      const npm = results.get('toolu_npm_test');
+      expect(npm, 'a tool result for npm test').toBeDefined();
+      const output = npm!.text;
+      // The script ran (its last command failed, so npm did too) ...
+      expect(output).toMatch(new RegExp(`^${agentUid}$`, 'm'));
+      // ... and each escape met the file system's permissions.
+      for (const path of [`${outside}/escaped-npm.txt`, `${dataDir}/escaped-data.txt`, keyFile, canary]) {
+        expect(output, path).toMatch(new RegExp(`${literally(path)}.*: Permission denied`));
+      }
+      expect(output).toMatch(
+        new RegExp(`ls: cannot open directory '?${literally(dataDir)}'?: Permission denied`),
+      );
+      expect(npm!.isError).toBe(true);
+
+      // Nothing was created outside the worktree: not in the outside directory, not in DATA_DIR.
+      expect(readdirSync(outside)).toEqual([]);
+      expect(filesNamed('escaped-', outside, dataDir)).toEqual([]);
+      expect(source.git('status', '--porcelain')).toBe('');
+
+      // The task succeeded and its fix is committed: the supervisor's git works on a worktree that
+      // belongs to the agent's user.
+      expect(attempts).toHaveLength(1);
+      expect(attempts[0]).toMatchObject({ outcome: 'succeeded' });
+      expect(task).toMatchObject({ status: 'succeeded', resultText: 'Fixed add().' });
+      const change = (
+        task.result as {
+          workspace: { commits: Array<{ subject: string }>; files_changed: number; diff: string };
+        }
+      ).workspace;
+      expect(change.commits.map((commit) => commit.subject)).toEqual([`supervisor: BUG_FIX ${task.id}`]);
+      expect(change.files_changed).toBeGreaterThanOrEqual(1);
+      expect(change.diff).toContain('+export const add = (a, b) => a + b;');
+
+      // No secret reached anything the supervisor stored or the model was sent.
+      const stored = JSON.stringify({ task, attempts, events, answer: await supervisor.tasks.get(task.id) });
+      const sent = JSON.stringify(model.requests((request) => request.credential === key));
+      expect(sent).toContain('Permission denied');
+      for (const value of secrets) {
+        expect(stored).not.toContain(value);
+        expect(sent).not.toContain(value);
+      }
+    });
+  },
+);

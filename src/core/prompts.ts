@@ -197,7 +197,7 @@ const VERB: Record<'REFACTOR' | 'BUG_FIX' | 'FEATURE', string> = {
 function change(type: 'REFACTOR' | 'BUG_FIX' | 'FEATURE', p: ChangePayload, context: PromptContext): string {
   return [
     `${VERB[type]} Your working directory is a checkout of ${p.repository} on a branch of its own; edit files there`,
-    'only. Commit your work with git when you are done (the supervisor commits anything you leave uncommitted).',
+    'only. Leave your changes in the working tree: the supervisor commits them to the branch when you are done.',
     'End with a short summary of what you changed and how you checked it.',
     '',
     'Description:',

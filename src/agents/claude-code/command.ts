@@ -65,6 +65,11 @@ export interface ClaudeCommandInput {
   /** Per-request time limit until the response starts. */
   apiTimeoutMs: number;
   gitIdentity: { name: string; email: string };
+  /**
+   * A worktree the agent's git should trust although it runs as another user than the one owning
+   * the repository's git directory (AGENT_USER): without it git refuses with "dubious ownership".
+   */
+  gitSafeDirectory?: string;
 }
 
 export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env: Record<string, string> } {
@@ -119,6 +124,13 @@ export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env:
     GIT_COMMITTER_NAME: input.gitIdentity.name,
     GIT_COMMITTER_EMAIL: input.gitIdentity.email,
     GIT_TERMINAL_PROMPT: '0',
+    ...(input.gitSafeDirectory
+      ? {
+          GIT_CONFIG_COUNT: '1',
+          GIT_CONFIG_KEY_0: 'safe.directory',
+          GIT_CONFIG_VALUE_0: input.gitSafeDirectory,
+        }
+      : {}),
   };
   return { args, env };
 }

@@ -75,6 +75,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       apiRetries: this.#options.apiRetries,
       apiTimeoutMs: this.#options.apiTimeoutMs,
       gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+      ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
     });
 
     const secrets = credentialSecrets(request.agent.credential);
