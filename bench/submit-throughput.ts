@@ -73,6 +73,7 @@ async function supervisor(): Promise<Figures & { database: string }> {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       DATABASE_URL: process.env.DATABASE_URL ?? '',
+      SECRETS_KEY: 'a benchmark key, long enough',
       AUTH_MODE: 'tokens',
       ADMIN_TOKEN: token,
       // The bench measures throughput, not the rate limiter's refusals.
