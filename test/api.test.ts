@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.ts';
 import type { TokenService } from '../src/auth/token-service.ts';
 import { MemoryEventBus } from '../src/events/memory-bus.ts';
+import type { Notifier } from '../src/notify/notifier.ts';
 import type { AgentPool } from '../src/pool/agent-pool.ts';
 import type { TaskService } from '../src/tasks/task-service.ts';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
@@ -276,6 +277,7 @@ describe('API edges without a running supervisor', () => {
         bus: new MemoryEventBus(),
         health: { check: async () => ({}), ready: async () => [] },
         tokens: {} as TokenService,
+        notifier: {} as Notifier,
       }),
       security,
     });

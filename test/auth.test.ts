@@ -35,6 +35,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/tokens': 'admin',
   'GET /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/{id}': 'admin',
+  'POST /api/v1/notifications/test': 'admin',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;
@@ -210,7 +211,7 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
 
   it('records the token name as submitter and audit actor', async () => {
     const audit = await test.supervisor.database.db.execute<{ actor: string; action: string }>(
-      sql`select actor, action from audit_log where action in ('task.submitted', 'token.created', 'token.revoked')`,
+      sql`select actor, action from audit_log where action in ('task.submitted', 'token.created', 'token.revoked', 'auth.failed', 'auth.forbidden')`,
     );
     const rows = (audit as unknown as { rows: Array<{ actor: string; action: string }> }).rows;
     expect(rows).toEqual(
@@ -218,8 +219,13 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
         { actor: 'submitter', action: 'task.submitted' },
         { actor: 'admin', action: 'token.created' },
         { actor: 'admin', action: 'token.revoked' },
+        { actor: 'anonymous', action: 'auth.failed' },
       ]),
     );
+    // Refusals are recorded, but at most a few per client address per minute (the matrix made hundreds).
+    const refusals = rows.filter((row) => row.action.startsWith('auth.'));
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(10);
   });
 });
 

@@ -3,6 +3,7 @@ import { type EffectiveAuthMode, isLoopbackHost } from '../auth/auth-mode.ts';
 import { type Principal, type Role, roleIncludes } from '../auth/roles.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
+import { RateLimiter } from './rate-limit.ts';
 
 /** Who may call a route: `public`, or the least role a token needs. Routes without one need `admin`. */
 export type Access = Role | 'public';
@@ -15,6 +16,9 @@ declare module 'fastify' {
     principal: Principal | null;
   }
 }
+
+/** Refused requests recorded in the audit trail per client address per minute. */
+const AUDITED_REFUSALS_PER_MINUTE = 10;
 
 /** The caller in no-auth development mode: every request is a local admin. */
 export const LOCAL_PRINCIPAL: Principal = { name: 'local', role: 'admin', tokenId: null };
@@ -32,16 +36,47 @@ export interface AccessDeps {
  * a route that does not declare its access needs an admin. The API docs and probes are public.
  */
 export function installAccessControl(app: FastifyInstance, deps: AccessDeps): void {
+  // Refusals go to the audit trail, but a flood of bad requests must not flood it: a few per
+  // address per minute are recorded, the rest only answered.
+  const recorded = new RateLimiter(AUDITED_REFUSALS_PER_MINUTE);
+  const audit = async (request: FastifyRequest, error: AppError, principal?: Principal) => {
+    if (!recorded.take(request.ip, Date.now()).ok) return;
+    const userAgent = request.headers['user-agent'];
+    await deps
+      .tokens()
+      .recordRefusal({
+        actor: principal?.name ?? 'anonymous',
+        action: error.code === 'forbidden' ? 'auth.forbidden' : 'auth.failed',
+        details: {
+          reason: error.message,
+          method: request.method,
+          route: request.routeOptions.url ?? request.url.split('?')[0],
+          ip: request.ip,
+          ...(userAgent ? { userAgent: userAgent.slice(0, 200) } : {}),
+        },
+      })
+      .catch((failure: unknown) => request.log.warn({ err: failure }, 'could not record a refused request'));
+  };
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const needed = accessOf(request);
     if (needed === 'public') return;
-    const principal = await authenticate(request, deps);
+    let principal: Principal;
+    try {
+      principal = await authenticate(request, deps);
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'unauthorized' || error.code === 'forbidden')) {
+        await audit(request, error);
+      }
+      throw error;
+    }
     if (!roleIncludes(principal.role, needed)) {
-      throw new AppError(
+      const error = new AppError(
         'forbidden',
         `${request.method} ${request.routeOptions.url} needs the ${needed} role; the token of ${principal.name} has ${principal.role}`,
       );
+      await audit(request, error, principal);
+      throw error;
     }
     request.principal = principal;
   });

@@ -8,6 +8,7 @@ import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { Notifier } from '../notify/notifier.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { installAccessControl } from './access.ts';
@@ -16,6 +17,7 @@ import { installErrorHandling, send } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -30,6 +32,7 @@ export interface ApiServices {
   bus: EventBus;
   health: HealthReporter;
   tokens: TokenService;
+  notifier: Notifier;
 }
 
 export interface AppDeps {
@@ -124,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'tasks', description: 'Submit, list, cancel and retry tasks' },
         { name: 'agents', description: 'The agent pool: agents, quota, pause, resume, reset' },
         { name: 'tokens', description: 'API tokens and their roles (admin)' },
+        { name: 'notifications', description: 'Slack, email and webhook notifications (admin)' },
         { name: 'health', description: 'Liveness, readiness and component status' },
       ],
     },
@@ -149,6 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       taskEventRoutes(api, { tasks: () => services().tasks, bus: () => services().bus });
       agentRoutes(api, { pool: () => services().pool, tasks: () => services().tasks, now: () => new Date() });
       tokenRoutes(api, () => services().tokens);
+      notificationRoutes(api, () => services().notifier);
     },
     { prefix: API_PREFIX },
   );

@@ -82,6 +82,15 @@ export class TokenService {
     });
   }
 
+  /** Records a refused request (401 or 403) in the audit trail. The token itself is never kept. */
+  async recordRefusal(entry: {
+    actor: string;
+    action: string;
+    details: Record<string, unknown>;
+  }): Promise<void> {
+    await this.#db.transaction((tx) => appendAudit(tx, { ...entry, at: this.#now() }));
+  }
+
   /** The caller a bearer token stands for, or a 401 that says what is wrong with it. */
   async authenticate(token: string): Promise<Principal> {
     if (!looksLikeToken(token)) {

@@ -81,6 +81,36 @@ export const configSchema = z.object({
   EMAIL_USERNAME: z.string().min(1).optional(),
   /** SMTP password. */
   EMAIL_PASSWORD: z.string().min(1).optional(),
+  /** Implicit TLS from the first byte (port 465); otherwise STARTTLS is used when the server offers it. */
+  EMAIL_SMTP_SECURE: booleanFlag.default(false),
+  /** Refuse to send unless the connection is upgraded to TLS (STARTTLS). */
+  EMAIL_SMTP_REQUIRE_TLS: booleanFlag.default(false),
+  /** Check the SMTP server's TLS certificate; false only for a self-signed one you trust. */
+  EMAIL_SMTP_TLS_REJECT_UNAUTHORIZED: booleanFlag.default(true),
+  /** Sender address of notification emails. */
+  EMAIL_FROM: z.string().min(3).optional(),
+  /** Recipients of notification emails, comma-separated. */
+  EMAIL_TO: commaList.default([]),
+  /** Slack Web API base URL (tests and proxies point it elsewhere). */
+  SLACK_API_URL: httpUrl.default('https://slack.com/api/'),
+  /** Webhook endpoint for notifications, signed per the Standard Webhooks spec. */
+  WEBHOOK_URL: httpUrl.optional(),
+  /** Webhook signing secret (`whsec_` and base64). */
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{32,}$/, {
+      error:
+        'expected whsec_ and the base64 of at least 24 random bytes: echo "whsec_$(openssl rand -base64 32)"',
+    })
+    .optional(),
+  /** Which alert kinds go to which channel, e.g. `email=agents_exhausted,agent_disabled;slack=*` (unset: all to all). */
+  NOTIFY_ROUTES: z.string().min(1).optional(),
+  /** Alerts of one kind within this long become one message with a count. */
+  NOTIFY_GROUP_WINDOW_SECONDS: intInRange(1, 86_400).default(60),
+  /** First retry delay of a failed delivery; it doubles up to an hour. */
+  NOTIFY_RETRY_SECONDS: intInRange(1, 3600).default(15),
+  /** Public base URL of this supervisor, used for links in notifications. */
+  PUBLIC_URL: httpUrl.optional(),
   /** Log verbosity. */
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Human-readable logs instead of JSON lines. */
@@ -217,6 +247,7 @@ export const SECRET_KEYS = new Set<keyof ConfigInput>([
   'SECRETS_KEY',
   'SLACK_BOT_TOKEN',
   'EMAIL_PASSWORD',
+  'WEBHOOK_SECRET',
   'DATABASE_URL',
   'REDIS_URL',
   'ADMIN_TOKEN',

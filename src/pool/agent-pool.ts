@@ -30,6 +30,8 @@ import * as poolStore from './pool-store.ts';
  * before the freed slot's wake-up looks for parked tasks (no lost wake-up).
  */
 const POOL_LOCK_KEY = 7_020_424_614;
+/** Share of a quota window past which an alert goes out. */
+const HIGH_QUOTA_SHARE = 0.8;
 /** Estimates change slowly; they are looked up again after this long. */
 const ESTIMATE_TTL_MS = 60_000;
 /** The "everything is exhausted" alert is recorded at most this often per process. */
@@ -87,8 +89,33 @@ export class AgentPool {
   async sync(definitions: AgentDefinition[], now: Date): Promise<void> {
     const configured = new Set(definitions.map((definition) => definition.id));
     await this.#deps.db.transaction(async (tx) => {
+      const before = new Map((await poolStore.listAgentRows(tx)).map((row) => [row.id, row]));
       for (const definition of definitions) {
         const plain = JSON.stringify(definition.credential);
+        const previous = before.get(definition.id);
+        const change = !previous
+          ? { action: 'agent.added', details: {} }
+          : previous.credentialFingerprint !== fingerprint(plain)
+            ? { action: 'agent.credential_changed', details: { from: previous.credentialFingerprint } }
+            : JSON.stringify(previous.definition) !== JSON.stringify(definition.limits) ||
+                previous.owner !== (definition.owner ?? null)
+              ? { action: 'agent.config_changed', details: {} }
+              : undefined;
+        if (change) {
+          // Configuration and credential changes are audited by fingerprint: never the credential.
+          await appendAudit(tx, {
+            at: now,
+            actor: 'configuration',
+            action: change.action,
+            agentId: definition.id,
+            details: {
+              ...change.details,
+              fingerprint: fingerprint(plain),
+              class: definition.credential.kind,
+              models: definition.limits.models,
+            },
+          });
+        }
         await poolStore.upsertAgent(tx, {
           id: definition.id,
           cli: definition.cli,
@@ -169,6 +196,36 @@ export class AgentPool {
       agent: this.#identity(chosen.row, decision.model),
       record: { decision, estimate: estimated.usage, estimateBasis: estimated.basis, session },
     };
+  }
+
+  /**
+   * Records, in the audit trail, each quota window that this attempt's usage took past 80 %: the
+   * moment worth an alert, once per window rather than on every attempt while it stays high.
+   */
+  async recordQuotaCrossings(tx: Tx, agentId: string, used: Usage, now: Date): Promise<void> {
+    const agent = (await this.snapshots(tx, now)).find((entry) => entry.row.id === agentId);
+    for (const window of agent?.snapshot.windows ?? []) {
+      const before = window.used - used[window.metric];
+      if (
+        window.limit > 0 &&
+        before < HIGH_QUOTA_SHARE * window.limit &&
+        window.used >= HIGH_QUOTA_SHARE * window.limit
+      ) {
+        await appendAudit(tx, {
+          at: now,
+          actor: 'supervisor',
+          action: 'agent.quota_high',
+          agentId,
+          details: {
+            window: window.name,
+            metric: window.metric,
+            used: window.used,
+            limit: window.limit,
+            resetsAt: window.resetsAt.toISOString(),
+          },
+        });
+      }
+    }
   }
 
   /** Applies what an attempt's outcome says about its agent: cooldown, exhaustion, disabling, warning. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentIdentity, AgentRunReport } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
+import { summariseTools } from '../audit/tool-summary.ts';
 import type { AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
@@ -64,6 +65,7 @@ interface AttemptSummary {
   outcome: Outcome;
   interrupted: boolean;
   error: string | null;
+  evidence?: Evidence;
   retryAfterMs?: number;
   retryable?: boolean;
   resultText?: string | null;
@@ -110,8 +112,7 @@ export class AttemptLifecycle {
       const spentUsd = attempts.reduce((sum, a) => sum + a.costUsd, 0);
       const overBudget = taskBudgetExceeded(current, spentUsd, now);
       if (overBudget) {
-        const failed = await store.updateTask(tx, taskId, {
-          status: 'failed',
+        const failed = await failTask(tx, taskId, {
           outcome: overBudget.outcome,
           error: overBudget.error,
           finishedAt: now,
@@ -136,8 +137,7 @@ export class AttemptLifecycle {
       }
       const decision = admission.decision;
       if (decision.kind === 'reject') {
-        const failed = await store.updateTask(tx, taskId, {
-          status: 'failed',
+        const failed = await failTask(tx, taskId, {
           error: `no agent can run this task: ${decision.reason}${describeVerdicts(decision.verdicts)}`,
           parkedUntil: null,
           parkReason: null,
@@ -260,8 +260,31 @@ export class AttemptLifecycle {
         action: 'attempt.finished',
         taskId: task.id,
         agentId: stored.agentId,
-        details: { attempt: attempt.number, outcome: report.outcome, costUsd: report.costUsd, interrupted },
+        details: {
+          attempt: attempt.number,
+          outcome: report.outcome,
+          costUsd: report.costUsd,
+          tokens: report.usage,
+          interrupted,
+          tools: summariseTools(await store.toolEventsOf(tx, attempt.id)),
+        },
       });
+      if (stored.agentId) {
+        await this.#deps.pool.recordQuotaCrossings(
+          tx,
+          stored.agentId,
+          {
+            requests: report.apiRequests ?? 0,
+            tokens:
+              report.usage.inputTokens +
+              report.usage.outputTokens +
+              report.usage.cacheReadTokens +
+              report.usage.cacheWriteTokens,
+            usd: report.costUsd,
+          },
+          now,
+        );
+      }
       if (stored.agentId && !interrupted) {
         await this.#deps.pool.applyOutcome(
           tx,
@@ -282,6 +305,7 @@ export class AttemptLifecycle {
         outcome: report.outcome,
         interrupted,
         error: report.error ?? null,
+        evidence: report.evidence,
         retryAfterMs: report.retryAfterMs,
         retryable: report.retryable,
         resultText: report.resultText ?? null,
@@ -374,14 +398,18 @@ export class AttemptLifecycle {
           finishedAt: now,
         });
       case 'fail':
-        return store.updateTask(tx, task.id, {
-          ...common,
-          status: 'failed',
-          error: end.error ? `${step.reason}: ${end.error}` : step.reason,
-          resultText: end.resultText ?? null,
-          result: end.result ?? null,
-          finishedAt: now,
-        });
+        return failTask(
+          tx,
+          task.id,
+          {
+            ...common,
+            error: end.error ? `${step.reason}: ${end.error}` : step.reason,
+            resultText: end.resultText ?? null,
+            result: end.result ?? null,
+            finishedAt: now,
+          },
+          end.evidence,
+        );
       case 'retry': {
         const startAfter = new Date(now.getTime() + step.delayMs);
         const jobId = await this.#deps.queue.dispatch(tx, task.id, { priority: task.priority, startAfter });
@@ -435,4 +463,31 @@ function describeVerdicts(verdicts: AgentVerdict[]): string {
   return refused.length
     ? ` [${refused.map((verdict) => `${verdict.agentId}: ${verdict.blockers.join('; ')}`).join(' | ')}]`
     : '';
+}
+
+/**
+ * Ends a task as failed and records it in the audit trail, which is where alerts come from
+ * (src/notify): every path to `failed` goes through here so none is missed.
+ */
+async function failTask(
+  tx: Tx,
+  taskId: string,
+  patch: Omit<Partial<TaskRow>, 'status'> & { updatedAt: Date },
+  evidence?: Evidence,
+): Promise<TaskRow> {
+  const failed = await store.updateTask(tx, taskId, { ...patch, status: 'failed' });
+  await appendAudit(tx, {
+    at: patch.updatedAt,
+    actor: 'supervisor',
+    action: 'task.failed',
+    taskId,
+    details: {
+      type: failed.type,
+      repository: failed.repository,
+      outcome: failed.outcome,
+      error: failed.error,
+      ...(evidence ? { evidence } : {}),
+    },
+  });
+  return failed;
 }

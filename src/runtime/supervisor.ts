@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -14,6 +15,9 @@ import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
+import { HealthMonitor } from '../notify/health-monitor.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { channelsFromConfig, routesFromConfig } from '../notify/setup.ts';
 import { AgentPool } from '../pool/agent-pool.ts';
 import { TaskQueue } from '../queue/task-queue.ts';
 import type { Worker } from '../runner/worker.ts';
@@ -26,6 +30,9 @@ import { registerSecret } from './secret-scrubber.ts';
 import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
 import { setUpWorker } from './worker-setup.ts';
+
+/** How often each process looks at its dependencies for outages worth an alert. */
+const HEALTH_MONITOR_INTERVAL_MS = 15_000;
 
 export interface SupervisorOptions {
   config: Config;
@@ -48,6 +55,8 @@ export interface SupervisorOptions {
   random?: () => number;
   /** Where a newly created first admin token is shown (default: standard error, never the log). */
   showAdminToken?: (token: string) => void;
+  /** How often alerts are collected into notifications (default 5 s; 0: only when a test calls `tick`). */
+  notifyTickMs?: number;
 }
 
 /**
@@ -61,6 +70,7 @@ export class Supervisor {
   readonly tasks: TaskService;
   readonly bus: EventBus;
   readonly worker: Worker | undefined;
+  readonly notifier: Notifier;
   readonly #stopResources: () => Promise<void>;
   readonly #setState: (state: LifecycleState) => void;
   readonly #graceMs: number;
@@ -73,6 +83,7 @@ export class Supervisor {
     tasks: TaskService;
     bus: EventBus;
     worker: Worker | undefined;
+    notifier: Notifier;
     stopResources: () => Promise<void>;
     setState: (state: LifecycleState) => void;
     graceMs: number;
@@ -83,6 +94,7 @@ export class Supervisor {
     this.tasks = parts.tasks;
     this.bus = parts.bus;
     this.worker = parts.worker;
+    this.notifier = parts.notifier;
     this.#stopResources = parts.stopResources;
     this.#setState = parts.setState;
     this.#graceMs = parts.graceMs;
@@ -99,6 +111,8 @@ export class Supervisor {
       (options.api ?? true) && (options.worker ?? true),
     );
     if ('refused' in auth) throw new ConfigError([auth.refused]);
+    const notifyChannels = channelsFromConfig(config);
+    const notifyRoutes = routesFromConfig(config);
     if (auth.mode === 'none' && (options.api ?? true)) {
       logger.warn(
         'development mode: the API answers local requests without a token (AUTH_MODE=auto on a loopback HOST); set AUTH_MODE=tokens to require one',
@@ -152,6 +166,19 @@ export class Supervisor {
         logger,
       });
       cleanups.push(() => queue.stop());
+      const notifier = new Notifier({
+        db: database.db,
+        boss: queue.boss,
+        channels: notifyChannels,
+        routes: notifyRoutes,
+        windowMs: config.NOTIFY_GROUP_WINDOW_SECONDS * 1000,
+        retryDelaySeconds: config.NOTIFY_RETRY_SECONDS,
+        ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+        logger,
+        now,
+      });
+      await notifier.start({ tickMs: options.notifyTickMs ?? 5000 });
+      cleanups.push(() => notifier.stop());
       const bus =
         options.bus ??
         (config.REDIS_URL
@@ -228,6 +255,7 @@ export class Supervisor {
         pool,
         bus,
         tokens,
+        notifier,
         health: createHealthReporter({
           database,
           eventBus: bus,
@@ -242,6 +270,16 @@ export class Supervisor {
             : {}),
         }),
       };
+      // Dependency outages and recoveries go to the audit trail, and from there to notifications.
+      const monitor = new HealthMonitor({
+        reporter: services.health,
+        db: database.db,
+        logger,
+        now,
+        process: `${options.worker === false ? 'api' : options.api === false ? 'worker' : 'serve'}@${hostname()}`,
+      });
+      if ((options.notifyTickMs ?? 5000) > 0) monitor.start(HEALTH_MONITOR_INTERVAL_MS);
+      cleanups.push(() => monitor.stop());
       state = 'ready';
       logger.info(
         { database: database.kind, bus: bus.kind, port: options.listen === false ? null : config.PORT },
@@ -254,6 +292,7 @@ export class Supervisor {
         tasks,
         bus,
         worker,
+        notifier,
         stopResources,
         setState: (next) => {
           state = next;

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   doublePrecision,
@@ -205,6 +206,29 @@ export const apiTokens = pgTable(
   },
   (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
 );
+
+/**
+ * Alerts waiting to be grouped into one notification (src/notify). They are derived from the
+ * audit log, whose last read id is kept in `notify_cursor`, so every process agrees and nothing
+ * is sent twice or lost across restarts.
+ */
+export const pendingAlerts = pgTable(
+  'pending_alerts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    kind: text('kind').notNull(),
+    groupKey: text('group_key').notNull(),
+    severity: text('severity').notNull(),
+    at: at('at').notNull(),
+    facts: jsonb('facts').$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index('pending_alerts_group_idx').on(t.kind, t.groupKey)],
+);
+
+export const notifyCursor = pgTable('notify_cursor', {
+  id: integer('id').primaryKey(),
+  lastAuditId: bigint('last_audit_id', { mode: 'number' }).notNull(),
+});
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;

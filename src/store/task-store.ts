@@ -213,3 +213,19 @@ export async function listEvents(
     .orderBy(asc(taskEvents.id))
     .limit(page.limit);
 }
+
+/** The events of an attempt that say which tools it used and which were denied. */
+export function toolEventsOf(
+  q: Queryable,
+  attemptId: string,
+): Promise<Array<{ type: string; data: unknown }>> {
+  return q
+    .select({ type: taskEvents.type, data: taskEvents.data })
+    .from(taskEvents)
+    .where(
+      and(
+        eq(taskEvents.attemptId, attemptId),
+        inArray(taskEvents.type, ['assistant', 'system/permission_denied']),
+      ),
+    );
+}

@@ -51,6 +51,8 @@ export async function startTestSupervisor(
     now?: () => Date;
     /** Where log lines go (default: standard output, silent unless TEST_LOG_LEVEL is set). */
     logDestination?: DestinationStream;
+    /** Notification tick interval (default 0: tests call `supervisor.notifier.tick` themselves). */
+    notifyTickMs?: number;
   } = {},
 ): Promise<TestSupervisor> {
   const testDb = await freshDatabase(backend);
@@ -69,6 +71,7 @@ export async function startTestSupervisor(
     ...(options.worker === undefined ? {} : { worker: options.worker }),
     ...(options.driver ? { driver: options.driver } : {}),
     ...(options.now ? { now: options.now } : {}),
+    notifyTickMs: options.notifyTickMs ?? 0,
   });
   let stopped = false;
   const address = supervisor.app.server.address();

@@ -1,0 +1,30 @@
+/**
+ * What an attempt's agent did with its tools, in counts: the audit trail records this summary,
+ * not the calls themselves (their inputs may hold code or data that belongs in the events only).
+ * Pure; reads the stored events of the Claude Code stream.
+ */
+export interface ToolSummary {
+  /** Tool calls by tool name. */
+  calls: Record<string, number>;
+  /** Calls the permission policy denied, by tool name. */
+  denied: Record<string, number>;
+}
+
+export function summariseTools(events: Array<{ type: string; data: unknown }>): ToolSummary {
+  const summary: ToolSummary = { calls: {}, denied: {} };
+  const count = (into: Record<string, number>, name: unknown) => {
+    const key = typeof name === 'string' ? name : 'unknown';
+    into[key] = (into[key] ?? 0) + 1;
+  };
+  for (const event of events) {
+    const data = event.data as { message?: { content?: unknown }; tool_name?: unknown } | null;
+    if (event.type === 'assistant' && Array.isArray(data?.message?.content)) {
+      for (const block of data.message.content as Array<{ type?: unknown; name?: unknown }>) {
+        if (block?.type === 'tool_use') count(summary.calls, block.name);
+      }
+    } else if (event.type === 'system/permission_denied') {
+      count(summary.denied, data?.tool_name);
+    }
+  }
+  return summary;
+}
