@@ -230,4 +230,40 @@ describe('notifications', () => {
       ['component.recovered', 'database', '2026-11-24T10:01:00.000Z'],
     ]);
   });
+
+  it('sends a summary of the past day at the configured hour', async () => {
+    const r = await receivers();
+    let clock = new Date('2026-11-24T07:30:00Z');
+    const test = await startTestSupervisor('pglite', {
+      driver: new ScriptedDriver({ outcomes: ['failed', 'succeeded'] }),
+      now: () => clock,
+      env: {
+        WEBHOOK_URL: r.webhook.url,
+        WEBHOOK_SECRET,
+        NOTIFY_ROUTES: 'webhook=summary',
+        NOTIFY_DAILY_SUMMARY_HOUR: '8',
+      },
+    });
+    cleanups.push(() => test.stop());
+    const { notifier, tasks } = test.supervisor;
+    await notifier.tick(); // remembers 2026-11-23 08:00 as the last summary hour: nothing is sent
+    const failing = await tasks.submit({ ...analysis, max_attempts: 1 } as TaskSubmission, {
+      actor: { name: 'dev' },
+    });
+    const passing = await tasks.submit(analysis, { actor: { name: 'dev' } });
+    await test.waitForStatus(failing.task.id, ['failed']);
+    await test.waitForStatus(passing.task.id, ['succeeded']);
+    expect(await notifier.tick()).toEqual({ collected: 1, queued: 0 }); // before 08:00; failures are not routed here
+    clock = new Date('2026-11-24T08:00:05Z');
+    expect(await notifier.tick()).toMatchObject({ queued: 1 });
+    await eventually(() => r.webhook.payloads.length === 1, 'the daily summary');
+    expect(r.webhook.payloads[0]).toMatchObject({
+      type: 'supervisor.summary',
+      data: {
+        title: 'Daily summary: 2 tasks finished, 1 failed, $0.00 spent',
+        what: expect.stringContaining('Succeeded 1, failed 1 (failed 1), cancelled 0.'),
+      },
+    });
+    expect(await notifier.tick()).toMatchObject({ queued: 0 }); // once a day
+  });
 });

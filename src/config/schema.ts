@@ -109,6 +109,8 @@ export const configSchema = z.object({
   NOTIFY_GROUP_WINDOW_SECONDS: intInRange(1, 86_400).default(60),
   /** First retry delay of a failed delivery; it doubles up to an hour. */
   NOTIFY_RETRY_SECONDS: intInRange(1, 3600).default(15),
+  /** UTC hour (0-23) at which a summary of the past day is sent (unset: no daily summary). */
+  NOTIFY_DAILY_SUMMARY_HOUR: intInRange(0, 23).optional(),
   /** Public base URL of this supervisor, used for links in notifications. */
   PUBLIC_URL: httpUrl.optional(),
   /** Log verbosity. */

@@ -8,7 +8,8 @@ import { type Alert, alertFromAudit } from './alerts.ts';
 import type { NotificationChannel } from './channels/channel.ts';
 import { dueGroups, notificationFor, type PendingAlert } from './grouping.ts';
 import type { Notification } from './message.ts';
-import { type ChannelName, channelsFor, type Routes } from './rules.ts';
+import { type ChannelName, channelsFor, type RoutableKind, type Routes } from './rules.ts';
+import { dayFigures, lastSummaryTime, summaryNotification } from './summary.ts';
 
 /** Deliveries go through their own pg-boss queue: a channel that is down delays only itself. */
 export const NOTIFY_QUEUE = 'supervisor-notify';
@@ -27,6 +28,8 @@ export interface NotifierDeps {
   retryDelaySeconds: number;
   /** Base URL the messages link to (PUBLIC_URL). */
   publicUrl?: string;
+  /** UTC hour of the daily summary (NOTIFY_DAILY_SUMMARY_HOUR); none when undefined. */
+  summaryHour?: number;
   logger: Logger;
   now: () => Date;
 }
@@ -130,22 +133,34 @@ export class Notifier {
 
       const pending = (await tx.select().from(pendingAlerts)) as PendingAlert[];
       let queued = 0;
-      for (const group of dueGroups(pending, now, this.#deps.windowMs)) {
-        const notification = notificationFor(group, {
-          id: randomUUID(),
-          now,
-          ...(this.#deps.publicUrl ? { publicUrl: this.#deps.publicUrl } : {}),
-        });
-        for (const channel of channelsFor(notification.kind as never, this.configured, this.#deps.routes)) {
+      const enqueue = async (notification: Notification) => {
+        for (const channel of channelsFor(
+          notification.kind as RoutableKind,
+          this.configured,
+          this.#deps.routes,
+        )) {
           await this.#deps.boss.send(
             NOTIFY_QUEUE,
             { channel, notification: serialise(notification) },
-            {
-              db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql),
-            },
+            { db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) },
           );
           queued += 1;
         }
+      };
+      if (this.#deps.summaryHour !== undefined) {
+        const due = lastSummaryTime(now, this.#deps.summaryHour);
+        const last = cursor?.lastSummaryAt;
+        if (!last || last < due) {
+          // The first start only remembers the hour: the first summary covers the next whole day.
+          if (last) {
+            const figures = await dayFigures(tx, new Date(due.getTime() - 86_400_000), due);
+            await enqueue(summaryNotification(figures, { id: randomUUID(), now, ...this.#link() }));
+          }
+          await tx.update(notifyCursor).set({ lastSummaryAt: due }).where(eq(notifyCursor.id, 1));
+        }
+      }
+      for (const group of dueGroups(pending, now, this.#deps.windowMs)) {
+        await enqueue(notificationFor(group, { id: randomUUID(), now, ...this.#link() }));
         await tx.delete(pendingAlerts).where(
           inArray(
             pendingAlerts.id,
@@ -191,6 +206,10 @@ export class Notifier {
         }
       }),
     );
+  }
+
+  #link(): { publicUrl?: string } {
+    return this.#deps.publicUrl ? { publicUrl: this.#deps.publicUrl } : {};
   }
 
   async #deliver(job: DeliveryJob): Promise<void> {

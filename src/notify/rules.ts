@@ -1,4 +1,8 @@
-import { ALERT_KINDS, type AlertKind } from './alerts.ts';
+import { ALERT_KINDS } from './alerts.ts';
+
+/** What routes can name: the alert kinds and the daily summary. */
+export const ROUTABLE_KINDS = [...ALERT_KINDS, 'summary'] as const;
+export type RoutableKind = (typeof ROUTABLE_KINDS)[number];
 
 /**
  * Which kinds of alert go to which channel (NOTIFY_ROUTES), e.g.
@@ -8,10 +12,10 @@ import { ALERT_KINDS, type AlertKind } from './alerts.ts';
  */
 export const CHANNEL_NAMES = ['slack', 'email', 'webhook'] as const;
 export type ChannelName = (typeof CHANNEL_NAMES)[number];
-export type Routes = ReadonlyMap<ChannelName, ReadonlySet<AlertKind> | 'all'>;
+export type Routes = ReadonlyMap<ChannelName, ReadonlySet<RoutableKind> | 'all'>;
 
 export function parseRoutes(text: string): { routes: Routes } | { error: string } {
-  const routes = new Map<ChannelName, ReadonlySet<AlertKind> | 'all'>();
+  const routes = new Map<ChannelName, ReadonlySet<RoutableKind> | 'all'>();
   for (const part of text
     .split(';')
     .map((item) => item.trim())
@@ -29,20 +33,20 @@ export function parseRoutes(text: string): { routes: Routes } | { error: string 
       routes.set(name as ChannelName, 'all');
       continue;
     }
-    const unknown = list.filter((kind) => !(ALERT_KINDS as readonly string[]).includes(kind));
+    const unknown = list.filter((kind) => !(ROUTABLE_KINDS as readonly string[]).includes(kind));
     if (unknown.length) {
       return {
-        error: `${name}: unknown alert kind ${unknown.join(', ')} (expected ${ALERT_KINDS.join(', ')} or *)`,
+        error: `${name}: unknown alert kind ${unknown.join(', ')} (expected ${ROUTABLE_KINDS.join(', ')} or *)`,
       };
     }
-    routes.set(name as ChannelName, new Set(list as AlertKind[]));
+    routes.set(name as ChannelName, new Set(list as RoutableKind[]));
   }
   return { routes };
 }
 
 /** The channels (of those configured) that take alerts of `kind`. */
 export function channelsFor(
-  kind: AlertKind | 'test',
+  kind: RoutableKind | 'test',
   configured: readonly ChannelName[],
   routes: Routes,
 ): ChannelName[] {

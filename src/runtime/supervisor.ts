@@ -174,6 +174,9 @@ export class Supervisor {
         windowMs: config.NOTIFY_GROUP_WINDOW_SECONDS * 1000,
         retryDelaySeconds: config.NOTIFY_RETRY_SECONDS,
         ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+        ...(config.NOTIFY_DAILY_SUMMARY_HOUR !== undefined
+          ? { summaryHour: config.NOTIFY_DAILY_SUMMARY_HOUR }
+          : {}),
         logger,
         now,
       });

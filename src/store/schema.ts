@@ -228,6 +228,8 @@ export const pendingAlerts = pgTable(
 export const notifyCursor = pgTable('notify_cursor', {
   id: integer('id').primaryKey(),
   lastAuditId: bigint('last_audit_id', { mode: 'number' }).notNull(),
+  /** The daily summary hour most recently sent (or skipped on first start). */
+  lastSummaryAt: at('last_summary_at'),
 });
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -1,0 +1,1 @@
+ALTER TABLE "notify_cursor" ADD COLUMN "last_summary_at" timestamp (3) with time zone;
