@@ -36,6 +36,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/{id}': 'admin',
   'POST /api/v1/notifications/test': 'admin',
+  'GET /api/v1/audit-logs': 'admin',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;

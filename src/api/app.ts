@@ -10,12 +10,14 @@ import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
+import type { Db } from '../store/database.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { installAccessControl } from './access.ts';
 import { installCors } from './cors.ts';
 import { installErrorHandling, send } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
@@ -33,6 +35,8 @@ export interface ApiServices {
   health: HealthReporter;
   tokens: TokenService;
   notifier: Notifier;
+  /** The database, for routes that only read it (the audit trail). */
+  db: Db;
 }
 
 export interface AppDeps {
@@ -128,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'agents', description: 'The agent pool: agents, quota, pause, resume, reset' },
         { name: 'tokens', description: 'API tokens and their roles (admin)' },
         { name: 'notifications', description: 'Slack, email and webhook notifications (admin)' },
+        { name: 'audit', description: 'The hash-chained audit trail (admin)' },
         { name: 'health', description: 'Liveness, readiness and component status' },
       ],
     },
@@ -154,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       agentRoutes(api, { pool: () => services().pool, tasks: () => services().tasks, now: () => new Date() });
       tokenRoutes(api, () => services().tokens);
       notificationRoutes(api, () => services().notifier);
+      auditRoutes(api, { db: () => services().db });
     },
     { prefix: API_PREFIX },
   );

@@ -7,7 +7,7 @@ import { auditLog } from '../store/schema.ts';
 /** The hash the first record of the chain points back to. */
 export const GENESIS_HASH = '0'.repeat(64);
 /** Serialises appends so two writers never chain onto the same previous record. */
-const AUDIT_LOCK_KEY = 7_020_424_612;
+export const AUDIT_LOCK_KEY = 7_020_424_612;
 
 export interface AuditEntry {
   at: Date;

@@ -1,7 +1,7 @@
 /** The CLI's exit codes; scripts branch on them, so they never change meaning. */
 export const EXIT = {
   ok: 0,
-  /** The task ended failed or cancelled (`submit --wait`). */
+  /** The task ended failed or cancelled (`submit --wait`), or the audit chain is broken (`audit verify`). */
   taskFailed: 1,
   /** Bad flags, bad input, or a request the server refused as invalid. */
   usage: 2,

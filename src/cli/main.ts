@@ -61,6 +61,25 @@ program
   )
   .action(async () => (await import('./commands/secrets.ts')).rotateSecrets(config(), process.env, out));
 
+const audit = program
+  .command('audit')
+  .description(
+    'The hash-chained audit trail, read from the database directly (DATABASE_URL, or DATA_DIR with the supervisor stopped)',
+  );
+audit
+  .command('verify')
+  .description('Check every record’s hash and link; exit 1 naming the first broken record')
+  .action(async () => (await import('./commands/audit.ts')).auditVerify(config(), out));
+audit
+  .command('export')
+  .description('Write the records as JSON Lines, oldest first, with the API’s fields')
+  .option('--output <file>', 'write to this file instead of standard output')
+  .option('--from <time>', 'only records at or after this ISO 8601 time')
+  .option('--to <time>', 'only records before this ISO 8601 time')
+  .action(async (flags: { output?: string; from?: string; to?: string }) =>
+    (await import('./commands/audit.ts')).auditExport(config(), flags, out),
+  );
+
 const client = () => {
   const settings = config();
   return new ApiClient(

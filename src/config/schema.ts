@@ -111,6 +111,8 @@ export const configSchema = z.object({
   NOTIFY_RETRY_SECONDS: intInRange(1, 3600).default(15),
   /** UTC hour (0-23) at which a summary of the past day is sent (unset: no daily summary). */
   NOTIFY_DAILY_SUMMARY_HOUR: intInRange(0, 23).optional(),
+  /** Audit records older than this many days are deleted, leaving a verifiable anchor (unset: kept forever). */
+  AUDIT_RETENTION_DAYS: intInRange(1, 36_500).optional(),
   /** Public base URL of this supervisor, used for links in notifications. */
   PUBLIC_URL: httpUrl.optional(),
   /** Log verbosity. */

@@ -8,6 +8,7 @@ import type { AgentDriver } from '../agents/driver.ts';
 import { SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
+import { pruneAudit } from '../audit/audit-retention.ts';
 import { resolveAuthMode } from '../auth/auth-mode.ts';
 import { TokenService } from '../auth/token-service.ts';
 import { ConfigError } from '../config/load.ts';
@@ -31,6 +32,8 @@ import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
 import { setUpWorker } from './worker-setup.ts';
 
+/** How often audit retention runs; a day is as fine-grained as a retention measured in days needs. */
+const AUDIT_PRUNE_INTERVAL_MS = 24 * 3_600_000;
 /** How often each process looks at its dependencies for outages worth an alert. */
 const HEALTH_MONITOR_INTERVAL_MS = 15_000;
 
@@ -259,6 +262,7 @@ export class Supervisor {
         bus,
         tokens,
         notifier,
+        db: database.db,
         health: createHealthReporter({
           database,
           eventBus: bus,
@@ -283,6 +287,20 @@ export class Supervisor {
       });
       if ((options.notifyTickMs ?? 5000) > 0) monitor.start(HEALTH_MONITOR_INTERVAL_MS);
       cleanups.push(() => monitor.stop());
+      const retentionDays = config.AUDIT_RETENTION_DAYS;
+      if (retentionDays !== undefined && (options.api ?? true)) {
+        // Every API process prunes; the append lock serialises them and a second run finds nothing to do.
+        const prune = () =>
+          pruneAudit(database.db, new Date(now().getTime() - retentionDays * 86_400_000), now()).then(
+            (pruned) =>
+              pruned &&
+              logger.info({ removed: pruned.removed, throughId: pruned.through_id }, 'audit records pruned'),
+            (error: unknown) => logger.warn({ err: error }, 'audit pruning failed; retrying in a day'),
+          );
+        void prune();
+        const pruneTimer = setInterval(prune, AUDIT_PRUNE_INTERVAL_MS).unref();
+        cleanups.push(() => clearInterval(pruneTimer));
+      }
       state = 'ready';
       logger.info(
         { database: database.kind, bus: bus.kind, port: options.listen === false ? null : config.PORT },
