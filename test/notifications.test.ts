@@ -266,4 +266,43 @@ describe('notifications', () => {
     });
     expect(await notifier.tick()).toMatchObject({ queued: 0 }); // once a day
   });
+
+  it('alerts once when an attempt takes a quota window past 80 %', async () => {
+    const r = await receivers();
+    const test = await startTestSupervisor('pglite', {
+      driver: new ScriptedDriver(), // each attempt costs $0.001
+      agents: [
+        {
+          id: 'metered',
+          cli: 'claude-code',
+          credential: { kind: 'api_key', value: 'sk-test-metered-0123456789' },
+          limits: {
+            models: ['m'],
+            maxConcurrent: 1,
+            windows: [{ name: 'usd/5h', metric: 'usd', limit: 0.005, hours: 5, mode: 'rolling' }],
+          },
+        },
+      ],
+      env: {
+        WEBHOOK_URL: r.webhook.url,
+        WEBHOOK_SECRET,
+        NOTIFY_GROUP_WINDOW_SECONDS: '1',
+        TASK_COST_ESTIMATE_USD: '0.001',
+      },
+    });
+    cleanups.push(() => test.stop());
+    await test.supervisor.notifier.tick();
+    for (let i = 0; i < 5; i++) {
+      const { task } = await test.supervisor.tasks.submit(analysis, { actor: { name: 'dev' } });
+      expect((await test.waitForStatus(task.id, ['succeeded', 'parked', 'failed'])).status).toBe('succeeded');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await test.supervisor.notifier.tick();
+    await eventually(() => r.webhook.payloads.length === 1, 'the quota alert');
+    // $0.003 is under 80 % of $0.005; the fourth attempt ($0.004) crosses it, the fifth stays above.
+    expect(r.webhook.payloads[0]).toMatchObject({
+      type: 'supervisor.quota_high',
+      data: { title: 'Agent metered has used over 80% of usd/5h', count: 1 },
+    });
+  });
 });
