@@ -182,6 +182,12 @@ describe('the supervisor as a process', () => {
     expect(waited.code).toBe(0);
     expect(waited.stdout).toMatch(/ succeeded/);
     expect(waited.stdout).toContain('echo driver');
+    // The summary closes the output; without a terminal there is no spinner on stderr.
+    expect(waited.stdout).toMatch(
+      /\nstatus {5}succeeded \(outcome: succeeded\)\nattempts {3}1 \(budget \d+\)\n/,
+    );
+    expect(waited.stdout).toMatch(/\ncost {7}\$\d+\.\d{4} {3}tokens in \d+ \/ out \d+/);
+    expect(waited.stderr).toBe('');
 
     const waitedId = waited.stdout.split(' ')[0]!;
     const logs = await runCli(['logs', waitedId], env);
@@ -192,7 +198,11 @@ describe('the supervisor as a process', () => {
     const following = await runCli(['submit', '-t', 'CODE_ANALYSIS', '-r', 'o/r'], env);
     const followed = await runCli(['logs', '-f', following.stdout.trim()], env);
     expect(followed.code).toBe(0);
-    expect(followed.stdout.trim().split('\n').at(-1)).toMatch(/status succeeded/);
+    // The streamed events end with the final status; the summary follows after a blank line.
+    const [stream, summary] = followed.stdout.trim().split('\n\n');
+    expect(stream!.split('\n').at(-1)).toMatch(/status succeeded/);
+    expect(summary).toMatch(/^── \S+ ──\nstatus {5}succeeded \(outcome: succeeded\)\nattempts {3}1 /);
+    expect(followed.stderr).toBe('');
 
     const listed = await runCli(['tasks', '--json'], env);
     expect(listed.code).toBe(0);

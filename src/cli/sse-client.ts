@@ -38,15 +38,17 @@ export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator
 
 /**
  * Follows a task's event stream, reconnecting with Last-Event-ID if the connection drops, until
- * the server ends it (the task finished) or, with `untilReplayed`, history has been sent.
+ * the server ends it (the task finished) or, with `untilReplayed`, history has been sent, or `signal`
+ * is aborted.
  */
 export async function* followEvents(
   client: ApiClient,
   taskId: string,
-  options: { untilReplayed: boolean },
+  options: { untilReplayed: boolean; signal?: AbortSignal },
 ): AsyncGenerator<SseMessage> {
   let lastId: string | undefined;
   for (let reconnects = 0; reconnects <= 5; reconnects++) {
+    if (options.signal?.aborted) return;
     let response: Response;
     try {
       response = await fetch(`${client.baseUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/events`, {
@@ -55,8 +57,10 @@ export async function* followEvents(
           ...client.authHeaders,
           ...(lastId ? { 'last-event-id': lastId } : {}),
         },
+        signal: options.signal,
       });
     } catch {
+      if (options.signal?.aborted) return;
       if (reconnects === 5)
         throw new ExitError(EXIT.unreachable, `cannot reach the supervisor at ${client.baseUrl}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -80,7 +84,8 @@ export async function* followEvents(
       }
       return; // the server ended the stream: the task is over
     } catch {
-      // connection lost mid-stream: reconnect and resume after lastId
+      // connection lost mid-stream (or stopped by the caller): reconnect and resume after lastId
+      if (options.signal?.aborted) return;
     }
   }
 }

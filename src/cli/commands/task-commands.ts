@@ -7,6 +7,8 @@ import type { ApiClient } from '../api-client.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
 import { EXIT, ExitError } from '../exit.ts';
 import { taskDetails, taskTable } from '../format.ts';
+import { taskSummary } from '../progress.ts';
+import { noProgress, type Progress, startProgress } from '../spinner.ts';
 import { followEvents } from '../sse-client.ts';
 import { buildSubmission, type SubmitFlags } from '../submission.ts';
 
@@ -57,9 +59,20 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         return;
       }
       if (!flags.json) out(`${task.id} ${task.status}`);
-      task = await waitForEnd(client(), task, flags.json ? () => {} : out);
+      const progress = startProgress(
+        { status: task.status, attempt: task.attempts.count, since: Date.now() },
+        out,
+      );
+      try {
+        task = await waitForEnd(client(), task, flags.json ? () => {} : progress.print, progress);
+      } finally {
+        progress.stop();
+      }
       if (flags.json) out(JSON.stringify(task, null, 2));
-      else if (task.result?.text) out(task.result.text);
+      else {
+        if (task.result?.text) out(task.result.text);
+        out(`\n${taskSummary(task)}`);
+      }
       if (task.status !== 'succeeded')
         throw new ExitError(
           EXIT.taskFailed,
@@ -132,16 +145,39 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     .option('--json', 'print every event as a JSON line (including stream deltas)')
     .action(async (id: string, flags: { follow?: boolean; json?: boolean }) => {
       const api = client();
-      let finalStatus: string | undefined;
-      for await (const message of followEvents(api, id, { untilReplayed: !flags.follow })) {
-        const event = JSON.parse(message.data) as StreamedEvent;
-        if (event.type === 'status') finalStatus = String(event.data.status);
-        if (flags.json) out(message.data);
-        else {
-          const line = formatEvent(event);
-          if (line) out(line);
-        }
+      const path = `/api/v1/tasks/${encodeURIComponent(id)}`;
+      let progress = noProgress(out);
+      if (flags.follow && process.stderr.isTTY) {
+        const task = await api.request<TaskView>('GET', path);
+        progress = startProgress(
+          { status: task.status, attempt: task.attempts.count, since: Date.parse(task.created_at) },
+          out,
+        );
       }
+      let finalStatus: string | undefined;
+      try {
+        for await (const message of followEvents(api, id, { untilReplayed: !flags.follow })) {
+          const event = JSON.parse(message.data) as StreamedEvent;
+          if (event.type === 'status') {
+            finalStatus = String(event.data.status);
+            progress.update({ status: finalStatus });
+            // Status events do not carry the attempt number: ask for it when an attempt may have begun.
+            if (progress.active && finalStatus === 'running')
+              api.request<TaskView>('GET', path).then(
+                (task) => progress.update({ attempt: task.attempts.count }),
+                () => {},
+              );
+          } else progress.update({ lastEvent: event.type });
+          if (flags.json) progress.print(message.data);
+          else {
+            const line = formatEvent(event);
+            if (line) progress.print(line);
+          }
+        }
+      } finally {
+        progress.stop();
+      }
+      if (flags.follow && !flags.json) out(`\n${taskSummary(await api.request<TaskView>('GET', path))}`);
       if (flags.follow && finalStatus && finalStatus !== 'succeeded') {
         throw new ExitError(EXIT.taskFailed, `task ${id} ${finalStatus}`);
       }
@@ -172,20 +208,46 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     });
 }
 
-async function waitForEnd(client: ApiClient, initial: TaskView, out: Output): Promise<TaskView> {
+async function waitForEnd(
+  client: ApiClient,
+  initial: TaskView,
+  out: Output,
+  progress: Progress,
+): Promise<TaskView> {
   let task = initial;
   let lastStatus = task.status;
-  while (!isTerminal(task.status)) {
-    await sleep(WAIT_POLL_MS);
-    task = await client.request<TaskView>('GET', `/api/v1/tasks/${task.id}`);
-    if (task.status !== lastStatus) {
-      out(
-        `${task.id} ${task.status}${task.outcome && task.status !== 'running' ? ` (${task.outcome})` : ''}`,
-      );
-      lastStatus = task.status;
+  // On a terminal, also follow the event stream so the spinner can name the newest event.
+  const events = new AbortController();
+  if (progress.active && !isTerminal(task.status)) void watchEvents(client, task.id, progress, events.signal);
+  try {
+    while (!isTerminal(task.status)) {
+      await sleep(WAIT_POLL_MS);
+      task = await client.request<TaskView>('GET', `/api/v1/tasks/${task.id}`);
+      progress.update({ status: task.status, attempt: task.attempts.count });
+      if (task.status !== lastStatus) {
+        out(
+          `${task.id} ${task.status}${task.outcome && task.status !== 'running' ? ` (${task.outcome})` : ''}`,
+        );
+        lastStatus = task.status;
+      }
     }
+  } finally {
+    events.abort();
   }
   return task;
+}
+
+/** Feeds event types to the spinner; best effort, since polling decides when the task is over. */
+async function watchEvents(client: ApiClient, id: string, progress: Progress, signal: AbortSignal) {
+  try {
+    for await (const message of followEvents(client, id, { untilReplayed: false, signal })) {
+      const event = JSON.parse(message.data) as StreamedEvent;
+      if (event.type === 'status') progress.update({ status: String(event.data.status) });
+      else progress.update({ lastEvent: event.type });
+    }
+  } catch {
+    // the spinner just keeps its last event
+  }
 }
 
 function readText(path: string): string {

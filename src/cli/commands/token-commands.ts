@@ -100,8 +100,10 @@ export function registerTokenCommands(
     .command('revoke')
     .description('Revoke a token: it stops working at once')
     .argument('<id>', 'token id (from `supervisor tokens list`)')
-    .action(async (id: string) => {
+    .option('--json', 'print the revoked token as JSON')
+    .action(async (id: string, flags: { json?: boolean }) => {
       const revoked = await client().request<TokenJson>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+      if (flags.json) return out(JSON.stringify(revoked, null, 2));
       out(`revoked ${revoked.id} (${revoked.name}, ${revoked.role})`);
     });
 
