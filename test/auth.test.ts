@@ -37,6 +37,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'DELETE /api/v1/tokens/{id}': 'admin',
   'POST /api/v1/notifications/test': 'admin',
   'GET /api/v1/audit-logs': 'admin',
+  'GET /api/v1/metrics': 'viewer',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;

@@ -8,6 +8,7 @@ import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { Db } from '../store/database.ts';
@@ -18,7 +19,9 @@ import { installErrorHandling, send } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -49,6 +52,8 @@ export interface AppDeps {
   services: () => ApiServices | undefined;
   /** Serve the task and agent routes; a worker process serves only the health probes. */
   apiRoutes?: boolean;
+  /** Prometheus metrics: HTTP requests are timed and `GET /api/v1/metrics` serves them. */
+  metrics?: Metrics;
   security: {
     authMode: EffectiveAuthMode;
     corsOrigins: readonly string[];
@@ -103,6 +108,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeHttp(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+    });
+  }
   app.addHook('preValidation', async (request) => {
     for (const [where, value] of [
       ['body', request.body],
@@ -145,7 +156,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   healthRoutes(app, { state: deps.state, reporter: () => deps.services()?.health });
 
+  if (metrics) {
+    // Workers serve it too: their attempts, tokens and costs are counted where they run.
+    await app.register(
+      async (api) =>
+        metricsRoutes(api, {
+          metrics: () => {
+            services(); // not ready while starting: the gauges read the database
+            return metrics;
+          },
+        }),
+      { prefix: API_PREFIX },
+    );
+  }
   if (deps.apiRoutes === false) return app;
+  await app.register(dashboardRoutes);
   await app.register(
     async (api) => {
       taskRoutes(api, {

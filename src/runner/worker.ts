@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { DispatchJob, TaskQueue } from '../queue/task-queue.ts';
 import type { Db } from '../store/database.ts';
 import * as store from '../store/task-store.ts';
@@ -43,9 +44,15 @@ export class Worker {
   readonly #running = new Map<string, RunningAttempt>();
   #cancelTimer: NodeJS.Timeout | undefined;
   #started = false;
+  #metrics: Pick<Metrics, 'observeAttempt'> | undefined;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
+  }
+
+  /** Reports each recorded attempt (duration, tokens, cost, failovers, watchdog kills) to `metrics`. */
+  instrument(metrics: Pick<Metrics, 'observeAttempt'>): void {
+    this.#metrics = metrics;
   }
 
   get driverName(): string {
@@ -172,6 +179,7 @@ export class Worker {
     );
     const finishMs = Math.round(performance.now() - runStarted) - runMs;
     if (finished.accepted) {
+      this.#metrics?.observeAttempt(task, attempt, report, runMs, finished.task);
       log.info(
         { outcome: report.outcome, status: finished.task?.status, costUsd: report.costUsd, runMs, finishMs },
         'attempt finished',

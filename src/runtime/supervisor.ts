@@ -16,6 +16,7 @@ import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
+import { Metrics } from '../metrics/metrics.ts';
 import { HealthMonitor } from '../notify/health-monitor.ts';
 import { Notifier } from '../notify/notifier.ts';
 import { channelsFromConfig, routesFromConfig } from '../notify/setup.ts';
@@ -121,8 +122,10 @@ export class Supervisor {
         'development mode: the API answers local requests without a token (AUTH_MODE=auto on a loopback HOST); set AUTH_MODE=tokens to require one',
       );
     }
+    const metrics = new Metrics();
     const app = await buildApp({
       logger,
+      metrics,
       maxBodyBytes: config.MAX_BODY_BYTES,
       version: VERSION,
       state: () => state,
@@ -185,12 +188,14 @@ export class Supervisor {
       });
       await notifier.start({ tickMs: options.notifyTickMs ?? 5000 });
       cleanups.push(() => notifier.stop());
-      const bus =
+      const rawBus =
         options.bus ??
         (config.REDIS_URL
           ? await RedisEventBus.connect({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger })
           : new MemoryEventBus());
-      if (!options.bus) cleanups.push(() => bus.close());
+      if (!options.bus) cleanups.push(() => rawBus.close());
+      // Status events count submissions, parks and finished tasks; deliveries are timed (metrics).
+      const bus = metrics.instrumentBus(rawBus);
       // Development mode runs on the developer's own machine, where local repositories are the point.
       const repositoryPolicy = {
         schemes: config.REPOSITORY_SCHEMES ?? [
@@ -216,6 +221,7 @@ export class Supervisor {
         ...(config.REPO_DAILY_BUDGET_USD ? { repoDailyBudgetUsd: config.REPO_DAILY_BUDGET_USD } : {}),
         logger,
       });
+      metrics.attach({ db: database.db, pool, now });
       const tokens = new TokenService({ db: database.db, now });
       if (options.api ?? true) {
         const created = await tokens.ensureAdmin(config.ADMIN_TOKEN);
@@ -251,6 +257,7 @@ export class Supervisor {
         });
         cleanups.push(() => setup.stop());
         worker = setup.worker;
+        worker.instrument(metrics);
         if (database.kind === 'pglite') await redeliverInterrupted(database, queue, logger);
         await worker.start();
         logger.info({ driver: setup.driverName, concurrency: config.WORKER_CONCURRENCY }, 'worker started');

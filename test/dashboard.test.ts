@@ -1,0 +1,239 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
+import * as steps from '../src/scripted-model/steps.ts';
+import { processesUnder } from './support/agent-processes.ts';
+import { createSourceRepo } from './support/git-repo.ts';
+import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+
+/**
+ * The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against
+ * a real supervisor: the BUG_FIX task runs the real Claude Code CLI with scripted model answers.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../test-artifacts/dashboard/', import.meta.url).pathname;
+const haveChromium = existsSync(CHROMIUM);
+// In CI the browser test must run: a missing Chromium fails it there instead of skipping.
+const skip = !haveChromium && !process.env.CI;
+if (skip) console.warn(`dashboard browser tests skipped: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+
+/** Form controls on the page that have no label (label element, aria-label or aria-labelledby). */
+// Browser-side code is passed as text: this project's TypeScript has no DOM types.
+const unlabelledControls = (page: Page) =>
+  page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
+    .filter((control) => control.type !== 'hidden')
+    .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || control.getAttribute('aria-labelledby')))
+    .map((control) => control.outerHTML)`) as Promise<string[]>;
+
+describe.skipIf(skip)('the dashboard in a browser', () => {
+  let browser: Browser;
+  let model: ScriptedModelServer;
+  let dev: TestSupervisor | undefined;
+  let tokens: TestSupervisor | undefined;
+  const source = createSourceRepo({
+    'calc.js': 'export function add(a, b) {\n  return a - b;\n}\n',
+    'README.md': '# calc\n',
+  });
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    model = await startScriptedModelServer();
+    const key = `sk-dashboard-${Date.now()}`;
+    model.script(key, [
+      steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+      steps.toolUse([
+        {
+          name: 'Edit',
+          input: { file_path: '{{cwd}}/calc.js', old_string: 'return a - b;', new_string: 'return a + b;' },
+        },
+      ]),
+      steps.text('Fixed add(): it subtracted instead of adding.'),
+    ]);
+    [browser, dev] = await Promise.all([
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      }),
+      // One process on loopback: development mode, no token needed, local repository paths allowed.
+      startTestSupervisor('pglite', {
+        listen: true,
+        env: {
+          AGENT_DRIVER: 'claude-code',
+          ANTHROPIC_BASE_URL: model.url,
+          CLAUDE_API_KEYS: key,
+          CLAUDE_API_RETRIES: '0',
+          CLAUDE_API_TIMEOUT_MS: '2000',
+          AGENT_IDLE_TIMEOUT_SECONDS: '5',
+          TASK_MAX_ATTEMPTS: '1',
+          WORKSPACE_RETENTION_HOURS: '1',
+        },
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    const leftovers = dev ? processesUnder(dev.dataDir) : [];
+    await Promise.all([browser?.close(), dev?.stop(), tokens?.stop()]);
+    await model?.close();
+    expect(leftovers, 'agent processes left behind').toEqual([]);
+  });
+
+  it('submits a BUG_FIX through the form, watches it go live to succeeded, opens its diff and the agents page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+
+    // The static files come with their security headers.
+    const home = await page.goto(`${dev!.url}/#/submit`);
+    expect(home!.headers()['content-security-policy']).toContain("default-src 'self'");
+    expect(home!.headers()['x-content-type-options']).toBe('nosniff');
+    expect((await fetch(`${dev!.url}/ui/app.js`)).headers.get('content-type')).toContain('text/javascript');
+    expect((await fetch(`${dev!.url}/ui/nope.js`)).status).toBe(404);
+
+    await page.getByRole('heading', { name: 'Submit a task' }).waitFor();
+    await expect.poll(() => page.locator('#session').textContent()).toBe('Development mode (no token)');
+    await page.getByLabel('Type').selectOption('BUG_FIX');
+    await page.getByLabel('Repository', { exact: true }).fill(source.path);
+    await page
+      .getByLabel('Description', { exact: true })
+      .fill('add() returns the difference instead of the sum');
+    await page.getByLabel('Acceptance criteria').fill('add(2, 3) is 5');
+    await shot(page, '01-submit');
+    await page.getByRole('button', { name: 'Submit task' }).click();
+
+    await page.waitForURL(/#\/tasks\/[0-9a-f-]{36}$/);
+    const id = new URL(page.url()).hash.slice('#/tasks/'.length);
+    // A marker on the window: it survives only if the page is never reloaded.
+    await page.evaluate('window.__noReload = true');
+
+    const events = page.locator('ol.events > li');
+    await events.first().waitFor();
+    await page.locator('#task-status').getByText('succeeded').waitFor({ timeout: 50_000 });
+    expect(await page.evaluate('window.__noReload')).toBe(true);
+    // The stream carried the run: the status changes, the agent's turns and its result.
+    await expect.poll(() => events.count()).toBeGreaterThan(4);
+    const eventTypes = await page.locator('ol.events .event-type').allTextContents();
+    expect(eventTypes).toContain('status');
+    expect(eventTypes, eventTypes.join(' ')).toContain('result/success');
+    expect(eventTypes).toContain('assistant');
+    await expect.poll(() => page.locator('ol.events').textContent()).toContain('→ succeeded');
+    await page.getByText('Fixed add(): it subtracted instead of adding.', { exact: true }).first().waitFor();
+    expect(await page.locator('section', { hasText: 'Attempts' }).locator('tbody tr').count()).toBe(1);
+
+    await page.getByRole('button', { name: 'Show diff' }).click();
+    const diff = page.locator('pre.diff');
+    await diff.getByText('+  return a + b;').waitFor();
+    expect(await diff.textContent()).toContain('-  return a - b;');
+    expect(await page.locator('#diff-title + p').textContent()).toContain(`supervisor/${id}`);
+    await shot(page, '02-task-succeeded-with-diff');
+
+    // The tasks list shows it, live.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+    const row = page.locator('tbody tr', { hasText: id.slice(0, 8) });
+    await row.getByText('succeeded').first().waitFor();
+    expect(await row.textContent()).toContain('BUG_FIX');
+    await shot(page, '03-tasks');
+
+    await page.getByRole('link', { name: 'Agents' }).click();
+    const agent = page.locator('article.agent', { has: page.getByRole('heading', { name: 'claude-1' }) });
+    await agent.waitFor();
+    expect(await agent.locator('.badge').first().textContent()).toBe('active');
+    expect(await agent.locator('meter').count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => agent.locator('.gauge .countdown').first().textContent())
+      .toMatch(/^resets in \d/);
+    expect(await agent.getByRole('button', { name: 'Pause claude-1' }).isEnabled()).toBe(true);
+    await shot(page, '04-agents');
+
+    await page.getByRole('link', { name: 'Charts' }).click();
+    await page.getByRole('img', { name: /Throughput/ }).waitFor();
+    expect(await page.locator('.chart svg rect').count()).toBeGreaterThan(0);
+    await shot(page, '05-charts');
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.locator('tbody tr', { hasText: 'task.submitted' }).first().waitFor();
+    await shot(page, '06-audit');
+
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('labels every form control and can be driven from the keyboard', async () => {
+    const page = await browser.newPage();
+    for (const view of ['#/submit', '#/tasks', '#/audit', '#/agents']) {
+      await page.goto(`${dev!.url}/${view}`);
+      await page.locator('main h1').waitFor();
+      await page.waitForLoadState('networkidle');
+      expect(await unlabelledControls(page), view).toEqual([]);
+    }
+    // Every per-type set of fields, too.
+    await page.goto(`${dev!.url}/#/submit`);
+    for (const type of ['PR_REVIEW', 'ISSUE_SUMMARY', 'CODE_ANALYSIS', 'FEATURE']) {
+      await page.getByLabel('Type').selectOption(type);
+      expect(await unlabelledControls(page), type).toEqual([]);
+    }
+
+    // Tab from the top of the page to the main navigation, Enter follows the link.
+    await page.goto(`${dev!.url}/#/tasks`);
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    const focused = () => page.evaluate("document.activeElement?.textContent?.trim() ?? ''");
+    let presses = 0;
+    while ((await focused()) !== 'Agents' && presses < 10) {
+      await page.keyboard.press('Tab');
+      presses += 1;
+    }
+    expect(await focused()).toBe('Agents');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#/agents');
+    expect(await page.getByRole('link', { name: 'Agents' }).getAttribute('aria-current')).toBe('page');
+    await page.close();
+  });
+
+  it('asks for a token with AUTH_MODE=tokens: a wrong one is refused, the admin token signs in', async () => {
+    tokens = await startTestSupervisor('pglite', { listen: true, env: { AUTH_MODE: 'tokens' } });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(`${tokens.url}/`);
+    const input = page.getByLabel('API token', { exact: true });
+    await input.waitFor();
+    expect(await unlabelledControls(page)).toEqual([]);
+    await shot(page, '07-login');
+
+    await input.fill('sv_not_a_real_token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/not accepted/)
+      .waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('supervisor.token'))).toBeNull();
+    await shot(page, '08-login-refused');
+
+    await input.fill(tokens.adminToken!);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
+    expect(await page.locator('#session').textContent()).toBe('Signed in with a token');
+    expect(await page.evaluate(() => sessionStorage.getItem('supervisor.token'))).toBe(tokens.adminToken);
+    // The token goes with every request: the admin-only audit log loads.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.locator('tbody tr', { hasText: 'auth.failed' }).first().waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await input.waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('supervisor.token'))).toBeNull();
+    await page.close();
+  });
+});
