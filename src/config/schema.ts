@@ -118,7 +118,7 @@ export const configSchema = z.object({
   /** Log verbosity. */
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Human-readable logs instead of JSON lines. */
-  LOG_PRETTY: booleanFlag.default(false),
+  LOG_PRETTY: booleanFlag.optional(),
   /** Agents this worker may run, comma-separated names (empty: all). Lets hosts serve different agents. */
   WORKER_AGENTS: commaList.default([]),
   /** Agent runs one worker process executes at the same time. */

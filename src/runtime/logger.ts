@@ -35,7 +35,8 @@ export function createLogger(config: Config, destination?: DestinationStream): L
   if (destination) return pino(options, destination);
   return pino({
     ...options,
-    ...(config.LOG_PRETTY
+    // Pretty on a terminal (development), JSON lines wherever logs are collected.
+    ...((config.LOG_PRETTY ?? process.stdout.isTTY)
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),
   });
