@@ -106,6 +106,7 @@ async function supervisorRun(workers: number): Promise<Figures> {
     queue,
     bus: new MemoryEventBus(),
     defaultMaxAttempts: 1,
+    dedupWindowSeconds: 3600,
     repositoryPolicy: { schemes: ['https'], hosts: [] },
   });
   const env = {

@@ -197,6 +197,8 @@ export const configSchema = z.object({
   ECHO_DRIVER_DELAY_MS: intInRange(0, 3_600_000).default(200),
   /** Attempts a task gets for its own failures before it fails (infrastructure interruptions do not count). */
   TASK_MAX_ATTEMPTS: intInRange(1, 20).default(3),
+  /** How far back a `dedupe: true` submission looks for a task of the same content. */
+  DEDUP_WINDOW_SECONDS: intInRange(1, 30 * 86_400).default(3600),
   /** First retry delay; doubles per attempt, with jitter. */
   RETRY_BASE_DELAY_MS: intInRange(0, 3_600_000).default(2000),
   /** Upper bound of the retry delay. */

@@ -154,6 +154,16 @@ const submissionOptions = {
     .max(7 * 86_400)
     .optional()
     .describe('Wall-clock limit of the whole task, from its first start'),
+  // Optional rather than defaulting to false: a default would enter the idempotency request hash
+  // and turn replays of requests stored before this option existed into 409s.
+  dedupe: z
+    .boolean()
+    .optional()
+    .describe(
+      'Return the existing task (200, `Deduplicated: true`) instead of running again when a task with the ' +
+        'same type and payload (repository and refs as given, not resolved commits) was submitted within ' +
+        'DEDUP_WINDOW_SECONDS and did not fail or get cancelled',
+    ),
 };
 
 /** A task submission: the type selects which payload schema applies. */

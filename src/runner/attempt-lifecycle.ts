@@ -266,7 +266,7 @@ export class AttemptLifecycle {
           costUsd: report.costUsd,
           tokens: report.usage,
           interrupted,
-          tools: summariseTools(await store.toolEventsOf(tx, attempt.id)),
+          tools: summariseTools(await store.toolEventsOf(tx, task.id, attempt.id)),
         },
       });
       if (stored.agentId) {

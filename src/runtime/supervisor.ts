@@ -210,6 +210,7 @@ export class Supervisor {
         queue,
         bus,
         defaultMaxAttempts: config.TASK_MAX_ATTEMPTS,
+        dedupWindowSeconds: config.DEDUP_WINDOW_SECONDS,
         repositoryPolicy,
         now,
       });

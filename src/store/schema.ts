@@ -53,6 +53,8 @@ export const tasks = pgTable(
     dispatchJobId: uuid('dispatch_job_id'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash'),
+    /** Content fingerprint (src/core/fingerprint.ts) that `dedupe: true` submissions look up. */
+    fingerprint: text('fingerprint'),
     submittedBy: text('submitted_by').notNull(),
     resultText: text('result_text'),
     result: jsonb('result'),
@@ -70,6 +72,7 @@ export const tasks = pgTable(
     index('tasks_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('tasks_type_created_idx').on(t.type, t.createdAt.desc(), t.id.desc()),
     index('tasks_repository_created_idx').on(t.repository, t.createdAt.desc(), t.id.desc()),
+    index('tasks_fingerprint_created_idx').on(t.fingerprint, t.createdAt.desc()),
     uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );

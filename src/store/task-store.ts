@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskType } from '../core/task-types.ts';
 import type { CursorPosition } from './cursor.ts';
@@ -53,6 +53,31 @@ export async function getTask(
 
 export async function findTaskByIdempotencyKey(q: Queryable, key: string): Promise<TaskRow | undefined> {
   const [row] = await q.select().from(tasks).where(eq(tasks.idempotencyKey, key));
+  return row;
+}
+
+/**
+ * The newest task with this fingerprint created at or after `since` whose status is not one of
+ * `excluded`. Served by the (fingerprint, created_at) index.
+ */
+export async function findRecentTaskByFingerprint(
+  q: Queryable,
+  fingerprint: string,
+  since: Date,
+  excluded: TaskStatus[],
+): Promise<TaskRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.fingerprint, fingerprint),
+        gte(tasks.createdAt, since),
+        notInArray(tasks.status, excluded),
+      ),
+    )
+    .orderBy(desc(tasks.createdAt))
+    .limit(1);
   return row;
 }
 
@@ -217,6 +242,7 @@ export async function listEvents(
 /** The events of an attempt that say which tools it used and which were denied. */
 export function toolEventsOf(
   q: Queryable,
+  taskId: string,
   attemptId: string,
 ): Promise<Array<{ type: string; data: unknown }>> {
   return q
@@ -224,6 +250,8 @@ export function toolEventsOf(
     .from(taskEvents)
     .where(
       and(
+        // By task first: that is what the events are indexed by.
+        eq(taskEvents.taskId, taskId),
         eq(taskEvents.attemptId, attemptId),
         inArray(taskEvents.type, ['assistant', 'system/permission_denied']),
       ),

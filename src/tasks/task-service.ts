@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { AppError } from '../core/errors.ts';
+import { taskFingerprint } from '../core/fingerprint.ts';
 import { eventsFrom, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
 import type { TaskSubmission } from '../core/task-types.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
@@ -25,10 +27,34 @@ export interface SubmitOptions {
   idempotencyKey?: string;
 }
 
+/**
+ * What a submission did: `created` a task, or returned an existing one, either as the repeat of an
+ * Idempotency-Key (`deduplicated: false`) or as a duplicate of a recent task (`deduplicated: true`).
+ */
+export interface SubmitResult {
+  task: TaskRow;
+  created: boolean;
+  deduplicated: boolean;
+}
+
 export interface TaskWithTotals {
   task: TaskRow;
   totals: store.AttemptTotals;
 }
+
+/**
+ * Tasks in these statuses are never returned as duplicates: a failed or cancelled run did not
+ * deliver its result, so submitting the same work again must run it again (`retry` would too,
+ * but a client resubmitting from a script should not have to know about the earlier task).
+ */
+const NOT_REUSED_BY_DEDUP: TaskStatus[] = ['failed', 'cancelled'];
+
+/**
+ * First key of the two-key advisory lock that serialises dedupe submissions of one fingerprint
+ * (the second is the fingerprint's hash). The two-key form is a key space of its own, apart from
+ * the single-key locks used elsewhere.
+ */
+const DEDUP_LOCK_CLASS = 70_204_246;
 
 /** Totals of a task that has no attempts yet. */
 export const NO_TOTALS: store.AttemptTotals = {
@@ -50,6 +76,7 @@ export class TaskService {
   readonly #queue: TaskQueue;
   readonly #bus: EventBus;
   readonly #defaultMaxAttempts: number;
+  readonly #dedupWindowSeconds: number;
   readonly #repositoryPolicy: RepositoryPolicy;
   readonly #now: () => Date;
 
@@ -58,6 +85,8 @@ export class TaskService {
     queue: TaskQueue;
     bus: EventBus;
     defaultMaxAttempts: number;
+    /** How far back a `dedupe: true` submission looks for the same work. */
+    dedupWindowSeconds: number;
     repositoryPolicy: RepositoryPolicy;
     now?: () => Date;
   }) {
@@ -66,17 +95,17 @@ export class TaskService {
     this.#queue = deps.queue;
     this.#bus = deps.bus;
     this.#defaultMaxAttempts = deps.defaultMaxAttempts;
+    this.#dedupWindowSeconds = deps.dedupWindowSeconds;
     this.#now = deps.now ?? (() => new Date());
   }
 
   /**
    * Creates and enqueues a task. With an idempotency key, repeating the same request returns the
-   * task it created (`created: false`); the same key with a different body is a conflict.
+   * task it created (`created: false`); the same key with a different body is a conflict. The key
+   * is checked first; with `dedupe: true`, a task of the same content (see taskFingerprint) created
+   * within the dedup window and not failed or cancelled is returned instead of a new one.
    */
-  async submit(
-    submission: TaskSubmission,
-    options: SubmitOptions,
-  ): Promise<{ task: TaskRow; created: boolean }> {
+  async submit(submission: TaskSubmission, options: SubmitOptions): Promise<SubmitResult> {
     const refusal = repositoryRefusal(submission.payload.repository, this.#repositoryPolicy);
     if (refusal) {
       const field = 'body.payload.repository';
@@ -87,11 +116,26 @@ export class TaskService {
     const requestHash = createHash('sha256').update(canonicalJson(submission)).digest('hex');
     if (options.idempotencyKey) {
       const existing = await store.findTaskByIdempotencyKey(this.#db, options.idempotencyKey);
-      if (existing) return { task: checkSameRequest(existing, requestHash), created: false };
+      if (existing) return replayOf(existing, requestHash);
     }
+    // Stored on every task, so a dedupe submission also finds work submitted without the option.
+    const fingerprint = taskFingerprint(submission.type, submission.payload);
     try {
-      const { task, events } = await this.#db.transaction(async (tx) => {
+      const { task, events, deduplicated } = await this.#db.transaction(async (tx) => {
         const now = this.#now();
+        if (submission.dedupe) {
+          const duplicate = await this.#findDuplicate(tx, fingerprint, now);
+          if (duplicate) {
+            await appendAudit(tx, {
+              at: now,
+              actor: options.actor.name,
+              action: 'task.deduplicated',
+              taskId: duplicate.id,
+              details: { type: duplicate.type, repository: duplicate.repository, ...origin(options.actor) },
+            });
+            return { task: duplicate, events: [], deduplicated: true };
+          }
+        }
         const runAfter = submission.run_after ? new Date(submission.run_after) : null;
         const id = randomUUID();
         const jobId = randomUUID();
@@ -109,6 +153,7 @@ export class TaskService {
           dispatchJobId: jobId,
           idempotencyKey: options.idempotencyKey ?? null,
           requestHash,
+          fingerprint,
           submittedBy: options.actor.name,
           createdAt: now,
           updatedAt: now,
@@ -131,18 +176,29 @@ export class TaskService {
           },
         });
         const events = await recordStatus(tx, task, now);
-        return { task, events };
+        return { task, events, deduplicated: false };
       });
       this.#bus.publish(events);
-      return { task, created: true };
+      return { task, created: !deduplicated, deduplicated };
     } catch (error) {
       // Two requests with the same new key raced; the loser answers like a repeat of the winner.
       if (options.idempotencyKey && isUniqueViolation(error)) {
         const existing = await store.findTaskByIdempotencyKey(this.#db, options.idempotencyKey);
-        if (existing) return { task: checkSameRequest(existing, requestHash), created: false };
+        if (existing) return replayOf(existing, requestHash);
       }
       throw error;
     }
+  }
+
+  /**
+   * The newest task of this fingerprint within the dedup window that may stand in for a new one.
+   * Takes a transaction lock on the fingerprint first, so of several identical submissions racing,
+   * one creates the task and the others, waiting on the lock, find it once it is committed.
+   */
+  async #findDuplicate(tx: Tx, fingerprint: string, now: Date): Promise<TaskRow | undefined> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${DEDUP_LOCK_CLASS}, hashtext(${fingerprint}))`);
+    const since = new Date(now.getTime() - this.#dedupWindowSeconds * 1000);
+    return store.findRecentTaskByFingerprint(tx, fingerprint, since, NOT_REUSED_BY_DEDUP);
   }
 
   async get(id: string): Promise<TaskWithTotals> {
@@ -328,7 +384,8 @@ export function allowed(task: TaskRow, event: TaskEvent): TaskStatus {
   return result.to;
 }
 
-function checkSameRequest(existing: TaskRow, requestHash: string): TaskRow {
+/** The answer to a repeated Idempotency-Key: its task, if the body is the same as the first time. */
+function replayOf(existing: TaskRow, requestHash: string): SubmitResult {
   if (existing.requestHash !== requestHash) {
     throw new AppError(
       'idempotency_key_reused',
@@ -336,7 +393,7 @@ function checkSameRequest(existing: TaskRow, requestHash: string): TaskRow {
       { task_id: existing.id },
     );
   }
-  return existing;
+  return { task: existing, created: false, deduplicated: false };
 }
 
 function taskNotFound(id: string): AppError {

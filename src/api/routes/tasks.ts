@@ -106,7 +106,10 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         summary: 'Submit a task',
         description:
           'Creates a task and queues it. With an Idempotency-Key header, repeating the same request returns ' +
-          'the original task (200, `Idempotent-Replayed: true`); the same key with another body is a 409.',
+          'the original task (200, `Idempotent-Replayed: true`); the same key with another body is a 409. ' +
+          'With `"dedupe": true`, a task of the same type and payload submitted within DEDUP_WINDOW_SECONDS ' +
+          'that has not failed or been cancelled is returned instead of running again (200, `Deduplicated: true`). ' +
+          'Refs count as given, not as the commits they point to. The Idempotency-Key is checked first.',
         body: taskSubmissionSchema,
         headers: idempotencyHeaders,
         response: { 200: taskSchema, 201: taskSchema, 429: errorSchema, ...errors },
@@ -115,14 +118,17 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
     async (request, reply) => {
       limitSubmission(request);
       const idempotencyKey = request.headers['idempotency-key'];
-      const { task, created } = await tasks().submit(request.body, {
+      const { task, created, deduplicated } = await tasks().submit(request.body, {
         actor: actorOf(request),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
       if (created) return reply.status(201).send(taskView(task, NO_TOTALS));
-      // A replay may find the task long finished, so it is read again with its attempts' totals.
+      // A replay or a duplicate may find the task long finished, so it is read again with its totals.
       const view = await tasks().get(task.id);
-      return reply.status(200).header('idempotent-replayed', 'true').send(taskView(view.task, view.totals));
+      return reply
+        .status(200)
+        .header(deduplicated ? 'deduplicated' : 'idempotent-replayed', 'true')
+        .send(taskView(view.task, view.totals));
     },
   );
 
