@@ -24,11 +24,7 @@ import * as poolStore from './pool-store.ts';
  * database, which every worker shares, so decisions hold across processes.
  */
 
-/**
- * Serialises admissions with each other (two workers must not both take an agent's last slot or
- * last quota) and with attempts ending, so a task that parks because every slot is busy is parked
- * before the freed slot's wake-up looks for parked tasks (no lost wake-up).
- */
+/** Serialises admissions: two workers must not both take an agent's last slot or last quota. */
 const POOL_LOCK_KEY = 7_020_424_614;
 /** Share of a quota window past which an alert goes out. */
 const HIGH_QUOTA_SHARE = 0.8;
@@ -141,9 +137,32 @@ export class AgentPool {
     });
   }
 
-  /** Call inside a transaction that ends an attempt, before it frees the agent's run slot. */
-  async lockCapacity(tx: Tx): Promise<void> {
+  async #lockAdmissions(tx: Tx): Promise<void> {
     await tx.execute(sql`select pg_advisory_xact_lock(${POOL_LOCK_KEY})`);
+  }
+
+  /**
+   * Whether some agent could take the task now, judged on the whole pool, without taking
+   * anything: the check a task parked for busy slots makes after its park is visible.
+   */
+  async couldAdmitNow(tx: Tx, task: TaskRow, now: Date): Promise<boolean> {
+    const estimated = await this.#estimate(tx, task);
+    if (await this.#repositoryBudget(tx, task, estimated.usage, now)) return false;
+    const previous = await poolStore.lastSession(tx, task.id);
+    const snapshots = await this.snapshots(tx, now);
+    const demand = {
+      cli: 'claude-code',
+      submittedBy: task.submittedBy,
+      estimate: estimated.usage,
+      ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
+    };
+    return (
+      admit(
+        demand,
+        snapshots.map((s) => s.snapshot),
+        now,
+      ).kind === 'admit'
+    );
   }
 
   /**
@@ -157,7 +176,7 @@ export class AgentPool {
     now: Date,
     onlyAgents?: ReadonlySet<string>,
   ): Promise<Admission | { handBack: true }> {
-    await this.lockCapacity(tx);
+    await this.#lockAdmissions(tx);
     const estimated = await this.#estimate(tx, task);
     const previous = await poolStore.lastSession(tx, task.id);
     const repositoryBlock = await this.#repositoryBudget(tx, task, estimated.usage, now);

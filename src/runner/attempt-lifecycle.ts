@@ -53,7 +53,8 @@ export type BeginResult =
       /** What earlier attempts spent, and how long since the task first started: for the task's budgets. */
       budget: { spentUsd: number; elapsedMs: number };
     }
-  | { kind: 'skip'; reason: string };
+  /** `recheck`: parked for busy slots; call `recheckParked` once the park is committed. */
+  | { kind: 'skip'; reason: string; recheck?: boolean };
 
 export interface AttemptEnd {
   report: AgentRunReport;
@@ -162,7 +163,7 @@ export class AttemptLifecycle {
           updatedAt: now,
         });
         if (current.status !== 'parked') events.push(...(await recordStatus(tx, parked, now)));
-        return { kind: 'skip', reason: `parked: ${decision.reason}` } as const;
+        return { kind: 'skip', reason: `parked: ${decision.reason}`, recheck: !decision.until } as const;
       }
 
       const record = admission.record!;
@@ -238,7 +239,6 @@ export class AttemptLifecycle {
       }
       const now = this.#deps.now();
       const { report, interrupted } = end;
-      await this.#deps.pool.lockCapacity(tx);
       await store.updateAttempt(tx, attempt.id, {
         endedAt: now,
         outcome: report.outcome,
@@ -328,7 +328,6 @@ export class AttemptLifecycle {
       detail:
         'the worker running this attempt stopped (crash, kill or lost heartbeat) before recording an outcome',
     };
-    await this.#deps.pool.lockCapacity(tx);
     for (const open of await store.openAttempts(tx, task.id)) {
       if (open.agentPid && open.host === this.#deps.host && killOrphanedAgent(open.agentPid)) {
         evidence.detail = `${evidence.detail}; its orphaned agent process ${open.agentPid} was stopped`;
@@ -422,6 +421,32 @@ export class AttemptLifecycle {
         });
       }
     }
+  }
+
+  /**
+   * Closes the gap between a park and a wake-up: an attempt that ended while this task was being
+   * parked for busy slots woke whatever was parked before this park was visible. Checked after the
+   * park commits, a freed slot is seen either here or by the ending attempt's wake-up, with no lock
+   * shared between ending attempts and admissions.
+   */
+  async recheckParked(taskId: string): Promise<void> {
+    const { result: events } = await this.#inTransaction(async (tx) => {
+      const now = this.#deps.now();
+      const task = await store.getTask(tx, taskId, { lock: true });
+      if (task?.status !== 'parked' || task.parkedUntil) return [];
+      if (!(await this.#deps.pool.couldAdmitNow(tx, task, now))) return [];
+      const woken = transition(task.status, 'wake');
+      if (!woken.ok) return [];
+      const jobId = await this.#deps.queue.dispatch(tx, taskId, { priority: task.priority });
+      const queued = await store.updateTask(tx, taskId, {
+        status: woken.to,
+        dispatchJobId: jobId,
+        parkedUntil: null,
+        updatedAt: now,
+      });
+      return recordStatus(tx, queued, now);
+    });
+    this.#deps.bus.publish(events);
   }
 
   async #inTransaction<T>(

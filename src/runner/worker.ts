@@ -97,6 +97,14 @@ export class Worker {
     const begun = await this.#deps.lifecycle.begin(taskId, job.id);
     if (begun.kind === 'skip') {
       this.#deps.logger.debug({ taskId, jobId: job.id, reason: begun.reason }, 'dispatch skipped');
+      if (begun.recheck) {
+        await this.#deps.lifecycle.recheckParked(taskId).catch((error: unknown) => {
+          this.#deps.logger.warn(
+            { err: error, taskId },
+            'could not re-check a parked task; it is re-checked on its own',
+          );
+        });
+      }
       return;
     }
     const controller = new AbortController();
