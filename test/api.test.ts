@@ -185,6 +185,7 @@ describe('REST API', () => {
     const summary = (await inject({ method: 'GET', url: '/api/v1/tasks/stats/summary' })).json();
     expect(summary.total).toBeGreaterThan(0);
     expect(Object.keys(summary.by_status)).toEqual([
+      'waiting',
       'queued',
       'running',
       'retrying',

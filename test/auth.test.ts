@@ -19,6 +19,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /readyz': 'public',
   'GET /health/detailed': 'viewer',
   'POST /api/v1/tasks': 'submitter',
+  'POST /api/v1/tasks/batch': 'submitter',
   'GET /api/v1/tasks': 'viewer',
   'GET /api/v1/tasks/stats/summary': 'viewer',
   'GET /api/v1/tasks/{id}': 'viewer',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
-import { OUTCOMES } from '../core/outcome.ts';
+import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
 import { TASK_TYPES } from '../core/task-types.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
@@ -29,7 +29,13 @@ export const taskSchema = z
     priority: z.number().int(),
     repository: z.string(),
     payload: z.record(z.string(), z.unknown()),
-    outcome: z.enum(OUTCOMES).nullable().describe('Outcome of the latest finished attempt'),
+    depends_on: z.array(z.uuid()).describe('Ids of the tasks that must succeed before this one starts'),
+    outcome: z
+      .enum(TASK_OUTCOMES)
+      .nullable()
+      .describe(
+        'Outcome of the latest finished attempt; `dependency_failed` when a task this one depends on failed or was cancelled',
+      ),
     error: z.string().nullable(),
     result: z
       .object({ text: z.string().nullable(), data: z.unknown() })
@@ -93,7 +99,7 @@ export const attemptSchema = z
 export type TaskView = z.infer<typeof taskSchema>;
 export type AttemptView = z.infer<typeof attemptSchema>;
 
-export function taskView(task: TaskRow, totals: AttemptTotals): TaskView {
+export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string[]): TaskView {
   const hasResult = task.resultText !== null || task.result !== null;
   return {
     id: task.id,
@@ -102,6 +108,7 @@ export function taskView(task: TaskRow, totals: AttemptTotals): TaskView {
     priority: task.priority,
     repository: task.repository,
     payload: task.payload as Record<string, unknown>,
+    depends_on: dependsOn,
     outcome: task.outcome,
     error: task.error,
     result: hasResult ? { text: task.resultText, data: task.result } : null,

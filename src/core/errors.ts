@@ -35,6 +35,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     fix: 'Read the task’s current status; `details.allowed` lists what can be done from it.',
   },
+  dependencies_not_succeeded: {
+    status: 409,
+    fix: 'Retry the tasks listed in `details.dependencies` first, and this one once they have succeeded.',
+  },
   idempotency_key_reused: {
     status: 409,
     fix: 'Use a new Idempotency-Key for a different request, or resend the original body.',

@@ -20,6 +20,14 @@ export const OUTCOMES = [
 export type Outcome = (typeof OUTCOMES)[number];
 
 /**
+ * What a task's `outcome` may say: the outcome of its latest attempt, or `dependency_failed` for a
+ * task that never ran because a task it depends on failed or was cancelled. Kept apart from
+ * OUTCOMES because no attempt can end that way.
+ */
+export const TASK_OUTCOMES = [...OUTCOMES, 'dependency_failed'] as const;
+export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
+
+/**
  * What made the classifier decide: the event or fact it read, the field, and the value seen.
  * Kept on the attempt so an operator can check the verdict.
  */

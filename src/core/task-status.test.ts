@@ -11,6 +11,9 @@ import {
 
 /** The complete table of allowed transitions; every pair not listed here must be refused. */
 const ALLOWED: Array<[TaskStatus, TaskEvent, TaskStatus]> = [
+  ['waiting', 'release', 'queued'],
+  ['waiting', 'fail', 'failed'],
+  ['waiting', 'cancel', 'cancelled'],
   ['queued', 'start', 'running'],
   ['queued', 'park', 'parked'],
   ['queued', 'cancel', 'cancelled'],

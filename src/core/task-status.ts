@@ -7,9 +7,14 @@
  *     │                 │ ├──schedule_retry──▶ retrying ──start──▶ running
  *     │                 │ └──park──────▶ parked ──wake──▶ queued
  *     └──cancel (from any non-terminal status)──▶ cancelled ──manual_retry──▶ queued
+ *
+ *   waiting ──release──▶ queued      (every dependency succeeded)
+ *     ├──fail──▶ failed              (a dependency failed or was cancelled: outcome dependency_failed)
+ *     └──cancel──▶ cancelled
  */
 
 export const TASK_STATUSES = [
+  'waiting',
   'queued',
   'running',
   'retrying',
@@ -24,6 +29,7 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 
 export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
 
 export const TASK_EVENTS = [
+  'release',
   'start',
   'succeed',
   'fail',
@@ -36,6 +42,8 @@ export const TASK_EVENTS = [
 export type TaskEvent = (typeof TASK_EVENTS)[number];
 
 const TRANSITIONS: Record<TaskStatus, Partial<Record<TaskEvent, TaskStatus>>> = {
+  // A task with unfinished dependencies has no queue job until they settle (src/tasks/dependencies.ts).
+  waiting: { release: 'queued', fail: 'failed', cancel: 'cancelled' },
   queued: { start: 'running', park: 'parked', cancel: 'cancelled' },
   // A running task is parked when its agent runs out of quota mid-run and no other agent can take it;
   // `schedule_retry` also covers an attempt interrupted by a crash or a shutdown.

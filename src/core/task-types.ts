@@ -166,14 +166,65 @@ const submissionOptions = {
     ),
 };
 
+/** At most this many dependencies per task, and this many tasks per batch. */
+export const DEPENDENCY_LIMITS = { dependsOn: 20, batchTasks: 50 } as const;
+
+/** The same submission for every task type, with `extra` fields; the type selects the payload schema. */
+const submissionUnion = <Extra extends z.ZodRawShape>(extra: Extra) =>
+  z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('PR_REVIEW'), payload: prReviewPayload, ...extra }),
+    z.strictObject({ type: z.literal('ISSUE_SUMMARY'), payload: issueSummaryPayload, ...extra }),
+    z.strictObject({ type: z.literal('CODE_ANALYSIS'), payload: codeAnalysisPayload, ...extra }),
+    z.strictObject({ type: z.literal('REFACTOR'), payload: changePayload, ...extra }),
+    z.strictObject({ type: z.literal('BUG_FIX'), payload: changePayload, ...extra }),
+    z.strictObject({ type: z.literal('FEATURE'), payload: changePayload, ...extra }),
+  ]);
+
 /** A task submission: the type selects which payload schema applies. */
-export const taskSubmissionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('PR_REVIEW'), payload: prReviewPayload, ...submissionOptions }),
-  z.strictObject({ type: z.literal('ISSUE_SUMMARY'), payload: issueSummaryPayload, ...submissionOptions }),
-  z.strictObject({ type: z.literal('CODE_ANALYSIS'), payload: codeAnalysisPayload, ...submissionOptions }),
-  z.strictObject({ type: z.literal('REFACTOR'), payload: changePayload, ...submissionOptions }),
-  z.strictObject({ type: z.literal('BUG_FIX'), payload: changePayload, ...submissionOptions }),
-  z.strictObject({ type: z.literal('FEATURE'), payload: changePayload, ...submissionOptions }),
-]);
+export const taskSubmissionSchema = submissionUnion({
+  ...submissionOptions,
+  // Optional for the same reason as `dedupe`: the idempotency request hash stays as it was.
+  depends_on: z
+    .array(z.uuid({ error: 'expected a task id (UUID)' }))
+    .max(DEPENDENCY_LIMITS.dependsOn)
+    .optional()
+    .describe(
+      'Ids of tasks that must succeed before this one starts; it waits (status `waiting`) until then, ' +
+        'and fails with outcome `dependency_failed` if one of them fails or is cancelled',
+    ),
+});
 
 export type TaskSubmission = z.output<typeof taskSubmissionSchema>;
+
+/**
+ * A key naming a task within a batch. UUIDs are refused so a `depends_on` entry is never ambiguous
+ * between a batch key and an existing task's id.
+ */
+const batchKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1 to 64 letters, digits, "_", "." or "-"' })
+  .refine((key) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key), {
+    error: 'must not be a UUID (depends_on entries in that form name existing tasks)',
+  });
+
+// `dedupe` is left out: returning an existing task in place of one the graph's edges point to
+// would silently rewire the graph.
+const { dedupe: _notInBatches, ...batchOptions } = submissionOptions;
+
+/** A task of a batch: a submission with a key, depending on keys of the batch or existing task ids. */
+export const batchTaskSchema = submissionUnion({
+  ...batchOptions,
+  key: batchKey.describe('Names this task within the batch, for `depends_on` of the others'),
+  depends_on: z
+    .array(z.string().min(1).max(64))
+    .max(DEPENDENCY_LIMITS.dependsOn)
+    .optional()
+    .describe('Keys of tasks in this batch, or ids of existing tasks, that must succeed first'),
+});
+
+export const batchSubmissionSchema = z.strictObject({
+  tasks: z.array(batchTaskSchema).min(1).max(DEPENDENCY_LIMITS.batchTasks),
+});
+
+export type BatchTaskSubmission = z.output<typeof batchTaskSchema>;
+export type BatchSubmission = z.output<typeof batchSubmissionSchema>;

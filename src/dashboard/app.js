@@ -5,7 +5,7 @@ import { badge, facts, formatDuration, formatNumber, formatTime, formatUsd, h } 
 
 const TASK_TYPES = ['PR_REVIEW', 'ISSUE_SUMMARY', 'CODE_ANALYSIS', 'REFACTOR', 'BUG_FIX', 'FEATURE'];
 const MUTATING = new Set(['REFACTOR', 'BUG_FIX', 'FEATURE']);
-const STATUSES = ['queued', 'running', 'retrying', 'parked', 'succeeded', 'failed', 'cancelled'];
+const STATUSES = ['waiting', 'queued', 'running', 'retrying', 'parked', 'succeeded', 'failed', 'cancelled'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const CHART_LIMIT = 500;
 

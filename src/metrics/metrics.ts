@@ -191,7 +191,13 @@ export class Metrics {
   noteStatusEvent(message: TaskEventMessage): void {
     if (message.type !== 'status' || !this.#sources) return;
     const status = (message.data as { status?: TaskStatus } | null)?.status;
-    if (status !== 'queued' && status !== 'parked' && !(status && TERMINAL_STATUSES.has(status))) return;
+    if (
+      status !== 'queued' &&
+      status !== 'waiting' &&
+      status !== 'parked' &&
+      !(status && TERMINAL_STATUSES.has(status))
+    )
+      return;
     const { db } = this.#sources;
     const lookup = db
       .select({ type: tasks.type, outcome: tasks.outcome, createdAt: tasks.createdAt })
@@ -199,7 +205,7 @@ export class Metrics {
       .where(eq(tasks.id, message.taskId))
       .then(([task]) => {
         if (!task) return;
-        if (status === 'queued') {
+        if (status === 'queued' || status === 'waiting') {
           // A task's first status event is stored in the transaction that created it, at the same time.
           if (task.createdAt.getTime() === message.createdAt.getTime())
             this.tasksSubmitted.labels(task.type).inc();

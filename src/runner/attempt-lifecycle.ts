@@ -13,7 +13,8 @@ import type { TaskQueue } from '../queue/task-queue.ts';
 import type { Db, Tx } from '../store/database.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
-import { recordStatus } from '../tasks/task-service.ts';
+import { settleDependents } from '../tasks/dependencies.ts';
+import { recordStatus } from '../tasks/status-events.ts';
 import { killOrphanedAgent } from './orphans.ts';
 
 /**
@@ -103,7 +104,7 @@ export class AttemptLifecycle {
           finishedAt: now,
           updatedAt: now,
         });
-        events.push(...(await recordStatus(tx, cancelled, now)));
+        events.push(...(await this.#recordStatus(tx, cancelled, now)));
         return { kind: 'skip', reason: 'cancelled before it started' } as const;
       }
       const started = transition(current.status, 'start');
@@ -119,7 +120,7 @@ export class AttemptLifecycle {
           finishedAt: now,
           updatedAt: now,
         });
-        events.push(...(await recordStatus(tx, failed, now)));
+        events.push(...(await this.#recordStatus(tx, failed, now)));
         return { kind: 'skip', reason: overBudget.error } as const;
       }
 
@@ -145,7 +146,7 @@ export class AttemptLifecycle {
           finishedAt: now,
           updatedAt: now,
         });
-        events.push(...(await recordStatus(tx, failed, now)));
+        events.push(...(await this.#recordStatus(tx, failed, now)));
         return { kind: 'skip', reason: decision.reason } as const;
       }
       if (decision.kind === 'park') {
@@ -162,7 +163,7 @@ export class AttemptLifecycle {
           parkReason: `${decision.reason}${describeVerdicts(decision.verdicts)}`,
           updatedAt: now,
         });
-        if (current.status !== 'parked') events.push(...(await recordStatus(tx, parked, now)));
+        if (current.status !== 'parked') events.push(...(await this.#recordStatus(tx, parked, now)));
         return { kind: 'skip', reason: `parked: ${decision.reason}`, recheck: !decision.until } as const;
       }
 
@@ -201,7 +202,7 @@ export class AttemptLifecycle {
           reason: decision.reason,
         },
       });
-      events.push(...(await recordStatus(tx, running, now)));
+      events.push(...(await this.#recordStatus(tx, running, now)));
       const budget = {
         spentUsd,
         elapsedMs: now.getTime() - (current.startedAt ?? now).getTime(),
@@ -312,7 +313,7 @@ export class AttemptLifecycle {
         result: report.result ?? null,
       };
       const next = await this.#apply(tx, current, await this.#decide(tx, current, summary), summary);
-      events.push(...(await recordStatus(tx, next, now)));
+      events.push(...(await this.#recordStatus(tx, next, now)));
       return { accepted: true, task: next } as const;
     });
     this.#deps.bus.publish(events);
@@ -354,7 +355,7 @@ export class AttemptLifecycle {
       step.kind === 'retry'
         ? await store.updateTask(tx, task.id, { status: 'retrying', outcome: 'infra_error', updatedAt: now })
         : await this.#apply(tx, task, step, end);
-    events.push(...(await recordStatus(tx, moved, now)));
+    events.push(...(await this.#recordStatus(tx, moved, now)));
     return moved;
   }
 
@@ -444,9 +445,18 @@ export class AttemptLifecycle {
         parkedUntil: null,
         updatedAt: now,
       });
-      return recordStatus(tx, queued, now);
+      return this.#recordStatus(tx, queued, now);
     });
     this.#deps.bus.publish(events);
+  }
+
+  /**
+   * Stores the task's status event and, when the task has ended, moves on the tasks waiting for it
+   * in the same transaction. Every status change here goes through this, so no ending is missed.
+   */
+  async #recordStatus(tx: Tx, task: TaskRow, now: Date): Promise<TaskEventMessage[]> {
+    const events = await recordStatus(tx, task, now);
+    return [...events, ...(await settleDependents(tx, task, this.#deps.queue, now))];
   }
 
   async #inTransaction<T>(

@@ -17,7 +17,7 @@ import {
 import type { Role } from '../auth/roles.ts';
 import type { CredentialClass } from '../core/admission.ts';
 import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
-import type { Evidence, Outcome } from '../core/outcome.ts';
+import type { Evidence, Outcome, TaskOutcome } from '../core/outcome.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskPayload, TaskType } from '../core/task-types.ts';
 
@@ -58,8 +58,8 @@ export const tasks = pgTable(
     submittedBy: text('submitted_by').notNull(),
     resultText: text('result_text'),
     result: jsonb('result'),
-    /** Outcome of the latest finished attempt. */
-    outcome: text('outcome').$type<Outcome>(),
+    /** Outcome of the latest finished attempt, or `dependency_failed` for a task that never ran. */
+    outcome: text('outcome').$type<TaskOutcome>(),
     error: text('error'),
     cancelRequestedAt: at('cancel_requested_at'),
     createdAt: at('created_at').notNull(),
@@ -115,6 +115,26 @@ export const taskAttempts = pgTable(
   (t) => [
     uniqueIndex('task_attempts_task_number_idx').on(t.taskId, t.number),
     index('task_attempts_agent_started_idx').on(t.agentId, t.startedAt),
+  ],
+);
+
+/**
+ * Edges of the dependency graph: `task_id` starts only once `depends_on_id` has succeeded. Looked
+ * up from the dependency's side whenever a task ends, hence the index on `depends_on_id`.
+ */
+export const taskDependencies = pgTable(
+  'task_dependencies',
+  {
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    dependsOnId: uuid('depends_on_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.taskId, t.dependsOnId] }),
+    index('task_dependencies_depends_on_idx').on(t.dependsOnId),
   ],
 );
 

@@ -8,6 +8,7 @@ import {
   type TaskEventRow,
   type TaskRow,
   taskAttempts,
+  taskDependencies,
   taskEvents,
   tasks,
 } from './schema.ts';
@@ -85,6 +86,61 @@ export async function updateTask(q: Queryable, id: string, patch: Partial<NewTas
   const [row] = await q.update(tasks).set(patch).where(eq(tasks.id, id)).returning();
   if (!row) throw new Error(`task ${id} vanished during an update`);
   return row;
+}
+
+/**
+ * The tasks with these ids, locked against status changes (FOR SHARE) until the transaction ends.
+ * A submission locks its dependencies so none can end between being read as unfinished and the
+ * new dependency edge being committed, which would leave the dependent waiting forever.
+ */
+export async function lockTasksForShare(q: Queryable, ids: string[]): Promise<TaskRow[]> {
+  if (ids.length === 0) return [];
+  return q.select().from(tasks).where(inArray(tasks.id, ids)).orderBy(asc(tasks.id)).for('share');
+}
+
+export async function insertDependencies(
+  q: Queryable,
+  edges: Array<{ taskId: string; dependsOnId: string }>,
+): Promise<void> {
+  if (edges.length === 0) return;
+  await q.insert(taskDependencies).values(edges).onConflictDoNothing();
+}
+
+/** The ids each of `taskIds` depends on (tasks without dependencies are absent from the map). */
+export async function dependenciesOf(q: Queryable, taskIds: string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  if (taskIds.length === 0) return result;
+  const rows = await q
+    .select()
+    .from(taskDependencies)
+    .where(inArray(taskDependencies.taskId, taskIds))
+    .orderBy(asc(taskDependencies.taskId), asc(taskDependencies.dependsOnId));
+  for (const row of rows) result.set(row.taskId, [...(result.get(row.taskId) ?? []), row.dependsOnId]);
+  return result;
+}
+
+/** The statuses of the tasks `taskId` depends on. */
+export async function dependencyStatuses(
+  q: Queryable,
+  taskId: string,
+): Promise<Array<{ id: string; status: TaskStatus }>> {
+  return q
+    .select({ id: tasks.id, status: tasks.status })
+    .from(taskDependencies)
+    .innerJoin(tasks, eq(tasks.id, taskDependencies.dependsOnId))
+    .where(eq(taskDependencies.taskId, taskId))
+    .orderBy(asc(tasks.id));
+}
+
+/** Waiting tasks that depend on `taskId`, in id order (the order they are locked in). */
+export async function waitingDependentsOf(q: Queryable, taskId: string): Promise<string[]> {
+  const rows = await q
+    .select({ id: tasks.id })
+    .from(taskDependencies)
+    .innerJoin(tasks, eq(tasks.id, taskDependencies.taskId))
+    .where(and(eq(taskDependencies.dependsOnId, taskId), eq(tasks.status, 'waiting')))
+    .orderBy(asc(tasks.id));
+  return rows.map((row) => row.id);
 }
 
 /** One page of tasks, newest first, strictly after `after` in that order. */

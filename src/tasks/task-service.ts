@@ -2,18 +2,21 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
+import { type DagProblem, dependencyVerdict, planDag } from '../core/dag.ts';
 import { AppError } from '../core/errors.ts';
 import { taskFingerprint } from '../core/fingerprint.ts';
 import { eventsFrom, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
-import type { TaskSubmission } from '../core/task-types.ts';
+import type { BatchSubmission, BatchTaskSubmission, TaskSubmission } from '../core/task-types.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { parkedTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
-import type { Db, Queryable, Tx } from '../store/database.ts';
+import type { Db, Tx } from '../store/database.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
+import { settleDependents } from './dependencies.ts';
+import { recordStatus } from './status-events.ts';
 
 /** Who asked for an operation, for the audit trail. */
 export interface Actor {
@@ -33,14 +36,29 @@ export interface SubmitOptions {
  */
 export interface SubmitResult {
   task: TaskRow;
+  /** Ids of the tasks it depends on. */
+  dependsOn: string[];
   created: boolean;
   deduplicated: boolean;
 }
 
+/** What a batch created: its tasks in dependency order, and the id each key became. */
+export interface BatchResult {
+  tasks: Array<{ key: string; task: TaskRow; dependsOn: string[] }>;
+  ids: Record<string, string>;
+}
+
 export interface TaskWithTotals {
   task: TaskRow;
+  dependsOn: string[];
   totals: store.AttemptTotals;
 }
+
+/** A task about to be inserted: the submission fields every kind of submission shares. */
+type NewTaskSpec = Pick<
+  TaskSubmission,
+  'type' | 'payload' | 'priority' | 'run_after' | 'max_attempts' | 'max_cost_usd' | 'max_duration_seconds'
+>;
 
 /**
  * Tasks in these statuses are never returned as duplicates: a failed or cancelled run did not
@@ -103,20 +121,25 @@ export class TaskService {
    * Creates and enqueues a task. With an idempotency key, repeating the same request returns the
    * task it created (`created: false`); the same key with a different body is a conflict. The key
    * is checked first; with `dedupe: true`, a task of the same content (see taskFingerprint) created
-   * within the dedup window and not failed or cancelled is returned instead of a new one.
+   * within the dedup window and not failed or cancelled is returned instead of a new one. With
+   * `depends_on`, the task waits until those tasks have succeeded (see settleDependents).
    */
   async submit(submission: TaskSubmission, options: SubmitOptions): Promise<SubmitResult> {
-    const refusal = repositoryRefusal(submission.payload.repository, this.#repositoryPolicy);
-    if (refusal) {
-      const field = 'body.payload.repository';
-      throw new AppError('validation_failed', `invalid body: ${field}: ${refusal}`, [
-        { field, message: refusal },
+    this.#checkRepository(submission.payload.repository, 'body.payload.repository');
+    // Lower case, as the database returns ids, so a dependency named in upper case is still found.
+    const named = (submission.depends_on ?? []).map((id) => id.toLowerCase());
+    const dependsOn = [...new Set(named)];
+    if (submission.dedupe && dependsOn.length) {
+      const message =
+        'dedupe cannot be combined with depends_on: a duplicate would not wait for the dependencies';
+      throw new AppError('validation_failed', `invalid body: body.dedupe: ${message}`, [
+        { field: 'body.dedupe', message },
       ]);
     }
     const requestHash = createHash('sha256').update(canonicalJson(submission)).digest('hex');
     if (options.idempotencyKey) {
       const existing = await store.findTaskByIdempotencyKey(this.#db, options.idempotencyKey);
-      if (existing) return replayOf(existing, requestHash);
+      if (existing) return this.#replayOf(existing, requestHash);
     }
     // Stored on every task, so a dedupe submission also finds work submitted without the option.
     const fingerprint = taskFingerprint(submission.type, submission.payload);
@@ -136,58 +159,182 @@ export class TaskService {
             return { task: duplicate, events: [], deduplicated: true };
           }
         }
-        const runAfter = submission.run_after ? new Date(submission.run_after) : null;
-        const id = randomUUID();
-        const jobId = randomUUID();
-        const task = await store.insertTask(tx, {
-          id,
-          type: submission.type,
-          status: 'queued',
-          priority: submission.priority,
-          repository: submission.payload.repository,
-          payload: submission.payload,
-          maxAttempts: submission.max_attempts ?? this.#defaultMaxAttempts,
-          maxCostUsd: submission.max_cost_usd ?? null,
-          maxDurationSeconds: submission.max_duration_seconds ?? null,
-          runAfter,
-          dispatchJobId: jobId,
+        const statuses = await lockDependencies(
+          tx,
+          dependsOn.map((id) => ({ id, field: `body.depends_on.${named.indexOf(id)}` })),
+        );
+        const { task, events } = await this.#create(tx, submission, {
+          id: randomUUID(),
+          waiting: dependencyVerdict(statuses).kind === 'wait',
+          dependsOn,
           idempotencyKey: options.idempotencyKey ?? null,
           requestHash,
           fingerprint,
-          submittedBy: options.actor.name,
-          createdAt: now,
-          updatedAt: now,
+          actor: options.actor,
+          now,
         });
-        await this.#queue.dispatch(tx, id, {
-          jobId,
-          priority: submission.priority,
-          ...(runAfter ? { startAfter: runAfter } : {}),
-        });
-        await appendAudit(tx, {
-          at: now,
-          actor: options.actor.name,
-          action: 'task.submitted',
-          taskId: id,
-          details: {
-            type: task.type,
-            priority: task.priority,
-            repository: task.repository,
-            ...origin(options.actor),
-          },
-        });
-        const events = await recordStatus(tx, task, now);
         return { task, events, deduplicated: false };
       });
       this.#bus.publish(events);
-      return { task, created: !deduplicated, deduplicated };
+      return {
+        task,
+        dependsOn: deduplicated ? await this.#dependsOn(task.id) : dependsOn,
+        created: !deduplicated,
+        deduplicated,
+      };
     } catch (error) {
       // Two requests with the same new key raced; the loser answers like a repeat of the winner.
       if (options.idempotencyKey && isUniqueViolation(error)) {
         const existing = await store.findTaskByIdempotencyKey(this.#db, options.idempotencyKey);
-        if (existing) return replayOf(existing, requestHash);
+        if (existing) return this.#replayOf(existing, requestHash);
       }
       throw error;
     }
+  }
+
+  /**
+   * Creates a graph of tasks in one transaction: each may depend on tasks of the batch (by key) and
+   * on existing tasks (by id). The graph is checked first (unknown keys, cycles: see planDag), and
+   * the tasks are created in dependency order; those with unfinished dependencies wait.
+   */
+  async submitBatch(batch: BatchSubmission, options: { actor: Actor }): Promise<BatchResult> {
+    batch.tasks.forEach((task, index) => {
+      this.#checkRepository(task.payload.repository, `body.tasks.${index}.payload.repository`);
+    });
+    const plan = planDag(batch.tasks.map((task) => ({ key: task.key, dependsOn: task.depends_on ?? [] })));
+    if (!plan.ok) throw invalidBody(plan.problems);
+    const ids = Object.fromEntries(plan.order.map((node) => [node.key, randomUUID()]));
+
+    const { tasks, events } = await this.#db.transaction(async (tx) => {
+      const now = this.#now();
+      const existing = plan.order.flatMap((node) =>
+        node.dependsOnTaskIds.map((id) => ({ id, field: `body.tasks.${node.index}.depends_on` })),
+      );
+      const statuses = new Map((await lockDependencies(tx, existing)).map((d) => [d.id, d.status]));
+      const tasks: BatchResult['tasks'] = [];
+      const events: TaskEventMessage[] = [];
+      for (const node of plan.order) {
+        const submission: BatchTaskSubmission = batch.tasks[node.index]!;
+        const dependsOn = [...node.dependsOnKeys.map((key) => ids[key]!), ...node.dependsOnTaskIds];
+        // Tasks of the batch have not run yet, so a task depending on one always waits.
+        const waiting =
+          node.dependsOnKeys.length > 0 ||
+          dependencyVerdict(node.dependsOnTaskIds.map((id) => ({ id, status: statuses.get(id)! }))).kind ===
+            'wait';
+        const created = await this.#create(tx, submission, {
+          id: ids[node.key]!,
+          waiting,
+          dependsOn,
+          idempotencyKey: null,
+          requestHash: null,
+          fingerprint: taskFingerprint(submission.type, submission.payload),
+          actor: options.actor,
+          now,
+          batchKey: node.key,
+        });
+        tasks.push({ key: node.key, task: created.task, dependsOn });
+        events.push(...created.events);
+      }
+      return { tasks, events };
+    });
+    this.#bus.publish(events);
+    return { tasks, ids };
+  }
+
+  /**
+   * Inserts one task with its dependency edges, its audit record and its first status event. A
+   * task with unfinished dependencies is `waiting` and gets no queue job until settleDependents
+   * releases it; any other is `queued` with its job.
+   */
+  async #create(
+    tx: Tx,
+    submission: NewTaskSpec,
+    spec: {
+      id: string;
+      waiting: boolean;
+      dependsOn: string[];
+      idempotencyKey: string | null;
+      requestHash: string | null;
+      fingerprint: string;
+      actor: Actor;
+      now: Date;
+      batchKey?: string;
+    },
+  ): Promise<{ task: TaskRow; events: TaskEventMessage[] }> {
+    const { id, now } = spec;
+    const runAfter = submission.run_after ? new Date(submission.run_after) : null;
+    const jobId = spec.waiting ? null : randomUUID();
+    const task = await store.insertTask(tx, {
+      id,
+      type: submission.type,
+      status: spec.waiting ? 'waiting' : 'queued',
+      priority: submission.priority,
+      repository: submission.payload.repository,
+      payload: submission.payload,
+      maxAttempts: submission.max_attempts ?? this.#defaultMaxAttempts,
+      maxCostUsd: submission.max_cost_usd ?? null,
+      maxDurationSeconds: submission.max_duration_seconds ?? null,
+      runAfter,
+      dispatchJobId: jobId,
+      idempotencyKey: spec.idempotencyKey,
+      requestHash: spec.requestHash,
+      fingerprint: spec.fingerprint,
+      submittedBy: spec.actor.name,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await store.insertDependencies(
+      tx,
+      spec.dependsOn.map((dependsOnId) => ({ taskId: id, dependsOnId })),
+    );
+    if (jobId) {
+      await this.#queue.dispatch(tx, id, {
+        jobId,
+        priority: submission.priority,
+        ...(runAfter ? { startAfter: runAfter } : {}),
+      });
+    }
+    await appendAudit(tx, {
+      at: now,
+      actor: spec.actor.name,
+      action: 'task.submitted',
+      taskId: id,
+      details: {
+        type: task.type,
+        priority: task.priority,
+        repository: task.repository,
+        ...(spec.dependsOn.length ? { dependsOn: spec.dependsOn } : {}),
+        ...(spec.batchKey ? { batchKey: spec.batchKey } : {}),
+        ...origin(spec.actor),
+      },
+    });
+    return { task, events: await recordStatus(tx, task, now) };
+  }
+
+  #checkRepository(repository: string, field: string): void {
+    const refusal = repositoryRefusal(repository, this.#repositoryPolicy);
+    if (refusal) throw invalidBody([{ field, message: refusal }]);
+  }
+
+  /** The answer to a repeated Idempotency-Key: its task, if the body is the same as the first time. */
+  async #replayOf(existing: TaskRow, requestHash: string): Promise<SubmitResult> {
+    if (existing.requestHash !== requestHash) {
+      throw new AppError(
+        'idempotency_key_reused',
+        `Idempotency-Key was already used for task ${existing.id} with a different request body`,
+        { task_id: existing.id },
+      );
+    }
+    return {
+      task: existing,
+      dependsOn: await this.#dependsOn(existing.id),
+      created: false,
+      deduplicated: false,
+    };
+  }
+
+  async #dependsOn(id: string): Promise<string[]> {
+    return (await store.dependenciesOf(this.#db, [id])).get(id) ?? [];
   }
 
   /**
@@ -205,7 +352,7 @@ export class TaskService {
     const task = await store.getTask(this.#db, id);
     if (!task) throw taskNotFound(id);
     const totals = await store.attemptTotals(this.#db, [id]);
-    return { task, totals: totals.get(id) ?? NO_TOTALS };
+    return { task, dependsOn: await this.#dependsOn(id), totals: totals.get(id) ?? NO_TOTALS };
   }
 
   /** Stored events of a task after `afterId`, oldest first. */
@@ -225,11 +372,16 @@ export class TaskService {
     // One row more than asked tells whether another page exists without a count query.
     const rows = await store.listTasks(this.#db, filters, { limit: page.limit + 1, after: page.after });
     const pageRows = rows.slice(0, page.limit);
-    const totals = await store.attemptTotals(
-      this.#db,
-      pageRows.map((row) => row.id),
-    );
-    const items = pageRows.map((task) => ({ task, totals: totals.get(task.id) ?? NO_TOTALS }));
+    const ids = pageRows.map((row) => row.id);
+    const [totals, dependencies] = await Promise.all([
+      store.attemptTotals(this.#db, ids),
+      store.dependenciesOf(this.#db, ids),
+    ]);
+    const items = pageRows.map((task) => ({
+      task,
+      dependsOn: dependencies.get(task.id) ?? [],
+      totals: totals.get(task.id) ?? NO_TOTALS,
+    }));
     const last = pageRows.at(-1);
     return rows.length > page.limit && last
       ? { items, next: { createdAt: last.createdAt, id: last.id } }
@@ -272,7 +424,11 @@ export class TaskService {
         taskId: id,
         details: origin(actor),
       });
-      return { task: updated, stopping: false, events: await recordStatus(tx, updated, now) };
+      const events = [
+        ...(await recordStatus(tx, updated, now)),
+        ...(await settleDependents(tx, updated, this.#queue, now)),
+      ];
+      return { task: updated, stopping: false, events };
     });
     this.#bus.publish(result.events);
     if (!result.stopping && result.task.dispatchJobId) await this.#queue.withdraw(result.task.dispatchJobId);
@@ -284,6 +440,7 @@ export class TaskService {
     const { task, events } = await this.#db.transaction(async (tx) => {
       const task = await lockTask(tx, id);
       const to = allowed(task, 'manual_retry');
+      await requireDependenciesSucceeded(tx, id);
       const now = this.#now();
       const attempts = await store.listAttempts(tx, id);
       const jobId = await this.#queue.dispatch(tx, id, { priority: task.priority });
@@ -353,19 +510,6 @@ export class TaskService {
   }
 }
 
-/** Stores a `status` event for the task's current status; returns it for publishing after commit. */
-export async function recordStatus(tx: Queryable, task: TaskRow, at: Date): Promise<TaskEventMessage[]> {
-  return store.insertEvents(tx, [
-    {
-      taskId: task.id,
-      attemptId: null,
-      type: 'status',
-      data: { status: task.status, outcome: task.outcome, error: task.error },
-      createdAt: at,
-    },
-  ]);
-}
-
 export async function lockTask(tx: Tx, id: string): Promise<TaskRow> {
   const task = await store.getTask(tx, id, { lock: true });
   if (!task) throw taskNotFound(id);
@@ -384,16 +528,47 @@ export function allowed(task: TaskRow, event: TaskEvent): TaskStatus {
   return result.to;
 }
 
-/** The answer to a repeated Idempotency-Key: its task, if the body is the same as the first time. */
-function replayOf(existing: TaskRow, requestHash: string): SubmitResult {
-  if (existing.requestHash !== requestHash) {
-    throw new AppError(
-      'idempotency_key_reused',
-      `Idempotency-Key was already used for task ${existing.id} with a different request body`,
-      { task_id: existing.id },
-    );
+/**
+ * Locks the dependencies a submission names (see store.lockTasksForShare) and returns their
+ * statuses. Refused with the field that named it: a task that does not exist, and one that failed
+ * or was cancelled, since the new task could never start.
+ */
+async function lockDependencies(
+  tx: Tx,
+  refs: Array<{ id: string; field: string }>,
+): Promise<Array<{ id: string; status: TaskStatus }>> {
+  const found = new Map(
+    (await store.lockTasksForShare(tx, [...new Set(refs.map((ref) => ref.id))])).map((t) => [t.id, t]),
+  );
+  const problems: DagProblem[] = [];
+  for (const { id, field } of refs) {
+    const task = found.get(id);
+    if (!task) problems.push({ field, message: `no task with id ${id}` });
+    else if (task.status === 'failed' || task.status === 'cancelled')
+      problems.push({
+        field,
+        message: `task ${id} is ${task.status}, so a task depending on it could never start; retry it first or leave it out`,
+      });
   }
-  return { task: existing, created: false, deduplicated: false };
+  if (problems.length) throw invalidBody(problems);
+  return [...found.values()].map((task) => ({ id: task.id, status: task.status }));
+}
+
+/** A manual retry runs the task now, so everything it depends on must have succeeded. */
+async function requireDependenciesSucceeded(tx: Tx, id: string): Promise<void> {
+  const unfinished = (await store.dependencyStatuses(tx, id)).filter((d) => d.status !== 'succeeded');
+  if (unfinished.length === 0) return;
+  const list = unfinished.map((d) => `${d.id} (${d.status})`).join(', ');
+  throw new AppError(
+    'dependencies_not_succeeded',
+    `task ${id} cannot run again until its dependencies succeed: ${list}; retry those first`,
+    { dependencies: unfinished },
+  );
+}
+
+function invalidBody(problems: DagProblem[]): AppError {
+  const summary = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+  return new AppError('validation_failed', `invalid body: ${summary}`, problems);
 }
 
 function taskNotFound(id: string): AppError {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { roleIncludes } from '../../auth/roles.ts';
 import { AppError } from '../../core/errors.ts';
 import { TASK_STATUSES } from '../../core/task-status.ts';
-import { TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
+import { batchSubmissionSchema, TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
 import { isoDateTime } from '../../core/timestamps.ts';
 import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
 import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
@@ -109,7 +109,10 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           'the original task (200, `Idempotent-Replayed: true`); the same key with another body is a 409. ' +
           'With `"dedupe": true`, a task of the same type and payload submitted within DEDUP_WINDOW_SECONDS ' +
           'that has not failed or been cancelled is returned instead of running again (200, `Deduplicated: true`). ' +
-          'Refs count as given, not as the commits they point to. The Idempotency-Key is checked first.',
+          'Refs count as given, not as the commits they point to. The Idempotency-Key is checked first. ' +
+          'With `depends_on`, the task waits (status `waiting`) until those tasks have succeeded, and fails with ' +
+          'outcome `dependency_failed` if one fails or is cancelled; naming a task that has already failed or ' +
+          'been cancelled is a 400. `dedupe` cannot be combined with `depends_on`.',
         body: taskSubmissionSchema,
         headers: idempotencyHeaders,
         response: { 200: taskSchema, 201: taskSchema, 429: errorSchema, ...errors },
@@ -118,17 +121,52 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
     async (request, reply) => {
       limitSubmission(request);
       const idempotencyKey = request.headers['idempotency-key'];
-      const { task, created, deduplicated } = await tasks().submit(request.body, {
+      const { task, dependsOn, created, deduplicated } = await tasks().submit(request.body, {
         actor: actorOf(request),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
-      if (created) return reply.status(201).send(taskView(task, NO_TOTALS));
+      if (created) return reply.status(201).send(taskView(task, NO_TOTALS, dependsOn));
       // A replay or a duplicate may find the task long finished, so it is read again with its totals.
       const view = await tasks().get(task.id);
       return reply
         .status(200)
         .header(deduplicated ? 'deduplicated' : 'idempotent-replayed', 'true')
-        .send(taskView(view.task, view.totals));
+        .send(taskView(view.task, view.totals, view.dependsOn));
+    },
+  );
+
+  api.post(
+    '/tasks/batch',
+    {
+      config: { access: 'submitter' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Submit a graph of dependent tasks at once',
+        description:
+          'Creates up to 50 tasks in one transaction. Each has a `key`, and its `depends_on` lists keys of this ' +
+          'batch or ids of existing tasks. A task starts only once everything it depends on has succeeded ' +
+          '(independent tasks run in parallel), and fails with outcome `dependency_failed` if one fails or is ' +
+          'cancelled. Duplicate or unknown keys and cycles are a 400 naming the field (and the cycle, ' +
+          '`a → b → a`). Answers with the tasks in dependency order and the id each key became. Counts as one ' +
+          'submission for the rate limits; Idempotency-Key and `dedupe` do not apply.',
+        body: batchSubmissionSchema,
+        response: {
+          201: z.object({
+            items: z.array(taskSchema).describe('The created tasks, each after the tasks it depends on'),
+            ids: z.record(z.string(), z.uuid()).describe('The id of each key'),
+          }),
+          429: errorSchema,
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      limitSubmission(request);
+      const result = await tasks().submitBatch(request.body, { actor: actorOf(request) });
+      return reply.status(201).send({
+        items: result.tasks.map(({ task, dependsOn }) => taskView(task, NO_TOTALS, dependsOn)),
+        ids: result.ids,
+      });
     },
   );
 
@@ -163,7 +201,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         { limit: query.limit, after },
       );
       return {
-        items: page.items.map(({ task, totals }) => taskView(task, totals)),
+        items: page.items.map(({ task, totals, dependsOn }) => taskView(task, totals, dependsOn)),
         next_cursor: page.next ? encodeCursor(page.next) : null,
       };
     },
@@ -227,8 +265,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       },
     },
     async (request) => {
-      const { task, totals } = await tasks().get(request.params.id);
-      return taskView(task, totals);
+      const { task, totals, dependsOn } = await tasks().get(request.params.id);
+      return taskView(task, totals, dependsOn);
     },
   );
 
@@ -296,7 +334,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       await requireManager(request, request.params.id);
       const { task, stopping } = await tasks().cancel(request.params.id, actorOf(request));
       const view = await tasks().get(task.id);
-      return reply.status(stopping ? 202 : 200).send(taskView(view.task, view.totals));
+      return reply.status(stopping ? 202 : 200).send(taskView(view.task, view.totals, view.dependsOn));
     },
   );
 
@@ -307,7 +345,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       schema: {
         tags: ['tasks'],
         summary: 'Run a failed or cancelled task again',
-        description: 'Queues a new attempt; earlier attempts stay in the history. Other statuses answer 409.',
+        description:
+          'Queues a new attempt; earlier attempts stay in the history. Other statuses answer 409, and so does a ' +
+          'task whose dependencies have not all succeeded (`dependencies_not_succeeded`: retry those first).',
         params: idParams,
         response: { 200: taskSchema, ...errors },
       },
@@ -316,7 +356,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       await requireManager(request, request.params.id);
       const task = await tasks().retry(request.params.id, actorOf(request));
       const view = await tasks().get(task.id);
-      return taskView(view.task, view.totals);
+      return taskView(view.task, view.totals, view.dependsOn);
     },
   );
 }
