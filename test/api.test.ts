@@ -6,6 +6,7 @@ import type { TokenService } from '../src/auth/token-service.ts';
 import { MemoryEventBus } from '../src/events/memory-bus.ts';
 import type { Notifier } from '../src/notify/notifier.ts';
 import type { AgentPool } from '../src/pool/agent-pool.ts';
+import type { ScheduleService } from '../src/schedules/schedule-service.ts';
 import type { Db } from '../src/store/database.ts';
 import type { TaskService } from '../src/tasks/task-service.ts';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
@@ -281,6 +282,7 @@ describe('API edges without a running supervisor', () => {
         tokens: {} as TokenService,
         notifier: {} as Notifier,
         db: {} as Db,
+        schedules: {} as ScheduleService,
       }),
       security,
     });

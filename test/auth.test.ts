@@ -38,6 +38,11 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'DELETE /api/v1/tokens/{id}': 'admin',
   'POST /api/v1/notifications/test': 'admin',
   'GET /api/v1/audit-logs': 'admin',
+  'POST /api/v1/schedules': 'operator',
+  'GET /api/v1/schedules': 'viewer',
+  'POST /api/v1/schedules/{id}/enable': 'operator',
+  'POST /api/v1/schedules/{id}/disable': 'operator',
+  'DELETE /api/v1/schedules/{id}': 'operator',
   'GET /api/v1/metrics': 'viewer',
 };
 
@@ -110,7 +115,8 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     const url = path
       .replace('/tasks/{id}', `/tasks/${taskId}`)
       .replace('/agents/{id}', '/agents/agent-1')
-      .replace('/tokens/{id}', '/tokens/00000000-0000-4000-8000-000000000000');
+      .replace('/tokens/{id}', '/tokens/00000000-0000-4000-8000-000000000000')
+      .replace('/schedules/{id}', '/schedules/00000000-0000-4000-8000-000000000000');
     const payload =
       operation === 'POST /api/v1/tasks'
         ? SEED_PR_REVIEW

@@ -11,6 +11,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
+import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { Db } from '../store/database.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { installAccessControl } from './access.ts';
@@ -23,6 +24,7 @@ import { dashboardRoutes } from './routes/dashboard.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -40,6 +42,7 @@ export interface ApiServices {
   notifier: Notifier;
   /** The database, for routes that only read it (the audit trail). */
   db: Db;
+  schedules: ScheduleService;
 }
 
 export interface AppDeps {
@@ -144,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'tokens', description: 'API tokens and their roles (admin)' },
         { name: 'notifications', description: 'Slack, email and webhook notifications (admin)' },
         { name: 'audit', description: 'The hash-chained audit trail (admin)' },
+        { name: 'schedules', description: 'Recurring tasks from cron expressions' },
         { name: 'health', description: 'Liveness, readiness and component status' },
       ],
     },
@@ -185,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       tokenRoutes(api, () => services().tokens);
       notificationRoutes(api, () => services().notifier);
       auditRoutes(api, { db: () => services().db });
+      scheduleRoutes(api, () => services().schedules);
     },
     { prefix: API_PREFIX },
   );

@@ -30,6 +30,10 @@ export const ERROR_CATALOGUE = {
     status: 404,
     fix: 'Only REFACTOR, BUG_FIX and FEATURE tasks produce a diff, once an attempt has finished; check the task’s status.',
   },
+  schedule_not_found: {
+    status: 404,
+    fix: 'Check the schedule id; list schedules with GET /api/v1/schedules.',
+  },
   token_not_found: { status: 404, fix: 'Check the token id; list tokens with GET /api/v1/tokens.' },
   invalid_transition: {
     status: 409,

@@ -23,6 +23,7 @@ import { channelsFromConfig, routesFromConfig } from '../notify/setup.ts';
 import { AgentPool } from '../pool/agent-pool.ts';
 import { TaskQueue } from '../queue/task-queue.ts';
 import type { Worker } from '../runner/worker.ts';
+import { ScheduleService } from '../schedules/schedule-service.ts';
 import { type Database, openDatabase } from '../store/database.ts';
 import { tasksWithStatus } from '../store/task-store.ts';
 import { TaskService } from '../tasks/task-service.ts';
@@ -59,7 +60,10 @@ export interface SupervisorOptions {
   random?: () => number;
   /** Where a newly created first admin token is shown (default: standard error, never the log). */
   showAdminToken?: (token: string) => void;
-  /** How often alerts are collected into notifications (default 5 s; 0: only when a test calls `tick`). */
+  /**
+   * How often alerts become notifications and due schedules submit their tasks (default 5 s; 0: only
+   * when a test calls `tick`).
+   */
   notifyTickMs?: number;
 }
 
@@ -75,6 +79,7 @@ export class Supervisor {
   readonly bus: EventBus;
   readonly worker: Worker | undefined;
   readonly notifier: Notifier;
+  readonly schedules: ScheduleService;
   readonly #stopResources: () => Promise<void>;
   readonly #setState: (state: LifecycleState) => void;
   readonly #graceMs: number;
@@ -88,6 +93,7 @@ export class Supervisor {
     bus: EventBus;
     worker: Worker | undefined;
     notifier: Notifier;
+    schedules: ScheduleService;
     stopResources: () => Promise<void>;
     setState: (state: LifecycleState) => void;
     graceMs: number;
@@ -99,6 +105,7 @@ export class Supervisor {
     this.bus = parts.bus;
     this.worker = parts.worker;
     this.notifier = parts.notifier;
+    this.schedules = parts.schedules;
     this.#stopResources = parts.stopResources;
     this.#setState = parts.setState;
     this.#graceMs = parts.graceMs;
@@ -214,6 +221,9 @@ export class Supervisor {
         repositoryPolicy,
         now,
       });
+      const schedules = new ScheduleService({ db: database.db, tasks, logger, now });
+      if ((options.notifyTickMs ?? 5000) > 0) schedules.start(options.notifyTickMs ?? 5000);
+      cleanups.push(() => schedules.stop());
       const pool = new AgentPool({
         db: database.db,
         secrets: new SecretBox(secretsKey(config)),
@@ -271,6 +281,7 @@ export class Supervisor {
         tokens,
         notifier,
         db: database.db,
+        schedules,
         health: createHealthReporter({
           database,
           eventBus: bus,
@@ -322,6 +333,7 @@ export class Supervisor {
         bus,
         worker,
         notifier,
+        schedules,
         stopResources,
         setState: (next) => {
           state = next;

@@ -255,7 +255,23 @@ export const notifyCursor = pgTable('notify_cursor', {
   lastSummaryAt: at('last_summary_at'),
 });
 
+/** Recurring tasks: a submission made again at each time a cron expression (UTC) names. */
+export const schedules = pgTable('schedules', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  cron: text('cron').notNull(),
+  submission: jsonb('submission').$type<Record<string, unknown>>().notNull(),
+  enabled: boolean('enabled').notNull(),
+  nextRunAt: at('next_run_at').notNull(),
+  lastRunAt: at('last_run_at'),
+  lastTaskId: uuid('last_task_id'),
+  createdBy: text('created_by').notNull(),
+  createdAt: at('created_at').notNull(),
+  updatedAt: at('updated_at').notNull(),
+});
+
 export type TaskRow = typeof tasks.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+export type ScheduleRow = typeof schedules.$inferSelect;
