@@ -5,9 +5,9 @@ import { auditView, chainPage } from '../../audit/audit-query.ts';
 import { verifyAudit } from '../../audit/audit-verify.ts';
 import type { Config } from '../../config/schema.ts';
 import { isoDateTime } from '../../core/timestamps.ts';
-import { acquireDataDirLock } from '../../runtime/data-dir-lock.ts';
-import { type Db, openDatabase } from '../../store/database.ts';
+import type { Db } from '../../store/database.ts';
 import { isDatabaseUnavailable } from '../../store/unavailable.ts';
+import { withDirectDatabase } from '../direct-database.ts';
 import { EXIT, ExitError } from '../exit.ts';
 
 /** Records read per query by export: bounds memory however long the log is. */
@@ -18,7 +18,6 @@ const EXPORT_PAGE = 1000;
  * installation never changes it. The embedded database needs the supervisor stopped (its lock).
  */
 async function withAuditDatabase<T>(config: Config, work: (db: Db) => Promise<T>): Promise<T> {
-  let lock: { release(): void } | undefined;
   if (!config.DATABASE_URL) {
     const dataDir = resolve(config.DATA_DIR);
     if (!existsSync(join(dataDir, 'pglite'))) {
@@ -27,26 +26,15 @@ async function withAuditDatabase<T>(config: Config, work: (db: Db) => Promise<T>
         `no embedded database in ${dataDir}: set DATA_DIR to the supervisor's data directory, or DATABASE_URL for PostgreSQL`,
       );
     }
-    try {
-      lock = acquireDataDirLock(dataDir);
-    } catch (error) {
-      throw new ExitError(EXIT.usage, error instanceof Error ? error.message : String(error));
-    }
   }
-  const database = config.DATABASE_URL
-    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL, poolSize: 1 })
-    : await openDatabase({ kind: 'pglite', dataDir: join(resolve(config.DATA_DIR), 'pglite') });
   try {
-    return await work(database.db);
+    return await withDirectDatabase(config, (database) => work(database.db), { poolSize: 1 });
   } catch (error) {
     // Exit code 1 means "the chain is broken"; not reaching the database must not look like that.
     if (isDatabaseUnavailable(error)) {
       throw new ExitError(EXIT.unreachable, 'the database cannot be reached; check DATABASE_URL and retry');
     }
     throw error;
-  } finally {
-    await database.close();
-    lock?.release();
   }
 }
 

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { SecretBox } from '../../agents/secrets.ts';
 import type { Config } from '../../config/schema.ts';
 import { resealCredentials } from '../../pool/reseal-credentials.ts';
-import { acquireDataDirLock } from '../../runtime/data-dir-lock.ts';
 import { localSecretsKeyPath, secretsKey } from '../../runtime/secrets-key.ts';
-import { openDatabase } from '../../store/database.ts';
+import { withDirectDatabase } from '../direct-database.ts';
 import { EXIT, ExitError } from '../exit.ts';
 
 /**
@@ -39,11 +37,7 @@ export async function rotateSecrets(
   const next = newKey ?? randomBytes(32).toString('base64url');
   if (next === oldKey) throw new ExitError(EXIT.usage, 'NEW_SECRETS_KEY: is the same as the current key');
 
-  const lock = config.DATABASE_URL ? undefined : acquireDataDirLock(resolve(config.DATA_DIR));
-  const database = config.DATABASE_URL
-    ? await openDatabase({ kind: 'postgres', url: config.DATABASE_URL })
-    : await openDatabase({ kind: 'pglite', dataDir: join(resolve(config.DATA_DIR), 'pglite') });
-  try {
+  await withDirectDatabase(config, async (database) => {
     await database.migrate();
     // The new key file is written before the database changes, and swapped in right after, so
     // at no point is the only copy of the key that opens the credentials lost.
@@ -66,8 +60,5 @@ export async function rotateSecrets(
     } else {
       out(`new key written to ${keyFile}`);
     }
-  } finally {
-    await database.close();
-    lock?.release();
-  }
+  });
 }
