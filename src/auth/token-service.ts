@@ -7,6 +7,8 @@ import { type ApiTokenRow, apiTokens } from '../store/schema.ts';
 import type { Principal, Role } from './roles.ts';
 import { displayPrefix, generateToken, hashToken, looksLikeToken } from './token-secret.ts';
 
+/** What a caller with a dead token should do. */
+const ASK_FOR_A_TOKEN = 'ask an admin for a new one (supervisor tokens create)';
 /** Serialises the first-start admin token, so two API replicas starting together create one. */
 const BOOTSTRAP_LOCK_KEY = 7_020_424_615;
 /** `last_used_at` is written at most this often per token, so reads do not each cost a write. */
@@ -101,13 +103,19 @@ export class TokenService {
       .from(apiTokens)
       .where(eq(apiTokens.tokenHash, hashToken(token)))
       .limit(1);
-    if (!row) throw new AppError('unauthorized', 'the bearer token is unknown');
+    if (!row) throw new AppError('unauthorized', `the bearer token is unknown; ${ASK_FOR_A_TOKEN}`);
     const now = this.#now();
     if (row.revokedAt) {
-      throw new AppError('unauthorized', `the bearer token was revoked on ${row.revokedAt.toISOString()}`);
+      throw new AppError(
+        'unauthorized',
+        `the bearer token was revoked on ${row.revokedAt.toISOString()}; ${ASK_FOR_A_TOKEN}`,
+      );
     }
     if (row.expiresAt && row.expiresAt <= now) {
-      throw new AppError('unauthorized', `the bearer token expired on ${row.expiresAt.toISOString()}`);
+      throw new AppError(
+        'unauthorized',
+        `the bearer token expired on ${row.expiresAt.toISOString()}; ${ASK_FOR_A_TOKEN}`,
+      );
     }
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.#db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
