@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.ts';
 import type { TokenService } from '../src/auth/token-service.ts';
 import { MemoryEventBus } from '../src/events/memory-bus.ts';
+import type { MemoryService } from '../src/memory/memory-service.ts';
 import type { Notifier } from '../src/notify/notifier.ts';
 import type { AgentPool } from '../src/pool/agent-pool.ts';
 import type { ScheduleService } from '../src/schedules/schedule-service.ts';
@@ -283,6 +284,7 @@ describe('API edges without a running supervisor', () => {
         notifier: {} as Notifier,
         db: {} as Db,
         schedules: {} as ScheduleService,
+        memory: {} as MemoryService,
       }),
       security,
     });

@@ -44,6 +44,11 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/schedules/{id}/disable': 'operator',
   'DELETE /api/v1/schedules/{id}': 'operator',
   'GET /api/v1/metrics': 'viewer',
+  'GET /api/v1/memory': 'viewer',
+  'GET /api/v1/memory/history': 'viewer',
+  'GET /api/v1/memory/{id}': 'viewer',
+  'POST /api/v1/memory': 'submitter',
+  'DELETE /api/v1/memory/{id}': 'operator',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;
@@ -116,7 +121,8 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
       .replace('/tasks/{id}', `/tasks/${taskId}`)
       .replace('/agents/{id}', '/agents/agent-1')
       .replace('/tokens/{id}', '/tokens/00000000-0000-4000-8000-000000000000')
-      .replace('/schedules/{id}', '/schedules/00000000-0000-4000-8000-000000000000');
+      .replace('/schedules/{id}', '/schedules/00000000-0000-4000-8000-000000000000')
+      .replace('/memory/{id}', '/memory/00000000-0000-4000-8000-000000000000');
     const payload =
       operation === 'POST /api/v1/tasks'
         ? SEED_PR_REVIEW

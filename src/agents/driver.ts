@@ -53,6 +53,11 @@ export interface AgentRunRequest {
   /** The agent session: one per task, so a later attempt can resume it. */
   session: { id: string; resume: boolean; stateDir: string };
   limits: AttemptLimits;
+  /**
+   * MCP servers the agent gets (the supervisor's memory tools), as an `mcpServers` configuration,
+   * and the secrets inside it, to be scrubbed from anything the agent prints.
+   */
+  mcp?: { config: object; secrets: string[] };
   /** Aborted when the attempt must stop: cancel or shutdown (the reason says which). */
   signal: AbortSignal;
   /** Stores events (and makes them visible live). Resolves once they are persisted. */
@@ -86,6 +91,8 @@ export interface AgentRunReport {
   quotaWarningUntil?: Date;
   /** Model API requests the attempt made. */
   apiRequests?: number;
+  /** The commit the attempt's checkout was at (set by the runner): the provenance of what it found. */
+  commit?: string;
 }
 
 /**

@@ -11,6 +11,8 @@ export type Access = Role | 'public';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /** Task tokens (agents' memory tools) may call this route; they may call no other. */
+    taskScoped?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -68,6 +70,14 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): vo
       if (error instanceof AppError && (error.code === 'unauthorized' || error.code === 'forbidden')) {
         await audit(request, error);
       }
+      throw error;
+    }
+    if (principal.scope && !request.routeOptions.config?.taskScoped) {
+      const error = new AppError(
+        'forbidden',
+        `${request.method} ${request.routeOptions.url} is not open to task tokens; they reach only the memory routes`,
+      );
+      await audit(request, error, principal);
       throw error;
     }
     if (!roleIncludes(principal.role, needed)) {

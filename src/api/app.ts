@@ -8,6 +8,7 @@ import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { MemoryService } from '../memory/memory-service.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Notifier } from '../notify/notifier.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -22,6 +23,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
+import { memoryRoutes } from './routes/memory.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
@@ -43,6 +45,7 @@ export interface ApiServices {
   /** The database, for routes that only read it (the audit trail). */
   db: Db;
   schedules: ScheduleService;
+  memory: MemoryService;
 }
 
 export interface AppDeps {
@@ -190,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       notificationRoutes(api, () => services().notifier);
       auditRoutes(api, { db: () => services().db });
       scheduleRoutes(api, () => services().schedules);
+      memoryRoutes(api, () => services().memory);
     },
     { prefix: API_PREFIX },
   );

@@ -3,8 +3,9 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
 import type { Db } from '../store/database.ts';
-import { type ApiTokenRow, apiTokens } from '../store/schema.ts';
+import { type ApiTokenRow, apiTokens, tasks } from '../store/schema.ts';
 import type { Principal, Role } from './roles.ts';
+import { TASK_TOKEN_PREFIX, type TaskTokens } from './task-token.ts';
 import { displayPrefix, generateToken, hashToken, looksLikeToken } from './token-secret.ts';
 
 /** What a caller with a dead token should do. */
@@ -24,10 +25,13 @@ export interface NewToken {
 export class TokenService {
   readonly #db: Db;
   readonly #now: () => Date;
+  readonly #taskTokens: TaskTokens | undefined;
 
-  constructor(deps: { db: Db; now: () => Date }) {
+  /** `taskTokens`: also accept the task tokens agents' memory tools use. */
+  constructor(deps: { db: Db; now: () => Date; taskTokens?: TaskTokens }) {
     this.#db = deps.db;
     this.#now = deps.now;
+    this.#taskTokens = deps.taskTokens;
   }
 
   async create(request: NewToken, actor: string): Promise<{ token: string; row: ApiTokenRow }> {
@@ -95,6 +99,8 @@ export class TokenService {
 
   /** The caller a bearer token stands for, or a 401 that says what is wrong with it. */
   async authenticate(token: string): Promise<Principal> {
+    if (token.startsWith(TASK_TOKEN_PREFIX) && this.#taskTokens)
+      return this.#authenticateTask(token, this.#taskTokens);
     if (!looksLikeToken(token)) {
       throw new AppError('unauthorized', 'the bearer token is not a supervisor API token (sv_…)');
     }
@@ -121,6 +127,21 @@ export class TokenService {
       await this.#db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
     }
     return { name: row.name, role: row.role, tokenId: row.id };
+  }
+
+  /** A task token is good while its task runs: the agent holding it is still at work. */
+  async #authenticateTask(token: string, taskTokens: TaskTokens): Promise<Principal> {
+    const verdict = taskTokens.verify(token, this.#now());
+    if (!verdict.ok) throw new AppError('unauthorized', verdict.reason);
+    const [task] = await this.#db
+      .select({ status: tasks.status })
+      .from(tasks)
+      .where(eq(tasks.id, verdict.scope.taskId))
+      .limit(1);
+    if (task?.status !== 'running') {
+      throw new AppError('unauthorized', 'the task token belongs to a task that is no longer running');
+    }
+    return { name: `task:${verdict.scope.taskId}`, role: 'submitter', tokenId: null, scope: verdict.scope };
   }
 
   /**

@@ -61,6 +61,13 @@ program
   )
   .action(async () => (await import('./commands/secrets.ts')).rotateSecrets(config(), process.env, out));
 
+program
+  .command('mcp')
+  .description(
+    'Project-memory MCP server on stdio, started for each agent run (reads SUPERVISOR_URL and SUPERVISOR_TOKEN from its environment)',
+  )
+  .action(async () => (await import('./commands/mcp.ts')).mcp(process.env));
+
 const audit = program
   .command('audit')
   .description(

@@ -199,6 +199,16 @@ export const configSchema = z.object({
   TASK_MAX_ATTEMPTS: intInRange(1, 20).default(3),
   /** How far back a `dedupe: true` submission looks for a task of the same content. */
   DEDUP_WINDOW_SECONDS: intInRange(1, 30 * 86_400).default(3600),
+  /** Project memory a prompt may carry, in (estimated) tokens; 0 leaves memory out of prompts. */
+  MEMORY_PROMPT_TOKENS: intInRange(0, 100_000).default(2000),
+  /**
+   * Where agents' memory tools (`supervisor mcp`) reach the API. Default for `serve`: this
+   * process's own address; a `worker` process without it gives agents no memory tools.
+   */
+  AGENT_API_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, { error: 'expected an http(s) URL such as http://supervisor-api:8000' })
+    .optional(),
   /** First retry delay; doubles per attempt, with jitter. */
   RETRY_BASE_DELAY_MS: intInRange(0, 3_600_000).default(2000),
   /** Upper bound of the retry delay. */

@@ -34,6 +34,10 @@ export const ERROR_CATALOGUE = {
     status: 404,
     fix: 'Check the schedule id; list schedules with GET /api/v1/schedules.',
   },
+  memory_entry_not_found: {
+    status: 404,
+    fix: 'Check the entry id; search memory with GET /api/v1/memory.',
+  },
   token_not_found: { status: 404, fix: 'Check the token id; list tokens with GET /api/v1/tokens.' },
   invalid_transition: {
     status: 409,

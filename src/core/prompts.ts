@@ -25,6 +25,8 @@ export interface PromptContext {
   reviewDiff?: string;
   /** Something the agent should know about its workspace. */
   note?: string;
+  /** The project-memory section (src/memory/prompt-memory.ts), already fenced; ends the prompt. */
+  memory?: string;
 }
 
 export interface Prompt {
@@ -114,6 +116,11 @@ const SYSTEM = (nonce: string) =>
   ].join(' ');
 
 export function buildPrompt(type: TaskType, payload: TaskPayload, context: PromptContext): Prompt {
+  const prompt = taskPrompt(type, payload, context);
+  return context.memory ? { ...prompt, text: `${prompt.text}\n\n${context.memory}` } : prompt;
+}
+
+function taskPrompt(type: TaskType, payload: TaskPayload, context: PromptContext): Prompt {
   const appendSystemPrompt = SYSTEM(context.nonce);
   const where = context.hasCheckout
     ? 'Your working directory is a checkout of the repository.'

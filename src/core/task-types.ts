@@ -52,7 +52,8 @@ export const repositorySchema = z
 
 const shortText = z.string().min(1).max(LIMITS.shortTextChars);
 const longText = z.string().max(LIMITS.longTextChars);
-const relativePath = z
+/** A path inside a repository: relative, with no `..` segment. */
+export const relativePath = z
   .string()
   .min(1)
   .max(LIMITS.pathChars)

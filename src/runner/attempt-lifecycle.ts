@@ -8,6 +8,7 @@ import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
 import { isTerminal, transition } from '../core/task-status.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
+import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { Db, Tx } from '../store/database.ts';
@@ -72,6 +73,7 @@ interface AttemptSummary {
   retryable?: boolean;
   resultText?: string | null;
   result?: unknown;
+  commit?: string;
 }
 
 export class AttemptLifecycle {
@@ -311,6 +313,7 @@ export class AttemptLifecycle {
         retryable: report.retryable,
         resultText: report.resultText ?? null,
         result: report.result ?? null,
+        ...(report.commit ? { commit: report.commit } : {}),
       };
       const next = await this.#apply(tx, current, await this.#decide(tx, current, summary), summary);
       events.push(...(await this.#recordStatus(tx, next, now)));
@@ -381,8 +384,8 @@ export class AttemptLifecycle {
     const now = this.#deps.now();
     const common = { outcome: end.outcome, updatedAt: now };
     switch (step.kind) {
-      case 'succeed':
-        return store.updateTask(tx, task.id, {
+      case 'succeed': {
+        const done = await store.updateTask(tx, task.id, {
           ...common,
           status: 'succeeded',
           resultText: end.resultText ?? null,
@@ -390,6 +393,9 @@ export class AttemptLifecycle {
           error: null,
           finishedAt: now,
         });
+        await rememberTask(tx, done, end.commit, now);
+        return done;
+      }
       case 'cancel':
         return store.updateTask(tx, task.id, {
           ...common,

@@ -11,6 +11,7 @@ import type {
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import { buildPrompt } from '../core/prompts.ts';
+import type { AttemptMemory, RunMemory } from '../memory/run-memory.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import { type Workspace, WorkspaceError, type WorkspaceManager } from '../workspace/workspace-manager.ts';
 
@@ -25,6 +26,8 @@ export interface AttemptRunnerDeps {
   /** Per-task agent state (CLI config dir with the session transcript) lives under here. */
   sessionsDir: string;
   limits: AttemptLimits;
+  /** Project memory for prompts and the agent's memory tools; unset: none. */
+  memory?: RunMemory;
   logger: Logger;
 }
 
@@ -96,11 +99,15 @@ export class AttemptRunner {
       ]);
     }
     try {
+      const nonce = randomBytes(8).toString('hex');
+      const limits = limitsFor(this.#deps.limits, task, input.budget);
+      const memory = await this.#memory(task, workspace, nonce, limits.wallClockMs);
       const prompt = buildPrompt(task.type, task.payload, {
-        nonce: randomBytes(8).toString('hex'),
+        nonce,
         hasCheckout: workspace.kind === 'worktree',
         ...(workspace.reviewDiff !== undefined ? { reviewDiff: workspace.reviewDiff } : {}),
         ...(workspace.note ? { note: workspace.note } : {}),
+        ...(memory.section ? { memory: memory.section } : {}),
       });
       const report = await this.#deps.driver.run({
         taskId: task.id,
@@ -116,7 +123,8 @@ export class AttemptRunner {
           resume: input.session.resumed,
           stateDir: join(this.#deps.sessionsDir, task.id),
         },
-        limits: limitsFor(this.#deps.limits, task, input.budget),
+        limits,
+        ...(memory.mcp ? { mcp: memory.mcp } : {}),
         signal,
         emit,
         ...(input.onSpawn ? { onSpawn: input.onSpawn } : {}),
@@ -126,13 +134,40 @@ export class AttemptRunner {
         log.error({ err: error }, 'could not collect the changes from the workspace');
         return undefined;
       });
-      if (!changes) return report;
-      return { ...report, result: { ...(report.result as object | undefined), workspace: changes } };
+      const withCommit = workspace.baseCommit ? { ...report, commit: workspace.baseCommit } : report;
+      if (!changes) return withCommit;
+      return { ...withCommit, result: { ...(report.result as object | undefined), workspace: changes } };
     } finally {
       await this.#deps.workspaces.release(workspace).catch((error: unknown) => {
         log.warn({ err: error }, 'could not remove the workspace; the sweeper will');
       });
     }
+  }
+
+  /** Memory for an agent that works in a workspace; nothing for drivers that run no agent. */
+  async #memory(
+    task: TaskRow,
+    workspace: Workspace,
+    nonce: string,
+    wallClockMs: number,
+  ): Promise<AttemptMemory> {
+    if (!this.#deps.memory || !this.#deps.driver.usesWorkspace) return {};
+    return this.#deps.memory
+      .forAttempt({
+        task,
+        commit: workspace.baseCommit,
+        changedSince: (commit) => this.#deps.workspaces.changedSince(workspace, commit),
+        nonce,
+        wallClockMs,
+      })
+      .catch((error: unknown) => {
+        // Memory helps a task; it is never a reason for one to fail.
+        this.#deps.logger.warn(
+          { err: error, taskId: task.id },
+          'project memory unavailable for this attempt',
+        );
+        return {};
+      });
   }
 }
 

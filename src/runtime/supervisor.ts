@@ -10,12 +10,14 @@ import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
 import { pruneAudit } from '../audit/audit-retention.ts';
 import { resolveAuthMode } from '../auth/auth-mode.ts';
+import { TaskTokens } from '../auth/task-token.ts';
 import { TokenService } from '../auth/token-service.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
+import { MemoryService } from '../memory/memory-service.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { HealthMonitor } from '../notify/health-monitor.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -224,16 +226,18 @@ export class Supervisor {
       const schedules = new ScheduleService({ db: database.db, tasks, logger, now });
       if ((options.notifyTickMs ?? 5000) > 0) schedules.start(options.notifyTickMs ?? 5000);
       cleanups.push(() => schedules.stop());
+      const key = secretsKey(config);
+      const taskTokens = new TaskTokens(key);
       const pool = new AgentPool({
         db: database.db,
-        secrets: new SecretBox(secretsKey(config)),
+        secrets: new SecretBox(key),
         sessionsDir: join(resolve(config.DATA_DIR), 'agent-sessions'),
         defaultEstimateUsd: config.TASK_COST_ESTIMATE_USD,
         ...(config.REPO_DAILY_BUDGET_USD ? { repoDailyBudgetUsd: config.REPO_DAILY_BUDGET_USD } : {}),
         logger,
       });
       metrics.attach({ db: database.db, pool, now });
-      const tokens = new TokenService({ db: database.db, now });
+      const tokens = new TokenService({ db: database.db, now, taskTokens });
       if (options.api ?? true) {
         const created = await tokens.ensureAdmin(config.ADMIN_TOKEN);
         if (created) {
@@ -265,6 +269,9 @@ export class Supervisor {
           pool,
           tasks,
           repositoryPolicy,
+          taskTokens,
+          apiUrl: () =>
+            config.AGENT_API_URL ?? (options.api === false ? undefined : ownUrl(app, config.HOST)),
         });
         cleanups.push(() => setup.stop());
         worker = setup.worker;
@@ -282,6 +289,7 @@ export class Supervisor {
         notifier,
         db: database.db,
         schedules,
+        memory: new MemoryService({ db: database.db, now }),
         health: createHealthReporter({
           database,
           eventBus: bus,
@@ -390,4 +398,13 @@ async function redeliverInterrupted(database: Database, queue: TaskQueue, logger
     'recovering tasks interrupted by a previous stop',
   );
   await queue.redeliver(jobIds);
+}
+
+/** This process's API address as seen from the same machine (agents' memory tools call it). */
+function ownUrl(app: FastifyInstance, host: string): string | undefined {
+  const address = app.server.address();
+  if (!address || typeof address === 'string') return undefined;
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const name = wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${address.port}`;
 }

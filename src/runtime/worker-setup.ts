@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { type AgentUser, fenceDataDir, resolveAgentUser } from '../agents/agent-user.ts';
 import { ClaudeCodeDriver } from '../agents/claude-code/driver.ts';
 import type { AgentDriver } from '../agents/driver.ts';
 import { EchoDriver } from '../agents/echo-driver.ts';
+import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isTerminal } from '../core/task-status.ts';
 import type { EventBus } from '../events/bus.ts';
+import { RunMemory } from '../memory/run-memory.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import { AttemptLifecycle } from '../runner/attempt-lifecycle.ts';
@@ -21,6 +24,9 @@ import { getTask } from '../store/task-store.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { RepositoryPolicy } from '../workspace/repository-policy.ts';
 import { WorkspaceManager } from '../workspace/workspace-manager.ts';
+
+/** The CLI's entry point, run by the pinned Node: agents start `supervisor mcp` with it. */
+const SUPERVISOR_ENTRY = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
 export interface WorkerSetupOptions {
   config: Config;
@@ -36,6 +42,10 @@ export interface WorkerSetupOptions {
   tasks: TaskService;
   /** Checked again before a checkout: the setting may have tightened since the task was queued. */
   repositoryPolicy: RepositoryPolicy;
+  /** Signs the tokens agents' memory tools use. */
+  taskTokens: TaskTokens;
+  /** Where agents reach the API (undefined: no memory tools). */
+  apiUrl: () => string | undefined;
 }
 
 /** How often finished tasks' workspaces and agent state are looked at for removal. */
@@ -95,6 +105,15 @@ export function setUpWorker(options: WorkerSetupOptions): {
       budgetUsd: config.TASK_MAX_COST_USD,
       maxTurns: config.CLAUDE_MAX_TURNS,
     },
+    memory: new RunMemory({
+      db: database.db,
+      tokens: options.taskTokens,
+      promptTokens: config.MEMORY_PROMPT_TOKENS,
+      apiUrl: options.apiUrl,
+      mcpServer: { command: process.execPath, args: [SUPERVISOR_ENTRY, 'mcp'] },
+      logger,
+      now: options.now,
+    }),
     logger,
   });
   const worker = new Worker({

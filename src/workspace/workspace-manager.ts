@@ -32,6 +32,8 @@ export interface Workspace {
    * own git commands use it instead of discovering it through the agent-writable `.git` file.
    */
   gitDir?: string;
+  /** The repository's bare mirror: the supervisor reads history from it (memory staleness). */
+  mirror?: string;
   /** A diff the supervisor computed for a review (head against base). */
   reviewDiff?: string;
   /** Said to the agent and recorded, e.g. why there is no checkout. */
@@ -66,6 +68,9 @@ export interface TaskForWorkspace {
 
 /** The largest diff stored with a task; the branch always holds the whole change. */
 export const MAX_DIFF_BYTES = 1024 * 1024;
+
+/** A full or abbreviated commit id; anything else is never handed to git. */
+const COMMIT_SHA = /^[0-9a-f]{7,64}$/;
 
 export class WorkspaceError extends Error {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -126,7 +131,7 @@ export class WorkspaceManager {
         // the sweeper prunes such records in bulk, off the path of a running task.
         await git(['--git-dir', mirror, 'worktree', 'add', '-f', '--detach', dir, commit]);
       });
-      const workspace: Workspace = { dir, readOnly: true, kind: 'worktree', baseCommit: commit };
+      const workspace: Workspace = { dir, readOnly: true, kind: 'worktree', baseCommit: commit, mirror };
       if (task.type === 'PR_REVIEW' && payload.head_ref && !payload.diff) {
         const base = await this.#resolve(mirror, optionalString(payload.base_ref));
         workspace.reviewDiff = await git(['--git-dir', mirror, 'diff', `${base}...${commit}`], {
@@ -200,6 +205,25 @@ export class WorkspaceManager {
    * Removes a workspace an attempt no longer needs: read-only ones at once (just the files; the
    * sweeper prunes git's record of them), mutating ones never here.
    */
+  /**
+   * Files changed from `from` to the workspace's base commit, or undefined when that says nothing
+   * about the workspace (no mirror, an unknown commit, or `from` not an ancestor: an older checkout).
+   */
+  async changedSince(workspace: Workspace, from: string): Promise<string[] | undefined> {
+    const { mirror, baseCommit } = workspace;
+    if (!mirror || !baseCommit || !COMMIT_SHA.test(from)) return undefined;
+    if (from === baseCommit) return [];
+    const isAncestor = await git(['--git-dir', mirror, 'merge-base', '--is-ancestor', from, baseCommit]).then(
+      () => true,
+      () => false,
+    );
+    if (!isAncestor) return undefined;
+    const names = await git(['--git-dir', mirror, 'diff', '--name-only', '--no-renames', from, baseCommit], {
+      maxBytes: 16 * 1024 * 1024,
+    });
+    return names.split('\n').filter(Boolean);
+  }
+
   async release(workspace: Workspace): Promise<void> {
     if (workspace.readOnly) rmSync(workspace.dir, { recursive: true, force: true });
   }
@@ -253,7 +277,15 @@ export class WorkspaceManager {
     if (existing && existsSync(join(dir, '.git'))) {
       // A later attempt of the same task continues in the same worktree and branch.
       const gitDir = worktreeGitDir(existing.mirror, dir);
-      return { dir, readOnly: false, kind: 'worktree', baseCommit: existing.baseCommit, branch, gitDir };
+      return {
+        dir,
+        readOnly: false,
+        kind: 'worktree',
+        baseCommit: existing.baseCommit,
+        branch,
+        gitDir,
+        mirror: existing.mirror,
+      };
     }
     const mirror = await this.#mirror(url);
     const baseCommit = existing?.baseCommit ?? (await this.#resolve(mirror, baseRef));
@@ -286,6 +318,7 @@ export class WorkspaceManager {
       baseCommit,
       branch,
       gitDir: worktreeGitDir(mirror, dir),
+      mirror,
     };
   }
 

@@ -49,6 +49,25 @@ describe('claudeCommand', () => {
     expect(args).not.toContain('--allowedTools');
   });
 
+  it('gives the supervisor memory server by file and allows exactly its tools', () => {
+    const mcp = { configFile: '/s/mcp.json', tools: ['memory_search', 'memory_save'] };
+    const readOnly = claudeCommand({ ...input, mcp }).args;
+    expect(valueAfter(readOnly, '--mcp-config')).toBe('/s/mcp.json');
+    expect(
+      readOnly.slice(readOnly.indexOf('--allowedTools') + 1, readOnly.indexOf('--allowedTools') + 3),
+    ).toEqual(['mcp__supervisor__memory_search', 'mcp__supervisor__memory_save']);
+    const mutating = claudeCommand({ ...input, readOnly: false, mcp }).args;
+    expect(
+      mutating.slice(mutating.indexOf('--allowedTools') + 1, mutating.indexOf('--allowedTools') + 5),
+    ).toEqual([
+      'Bash(git diff:*)',
+      'Bash(npm test:*)',
+      'mcp__supervisor__memory_search',
+      'mcp__supervisor__memory_save',
+    ]);
+    expect(claudeCommand(input).args).not.toContain('--mcp-config');
+  });
+
   it('lets mutating tasks edit in their directory and run allowlisted commands only', () => {
     const { args } = claudeCommand({ ...input, readOnly: false });
     expect(valueAfter(args, '--permission-mode')).toBe('acceptEdits');

@@ -38,6 +38,8 @@ export function credentialSecrets(credential: Credential): string[] {
 }
 
 export const READ_ONLY_TOOLS = ['Read', 'Glob', 'Grep'];
+/** The supervisor's MCP server name; its tools reach the agent as `mcp__supervisor__<tool>`. */
+export const SUPERVISOR_MCP_SERVER = 'supervisor';
 export const MUTATING_TOOLS = ['Read', 'Glob', 'Grep', 'Edit', 'Write', 'NotebookEdit', 'Bash'];
 
 export interface ClaudeCommandInput {
@@ -52,6 +54,8 @@ export interface ClaudeCommandInput {
   allowedCommands: string[];
   appendSystemPrompt?: string;
   jsonSchema?: object;
+  /** An MCP configuration file (the supervisor's memory server) and the tools the agent may call on it. */
+  mcp?: { configFile: string; tools: readonly string[] };
   credential: Credential;
   baseUrl?: string;
   /** CLAUDE_CONFIG_DIR: all CLI state, including the session transcript. */
@@ -72,6 +76,15 @@ export interface ClaudeCommandInput {
   gitSafeDirectory?: string;
 }
 
+/** Tools allowed without asking: Bash command prefixes (mutating tasks) and the supervisor's MCP tools. */
+function allowedTools(input: ClaudeCommandInput): string[] {
+  const tools = [
+    ...(input.readOnly ? [] : input.allowedCommands.map((command) => `Bash(${command}:*)`)),
+    ...(input.mcp?.tools.map((tool) => `mcp__${SUPERVISOR_MCP_SERVER}__${tool}`) ?? []),
+  ];
+  return tools.length ? ['--allowedTools', ...tools] : [];
+}
+
 export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env: Record<string, string> } {
   const args = [
     '-p',
@@ -90,17 +103,12 @@ export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env:
     '--setting-sources',
     '',
     '--strict-mcp-config',
-    ...(input.readOnly
-      ? ['--permission-mode', 'dontAsk', '--tools', READ_ONLY_TOOLS.join(',')]
-      : [
-          '--permission-mode',
-          'acceptEdits',
-          '--tools',
-          MUTATING_TOOLS.join(','),
-          ...(input.allowedCommands.length
-            ? ['--allowedTools', ...input.allowedCommands.map((command) => `Bash(${command}:*)`)]
-            : []),
-        ]),
+    ...(input.mcp ? ['--mcp-config', input.mcp.configFile] : []),
+    '--permission-mode',
+    input.readOnly ? 'dontAsk' : 'acceptEdits',
+    '--tools',
+    (input.readOnly ? READ_ONLY_TOOLS : MUTATING_TOOLS).join(','),
+    ...allowedTools(input),
     ...(input.appendSystemPrompt ? ['--append-system-prompt', input.appendSystemPrompt] : []),
     ...(input.jsonSchema ? ['--json-schema', JSON.stringify(input.jsonSchema)] : []),
   ];

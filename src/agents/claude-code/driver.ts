@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MEMORY_TOOLS } from '../../memory/prompt-memory.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
 import { EventBatcher } from '../event-batcher.ts';
@@ -56,6 +57,9 @@ export class ClaudeCodeDriver implements AgentDriver {
       tmpDir: join(request.session.stateDir, 'tmp'),
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    // A file, not an argument: the configuration holds a token that `ps` would show to everyone.
+    const mcpConfigFile = join(request.session.stateDir, 'mcp.json');
+    if (request.mcp) writeFileSync(mcpConfigFile, JSON.stringify(request.mcp.config), { mode: 0o600 });
     const runAs = this.#options.runAs;
     if (runAs) await handOver([request.session.stateDir, request.workspace.dir], runAs);
     const { args, env } = claudeCommand({
@@ -68,6 +72,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       allowedCommands: this.#options.allowedCommands,
       appendSystemPrompt: request.prompt.appendSystemPrompt,
       ...(request.prompt.jsonSchema ? { jsonSchema: request.prompt.jsonSchema } : {}),
+      ...(request.mcp ? { mcp: { configFile: mcpConfigFile, tools: MEMORY_TOOLS } } : {}),
       credential: request.agent.credential,
       ...(request.agent.baseUrl ? { baseUrl: request.agent.baseUrl } : {}),
       ...dirs,
@@ -78,7 +83,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
     });
 
-    const secrets = credentialSecrets(request.agent.credential);
+    const secrets = [...credentialSecrets(request.agent.credential), ...(request.mcp?.secrets ?? [])];
     const scrub = (text: string) =>
       secrets.reduce((clean, secret) => clean.replaceAll(secret, '[redacted]'), text);
     const state = new ClaudeStreamState();
@@ -159,6 +164,7 @@ export class ClaudeCodeDriver implements AgentDriver {
     stdout.end().forEach(onLine);
     // Whatever the agent's tools left running in its group goes with it.
     killGroup(child, 'SIGKILL');
+    rmSync(mcpConfigFile, { force: true });
     await batcher.close();
 
     const verdict = classify(
