@@ -238,6 +238,53 @@ describe('the supervisor as a process', () => {
     expect(unreachable.stderr).toContain('cannot reach the supervisor');
   });
 
+  it('CLI: memory add, search, show and rm, with usage errors naming the flag', async () => {
+    const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo' });
+    const env = { SUPERVISOR_URL: server.url };
+    const added = await runCli(
+      [
+        'memory',
+        'add',
+        '-r',
+        'acme/api',
+        '--title',
+        'Refresh tokens never rotate',
+        '--content',
+        'See auth.py.',
+        '--path',
+        'auth.py',
+        '--json',
+      ],
+      env,
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const entry = JSON.parse(added.stdout) as { id: string; paths: string[] };
+    expect(entry.paths).toEqual(['auth.py']);
+    await runCli(['memory', 'add', '-r', 'acme/web', '--title', 'Pool size', '--content', 'Ten.'], env);
+
+    const found = await runCli(['memory', 'search', 'refresh', 'token', '--json'], env);
+    expect((JSON.parse(found.stdout) as Array<{ id: string }>).map((item) => item.id)).toEqual([entry.id]);
+    const listed = await runCli(['memory', 'search', '-r', 'acme/web'], env);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+REPOSITORY\s+KIND\s+TITLE/);
+    expect(listed.stdout).toContain('Pool size');
+    expect(listed.stdout).not.toContain('Refresh');
+    const shown = await runCli(['memory', 'show', entry.id], env);
+    expect(shown.stdout).toContain('files:   auth.py');
+    expect(shown.stdout).toContain('See auth.py.');
+
+    const noContent = await runCli(['memory', 'add', '-r', 'acme/api', '--title', 'x'], env);
+    expect(noContent.code).toBe(2);
+    expect(noContent.stderr).toContain('exactly one of --content or --file');
+    const badKind = await runCli(['memory', 'search', '--kind', 'gossip'], env);
+    expect(badKind.code).toBe(2);
+    expect(badKind.stderr).toContain('--kind: expected one of');
+
+    expect((await runCli(['memory', 'rm', entry.id], env)).stdout.trim()).toBe(`deleted ${entry.id}`);
+    const gone = await runCli(['memory', 'show', entry.id], env);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('memory_entry_not_found');
+  });
+
   it('CLI: tokens create, list and revoke with the first admin token, printed once and never logged', async () => {
     const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', AUTH_MODE: 'tokens' });
     const admin = /^\s+(sv_[\w-]{43})$/m.exec(server.output())?.[1];
