@@ -33,8 +33,10 @@ describe('batch prompt', () => {
       nonce: 'n',
       hasCheckout: false,
     });
-    const item = (prompt.jsonSchema as { properties: { results: { items: Record<string, never> } } })
-      .properties.results.items as { required: string[]; properties: Record<string, unknown> };
+    const schema = prompt.jsonSchema as {
+      properties: { results: { items: { required: string[]; properties: Record<string, unknown> } } };
+    };
+    const item = schema.properties.results.items;
     expect(item.required).toEqual(['item', ...ISSUE_SUMMARY_SCHEMA.required]);
     expect(item.properties.item).toMatchObject({ type: 'integer', minimum: 1, maximum: 2 });
     expect(item.properties.summary).toEqual(ISSUE_SUMMARY_SCHEMA.properties.summary);
