@@ -257,8 +257,9 @@ export class AttemptLifecycle {
         return { accepted: false } as const;
       }
       const now = this.#deps.now();
-      const next = await this.#recordEnd(tx, current, stored, end, now, events);
+      await this.#closeAttempt(tx, current, stored, end, now);
       await this.#applyToAgent(tx, stored, end, now);
+      const next = await this.#moveOn(tx, current, end, now, events);
       return { accepted: true, task: next } as const;
     });
     this.#deps.bus.publish(events);
@@ -300,39 +301,28 @@ export class AttemptLifecycle {
         current.map((task) => !!task?.cancelRequestedAt),
         end.interrupted,
       );
-      const outcomes: Array<{ accepted: boolean; task?: TaskRow; report: AgentRunReport }> = [];
-      for (const i of all.keys()) {
-        if (!accepted[i]) {
-          outcomes.push({ accepted: false, report: reports[i]! });
-          continue;
-        }
-        const next = await this.#recordEnd(
-          tx,
-          current[i]!,
-          stored[i]!,
-          { report: reports[i]!, interrupted: end.interrupted },
-          now,
-          events,
-        );
-        outcomes.push({ accepted: true, task: next, report: reports[i]! });
-      }
-      // The agent spent the session's totals once: its quota and health see it once, through the lead.
-      if (accepted[0]) await this.#applyToAgent(tx, stored[0]!, end, now);
-      return outcomes;
+      const ends = reports.map((report) => ({ report, interrupted: end.interrupted }));
+      const taken = [...all.keys()].filter((i) => accepted[i]);
+      // In the order finish() keeps: attempts closed, then the agent, then the tasks moved on.
+      for (const i of taken) await this.#closeAttempt(tx, current[i]!, stored[i]!, ends[i]!, now);
+      // The agent spent the session's totals once: its quota and health see it once, not per item.
+      if (taken.length) await this.#applyToAgent(tx, stored[taken[0]!]!, end, now);
+      const moved = new Map<number, TaskRow>();
+      for (const i of taken) moved.set(i, await this.#moveOn(tx, current[i]!, ends[i]!, now, events));
+      return all.map((_, i) => ({ accepted: accepted[i]!, task: moved.get(i), report: reports[i]! }));
     });
     this.#deps.bus.publish(events);
     return result;
   }
 
-  /** Closes one attempt with `end.report` and moves its task on; returns the task as it now is. */
-  async #recordEnd(
+  /** Closes one attempt with what `end.report` says, and records that in the audit trail. */
+  async #closeAttempt(
     tx: Tx,
     current: TaskRow,
     stored: AttemptRow,
     end: AttemptEnd,
     now: Date,
-    events: TaskEventMessage[],
-  ): Promise<TaskRow> {
+  ): Promise<void> {
     const { report, interrupted } = end;
     await store.updateAttempt(tx, stored.id, {
       endedAt: now,
@@ -365,6 +355,17 @@ export class AttemptLifecycle {
         tools: summariseTools(await store.toolEventsOf(tx, current.id, stored.id)),
       },
     });
+  }
+
+  /** Moves the task on after an attempt ended as `end` says; returns the task as it now is. */
+  async #moveOn(
+    tx: Tx,
+    current: TaskRow,
+    end: AttemptEnd,
+    now: Date,
+    events: TaskEventMessage[],
+  ): Promise<TaskRow> {
+    const { report, interrupted } = end;
     const summary: AttemptSummary = {
       outcome: report.outcome,
       interrupted,
