@@ -100,6 +100,7 @@ describe('batching read-only tasks into shared agent sessions', () => {
     for (const [i, id] of ids.entries()) {
       const task = await getJson(`/api/v1/tasks/${id}`);
       expect(task.status, JSON.stringify(task.error)).toBe('succeeded');
+      expect(task.batch).toBe(true);
       expect(task.result.data.structured_output).toEqual(scriptedIssueSummary(`Crash number ${i + 1}`));
       expect(JSON.parse(task.result.text)).toEqual(scriptedIssueSummary(`Crash number ${i + 1}`));
     }
@@ -115,6 +116,9 @@ describe('batching read-only tasks into shared agent sessions', () => {
     expect(sessions.size).toBeLessThanOrEqual(2);
     expect(modelSessions.size).toBe(sessions.size);
     expect(new Set(attempts.map((a) => a.batchLeadAttemptId ?? a.id)).size).toBe(sessions.size);
+    // The API says which attempt's session each item rode in.
+    const [viaApi] = (await getJson(`/api/v1/tasks/${ids[9]}/attempts`)).items;
+    expect(viaApi.batch_lead_attempt_id).toBe(attempts.find((a) => a.taskId === ids[9])!.batchLeadAttemptId);
 
     // Each session's shares add up to what the model server billed for it (tokens follow the size
     // of every request it received), and the price of those tokens.
