@@ -76,10 +76,20 @@ describe('batching read-only tasks into shared agent sessions', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const submit = async (body: unknown) => {
-    const response = await post(body);
+  /**
+   * Submits the issues in one transaction (a DAG submission without edges), so all of them are
+   * queued before the first job is due and the number of sessions does not depend on how fast
+   * the submissions arrive.
+   */
+  const submitAll = async (numbers: number[]) => {
+    const response = await fetch(`${test!.url}/api/v1/tasks/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks: numbers.map((n) => ({ key: `issue-${n}`, ...issue(n) })) }),
+    });
     expect(response.status).toBe(201);
-    return ((await response.json()) as { id: string }).id;
+    const { ids } = (await response.json()) as { ids: Record<string, string> };
+    return numbers.map((n) => ids[`issue-${n}`]!);
   };
   const getJson = async (path: string) =>
     // biome-ignore lint/suspicious/noExplicitAny: the tests read deep into JSON answers
@@ -92,8 +102,7 @@ describe('batching read-only tasks into shared agent sessions', () => {
 
   it('runs 10 issue summaries as at most 2 agent sessions, each task with its own result and cost share', async () => {
     const key = await start([issueSummaries(20)]);
-    const ids: string[] = [];
-    for (let n = 1; n <= 10; n++) ids.push(await submit(issue(n)));
+    const ids = await submitAll([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (const id of ids) await test!.waitForStatus(id, ['succeeded', 'failed'], 90_000);
 
     // Every task got its own summary: the one of its own title, not a neighbour's.
@@ -158,8 +167,13 @@ describe('batching read-only tasks into shared agent sessions', () => {
         tools: [{ name: 'StructuredOutput', input: { results: input.results.slice(0, -1) } }],
       };
     });
-    await start([dropLast, issueSummaries(5)], { BATCH_SIZE: '3', TASK_MAX_ATTEMPTS: '2' });
-    const ids = [await submit(issue(1)), await submit(issue(2)), await submit(issue(3))];
+    // One run slot: the first job takes the other two along, whatever order the jobs come in.
+    await start([dropLast, issueSummaries(5)], {
+      BATCH_SIZE: '3',
+      TASK_MAX_ATTEMPTS: '2',
+      WORKER_CONCURRENCY: '1',
+    });
+    const ids = await submitAll([1, 2, 3]);
     for (const id of ids) await test!.waitForStatus(id, ['succeeded', 'failed'], 90_000);
 
     const attempts = await attemptsOf(ids);
@@ -185,8 +199,8 @@ describe('batching read-only tasks into shared agent sessions', () => {
 
   it('ends a task cancelled in a running batch as cancelled, without a result, while the others finish', async () => {
     // The model takes its time, so the cancel lands while the shared session runs.
-    await start([{ ...issueSummaries(), delayMs: 2500 }], { BATCH_SIZE: '3' });
-    const ids = [await submit(issue(1)), await submit(issue(2)), await submit(issue(3))];
+    await start([{ ...issueSummaries(), delayMs: 2500 }], { BATCH_SIZE: '3', WORKER_CONCURRENCY: '1' });
+    const ids = await submitAll([1, 2, 3]);
     for (const id of ids) await test!.waitForStatus(id, ['running'], 30_000);
     const cancelled = ids[1]!;
     const response = await fetch(`${test!.url}/api/v1/tasks/${cancelled}/cancel`, { method: 'POST' });
@@ -277,18 +291,18 @@ describe('a batch whose supervisor is killed', () => {
       CLAUDE_API_RETRIES: '0',
       BATCH_SIZE: '3',
       BATCH_INTERVAL_SECONDS: '1',
+      WORKER_CONCURRENCY: '1',
     };
     const first = await startServer(env);
     servers.push(first);
-    const ids: string[] = [];
-    for (let n = 1; n <= 3; n++) {
-      const response = await fetch(`${first.url}/api/v1/tasks`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(issue(n)),
-      });
-      ids.push(((await response.json()) as { id: string }).id);
-    }
+    // One transaction and one run slot: the three are one batch.
+    const response = await fetch(`${first.url}/api/v1/tasks/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks: [1, 2, 3].map((n) => ({ key: `issue-${n}`, ...issue(n) })) }),
+    });
+    const { ids: byKey } = (await response.json()) as { ids: Record<string, string> };
+    const ids = [1, 2, 3].map((n) => byKey[`issue-${n}`]!);
     for (const id of ids)
       await pollTask<{ status: string }>(first.url, id, (task) => task.status === 'running');
     // All three are in the one session that hangs when the supervisor dies.
