@@ -30,6 +30,9 @@ export const taskSchema = z
     repository: z.string(),
     payload: z.record(z.string(), z.unknown()),
     depends_on: z.array(z.uuid()).describe('Ids of the tasks that must succeed before this one starts'),
+    batch: z
+      .boolean()
+      .describe('Submitted with `"batch": true`: may run as an item of a shared agent session'),
     outcome: z
       .enum(TASK_OUTCOMES)
       .nullable()
@@ -90,6 +93,12 @@ export const attemptSchema = z
     }),
     cost_usd: z.number(),
     api_requests: z.number().int(),
+    batch_lead_attempt_id: z
+      .uuid()
+      .nullable()
+      .describe(
+        'Set when this attempt ran as an item of another attempt’s agent session (batching): that attempt. Usage and cost are this task’s share',
+      ),
     admission: z
       .unknown()
       .describe('Why this agent: the decision, every agent’s verdict, the usage estimate, the session'),
@@ -109,6 +118,7 @@ export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string
     repository: task.repository,
     payload: task.payload as Record<string, unknown>,
     depends_on: dependsOn,
+    batch: task.batchKey !== null,
     outcome: task.outcome,
     error: task.error,
     result: hasResult ? { text: task.resultText, data: task.result } : null,
@@ -158,6 +168,7 @@ export function attemptView(attempt: AttemptRow): AttemptView {
     },
     cost_usd: attempt.costUsd,
     api_requests: attempt.apiRequests,
+    batch_lead_attempt_id: attempt.batchLeadAttemptId,
     admission: attempt.admission,
   };
 }

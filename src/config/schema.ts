@@ -123,9 +123,12 @@ export const configSchema = z.object({
   WORKER_AGENTS: commaList.default([]),
   /** Agent runs one worker process executes at the same time. */
   WORKER_CONCURRENCY: intInRange(1, 256).default(4),
-  /** Most small read-only tasks merged into one agent session. */
+  /**
+   * Most `"batch": true` tasks (read-only, same type, repository and refs) run as items of one
+   * agent session. Default 1: batching off. See docs/batching.md.
+   */
   BATCH_SIZE: intInRange(1, 100).default(1),
-  /** How long a batch waits to fill before it runs. */
+  /** Seconds a `"batch": true` task waits for companions before its job is due. Default 10. */
   BATCH_INTERVAL_SECONDS: intInRange(0, 3600).default(10),
   /** Which agent driver runs tasks. `echo` only echoes the payload back and runs no model. */
   AGENT_DRIVER: z

@@ -165,6 +165,16 @@ const submissionOptions = {
         'same type and payload (repository and refs as given, not resolved commits) was submitted within ' +
         'DEDUP_WINDOW_SECONDS and did not fail or get cancelled',
     ),
+  // Optional for the same reason as `dedupe`.
+  batch: z
+    .boolean()
+    .optional()
+    .describe(
+      'Read-only types only: let this task run as one item of an agent session shared with other `batch` ' +
+        'tasks of the same type and repository (and refs), up to BATCH_SIZE per session; it waits up to ' +
+        'BATCH_INTERVAL_SECONDS for companions. It still gets its own result, outcome and cost share ' +
+        '(see docs/batching.md). Not with max_cost_usd or max_duration_seconds',
+    ),
 };
 
 /** At most this many dependencies per task, and this many tasks per batch. */

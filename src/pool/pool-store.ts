@@ -43,12 +43,21 @@ export async function updateAgent(
   return row;
 }
 
-/** Attempts running (not yet ended) per agent, across every worker. */
+/**
+ * Agent sessions running (attempts not yet ended) per agent, across every worker. The items of a
+ * batch that ride in another attempt's session take no slot of their own.
+ */
 export async function runningByAgent(q: Queryable): Promise<Map<string, number>> {
   const rows = await q
     .select({ agentId: taskAttempts.agentId, count: sql<number>`count(*)::int` })
     .from(taskAttempts)
-    .where(and(isNull(taskAttempts.endedAt), isNotNull(taskAttempts.agentId)))
+    .where(
+      and(
+        isNull(taskAttempts.endedAt),
+        isNotNull(taskAttempts.agentId),
+        isNull(taskAttempts.batchLeadAttemptId),
+      ),
+    )
     .groupBy(taskAttempts.agentId);
   return new Map(rows.map((row) => [row.agentId!, row.count]));
 }
@@ -183,7 +192,11 @@ export async function parkedTaskIds(q: Queryable, limit: number): Promise<string
   return rows.map((row) => row.id);
 }
 
-/** The latest attempt of a task that opened an agent session. */
+/**
+ * The latest attempt of a task that opened an agent session of its own. A session shared with
+ * other tasks (a batch) is left out: resuming it would carry the other items into this task's
+ * retry, which runs alone.
+ */
 export async function lastSession(
   q: Queryable,
   taskId: string,
@@ -191,7 +204,13 @@ export async function lastSession(
   const [row] = await q
     .select({ sessionId: taskAttempts.sessionId, agentId: taskAttempts.agentId })
     .from(taskAttempts)
-    .where(and(eq(taskAttempts.taskId, taskId), isNotNull(taskAttempts.sessionId)))
+    .where(
+      and(
+        eq(taskAttempts.taskId, taskId),
+        isNotNull(taskAttempts.sessionId),
+        sql`not exists (select 1 from task_attempts shared where shared.session_id = ${taskAttempts.sessionId} and shared.task_id <> ${taskAttempts.taskId})`,
+      ),
+    )
     .orderBy(desc(taskAttempts.number))
     .limit(1);
   return row?.sessionId ? { sessionId: row.sessionId, agentId: row.agentId } : undefined;

@@ -11,11 +11,14 @@ import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
+import { runningMembersOfJob } from '../store/batch-store.ts';
 import type { Db, Tx } from '../store/database.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
 import { settleDependents } from '../tasks/dependencies.ts';
 import { recordStatus } from '../tasks/status-events.ts';
+import { type BatchMember, joinBatch } from './batch-join.ts';
+import { batchReports } from './batch-reports.ts';
 import { killOrphanedAgent } from './orphans.ts';
 
 /**
@@ -38,6 +41,8 @@ export interface AttemptLifecycleDeps {
   onlyAgents?: ReadonlySet<string>;
   /** A task parked without a time to wait for is looked at again after this long. */
   parkRecheckMs: number;
+  /** Most tasks one agent session runs as items of a batch (BATCH_SIZE); default 1, no batching. */
+  batchSize?: number;
   now: () => Date;
   random: () => number;
 }
@@ -54,6 +59,8 @@ export type BeginResult =
       session: AdmissionRecord['session'];
       /** What earlier attempts spent, and how long since the task first started: for the task's budgets. */
       budget: { spentUsd: number; elapsedMs: number };
+      /** Other tasks running as items of this attempt's agent session (batching); usually none. */
+      batch: BatchMember[];
     }
   /** `recheck`: parked for busy slots; call `recheckParked` once the park is committed. */
   | { kind: 'skip'; reason: string; recheck?: boolean };
@@ -94,6 +101,9 @@ export class AttemptLifecycle {
       let current = task;
       if (current.status === 'running') {
         // Delivered again while an attempt is open: its worker died or lost the job.
+        for (const member of await runningMembersOfJob(tx, jobId, taskId)) {
+          await this.#recoverBatchMember(tx, member, events);
+        }
         current = await this.#closeLostAttempts(tx, current, events);
         if (isTerminal(current.status))
           return { kind: 'skip', reason: `task ended: ${current.error}` } as const;
@@ -205,6 +215,13 @@ export class AttemptLifecycle {
         },
       });
       events.push(...(await this.#recordStatus(tx, running, now)));
+      const batch = await joinBatch(
+        tx,
+        { task: running, attempt, statusBefore: current.status },
+        this.#deps.batchSize ?? 1,
+        now,
+      );
+      events.push(...batch.events);
       const budget = {
         spentUsd,
         elapsedMs: now.getTime() - (current.startedAt ?? now).getTime(),
@@ -216,6 +233,7 @@ export class AttemptLifecycle {
         agent: admission.agent!,
         session: record.session,
         budget,
+        batch: batch.members,
       } as const;
     });
     this.#deps.bus.publish(events);
@@ -241,86 +259,175 @@ export class AttemptLifecycle {
         return { accepted: false } as const;
       }
       const now = this.#deps.now();
-      const { report, interrupted } = end;
-      await store.updateAttempt(tx, attempt.id, {
-        endedAt: now,
-        outcome: report.outcome,
-        evidence: report.evidence,
-        countsAgainstBudget: !interrupted && !FAILOVER_OUTCOMES.has(report.outcome),
-        error: report.error ?? null,
-        sessionId: report.sessionId ?? stored.sessionId,
-        model: report.model ?? stored.model,
-        apiRequests: report.apiRequests ?? 0,
-        inputTokens: report.usage.inputTokens,
-        outputTokens: report.usage.outputTokens,
-        cacheReadTokens: report.usage.cacheReadTokens,
-        cacheWriteTokens: report.usage.cacheWriteTokens,
-        costUsd: report.costUsd,
-      });
-      await appendAudit(tx, {
-        at: now,
-        actor: 'supervisor',
-        action: 'attempt.finished',
-        taskId: task.id,
-        agentId: stored.agentId,
-        details: {
-          attempt: attempt.number,
-          outcome: report.outcome,
-          costUsd: report.costUsd,
-          tokens: report.usage,
-          interrupted,
-          tools: summariseTools(await store.toolEventsOf(tx, task.id, attempt.id)),
-        },
-      });
-      if (stored.agentId) {
-        await this.#deps.pool.recordQuotaCrossings(
-          tx,
-          stored.agentId,
-          {
-            requests: report.apiRequests ?? 0,
-            tokens:
-              report.usage.inputTokens +
-              report.usage.outputTokens +
-              report.usage.cacheReadTokens +
-              report.usage.cacheWriteTokens,
-            usd: report.costUsd,
-          },
-          now,
-        );
-      }
-      if (stored.agentId && !interrupted) {
-        await this.#deps.pool.applyOutcome(
-          tx,
-          stored.agentId,
-          {
-            outcome: report.outcome,
-            ...((report.model ?? stored.model) ? { model: (report.model ?? stored.model)! } : {}),
-            ...(report.retryAfterMs ? { retryAfterMs: report.retryAfterMs } : {}),
-            ...(report.resetsAt ? { resetsAt: report.resetsAt } : {}),
-            ...(report.rateLimitType ? { rateLimitType: report.rateLimitType } : {}),
-            ...(report.error ? { error: report.error } : {}),
-            ...(report.quotaWarningUntil ? { quotaWarningUntil: report.quotaWarningUntil } : {}),
-          },
-          now,
-        );
-      }
-      const summary: AttemptSummary = {
-        outcome: report.outcome,
-        interrupted,
-        error: report.error ?? null,
-        evidence: report.evidence,
-        retryAfterMs: report.retryAfterMs,
-        retryable: report.retryable,
-        resultText: report.resultText ?? null,
-        result: report.result ?? null,
-        ...(report.commit ? { commit: report.commit } : {}),
-      };
-      const next = await this.#apply(tx, current, await this.#decide(tx, current, summary), summary);
-      events.push(...(await this.#recordStatus(tx, next, now)));
+      await this.#closeAttempt(tx, current, stored, end, now);
+      await this.#applyToAgent(tx, stored, end, now);
+      const next = await this.#moveOn(tx, current, end, now, events);
       return { accepted: true, task: next } as const;
     });
     this.#deps.bus.publish(events);
     return result;
+  }
+
+  /**
+   * Records how a batched agent session ended for each of its tasks (the lead first), in one
+   * transaction: each task gets its own item of the result, outcome and share of the spend (see
+   * batchReports); the agent's quota and health see the session once, as it really ran.
+   */
+  async finishBatch(
+    lead: BatchMember,
+    members: BatchMember[],
+    end: AttemptEnd,
+  ): Promise<Array<{ accepted: boolean; task?: TaskRow; report: AgentRunReport }>> {
+    const { result, events } = await this.#inTransaction(async (tx, events) => {
+      const now = this.#deps.now();
+      const all = [lead, ...members];
+      // Locks the lead, then the others by id (as runningMembersOfJob does), so no two paths deadlock.
+      const locked = new Map<string, TaskRow | undefined>();
+      locked.set(lead.task.id, await store.getTask(tx, lead.task.id, { lock: true }));
+      for (const member of [...members].sort((a, b) => a.task.id.localeCompare(b.task.id))) {
+        locked.set(member.task.id, await store.getTask(tx, member.task.id, { lock: true }));
+      }
+      const current = all.map((member) => locked.get(member.task.id));
+      const stored: Array<AttemptRow | undefined> = [];
+      for (const member of all) stored.push(await store.getAttempt(tx, member.attempt.id));
+      // Fencing, per task, as in finish.
+      const accepted = all.map(
+        (member, i) =>
+          !!current[i] &&
+          !!stored[i] &&
+          !stored[i]!.endedAt &&
+          current[i]!.dispatchJobId === member.attempt.jobId,
+      );
+      const reports = batchReports(
+        end.report,
+        current.map((task) => !!task?.cancelRequestedAt),
+        end.interrupted,
+      );
+      const ends = reports.map((report) => ({ report, interrupted: end.interrupted }));
+      const taken = [...all.keys()].filter((i) => accepted[i]);
+      // In the order finish() keeps: attempts closed, then the agent, then the tasks moved on.
+      for (const i of taken) await this.#closeAttempt(tx, current[i]!, stored[i]!, ends[i]!, now);
+      // The agent spent the session's totals once: its quota and health see it once, not per item.
+      if (taken.length) await this.#applyToAgent(tx, stored[taken[0]!]!, end, now);
+      const moved = new Map<number, TaskRow>();
+      for (const i of taken) moved.set(i, await this.#moveOn(tx, current[i]!, ends[i]!, now, events));
+      return all.map((_, i) => ({ accepted: accepted[i]!, task: moved.get(i), report: reports[i]! }));
+    });
+    this.#deps.bus.publish(events);
+    return result;
+  }
+
+  /** Closes one attempt with what `end.report` says, and records that in the audit trail. */
+  async #closeAttempt(
+    tx: Tx,
+    current: TaskRow,
+    stored: AttemptRow,
+    end: AttemptEnd,
+    now: Date,
+  ): Promise<void> {
+    const { report, interrupted } = end;
+    await store.updateAttempt(tx, stored.id, {
+      endedAt: now,
+      outcome: report.outcome,
+      evidence: report.evidence,
+      countsAgainstBudget: !interrupted && !FAILOVER_OUTCOMES.has(report.outcome),
+      error: report.error ?? null,
+      sessionId: report.sessionId ?? stored.sessionId,
+      model: report.model ?? stored.model,
+      apiRequests: report.apiRequests ?? 0,
+      inputTokens: report.usage.inputTokens,
+      outputTokens: report.usage.outputTokens,
+      cacheReadTokens: report.usage.cacheReadTokens,
+      cacheWriteTokens: report.usage.cacheWriteTokens,
+      costUsd: report.costUsd,
+    });
+    await appendAudit(tx, {
+      at: now,
+      actor: 'supervisor',
+      action: 'attempt.finished',
+      taskId: current.id,
+      agentId: stored.agentId,
+      details: {
+        attempt: stored.number,
+        outcome: report.outcome,
+        costUsd: report.costUsd,
+        tokens: report.usage,
+        interrupted,
+        ...(stored.batchLeadAttemptId ? { batchLeadAttemptId: stored.batchLeadAttemptId } : {}),
+        tools: summariseTools(await store.toolEventsOf(tx, current.id, stored.id)),
+      },
+    });
+  }
+
+  /** Moves the task on after an attempt ended as `end` says; returns the task as it now is. */
+  async #moveOn(
+    tx: Tx,
+    current: TaskRow,
+    end: AttemptEnd,
+    now: Date,
+    events: TaskEventMessage[],
+  ): Promise<TaskRow> {
+    const { report, interrupted } = end;
+    const summary: AttemptSummary = {
+      outcome: report.outcome,
+      interrupted,
+      error: report.error ?? null,
+      evidence: report.evidence,
+      retryAfterMs: report.retryAfterMs,
+      retryable: report.retryable,
+      resultText: report.resultText ?? null,
+      result: report.result ?? null,
+      ...(report.commit ? { commit: report.commit } : {}),
+    };
+    const next = await this.#apply(tx, current, await this.#decide(tx, current, summary), summary);
+    events.push(...(await this.#recordStatus(tx, next, now)));
+    return next;
+  }
+
+  /** What an agent session's end says about its agent: quota use and, unless interrupted, its health. */
+  async #applyToAgent(tx: Tx, stored: AttemptRow, end: AttemptEnd, now: Date): Promise<void> {
+    const { report, interrupted } = end;
+    if (!stored.agentId) return;
+    await this.#deps.pool.recordQuotaCrossings(
+      tx,
+      stored.agentId,
+      {
+        requests: report.apiRequests ?? 0,
+        tokens:
+          report.usage.inputTokens +
+          report.usage.outputTokens +
+          report.usage.cacheReadTokens +
+          report.usage.cacheWriteTokens,
+        usd: report.costUsd,
+      },
+      now,
+    );
+    if (interrupted) return;
+    await this.#deps.pool.applyOutcome(
+      tx,
+      stored.agentId,
+      {
+        outcome: report.outcome,
+        ...((report.model ?? stored.model) ? { model: (report.model ?? stored.model)! } : {}),
+        ...(report.retryAfterMs ? { retryAfterMs: report.retryAfterMs } : {}),
+        ...(report.resetsAt ? { resetsAt: report.resetsAt } : {}),
+        ...(report.rateLimitType ? { rateLimitType: report.rateLimitType } : {}),
+        ...(report.error ? { error: report.error } : {}),
+        ...(report.quotaWarningUntil ? { quotaWarningUntil: report.quotaWarningUntil } : {}),
+      },
+      now,
+    );
+  }
+
+  /**
+   * A batch member whose lead's worker was lost: its attempt is closed like the lead's, and a retry
+   * gets a job of its own (the job that found it belongs to the lead), to run alone.
+   */
+  async #recoverBatchMember(tx: Tx, member: TaskRow, events: TaskEventMessage[]): Promise<void> {
+    const moved = await this.#closeLostAttempts(tx, member, events);
+    if (moved.status !== 'retrying') return;
+    const jobId = await this.#deps.queue.dispatch(tx, member.id, { priority: member.priority });
+    await store.updateTask(tx, member.id, { dispatchJobId: jobId, updatedAt: this.#deps.now() });
   }
 
   /** Closes attempts left open by a worker that is gone, and decides whether the task goes on. */

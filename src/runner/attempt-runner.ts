@@ -9,8 +9,9 @@ import type {
   AttemptLimits,
 } from '../agents/driver.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
+import { buildBatchPrompt } from '../core/batch-prompt.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
-import { buildPrompt } from '../core/prompts.ts';
+import { buildPrompt, type PromptContext } from '../core/prompts.ts';
 import type { AttemptMemory, RunMemory } from '../memory/run-memory.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import { type Workspace, WorkspaceError, type WorkspaceManager } from '../workspace/workspace-manager.ts';
@@ -38,6 +39,11 @@ export interface AttemptInput {
   session: AdmissionRecord['session'];
   /** What earlier attempts spent and how long the task has run: this attempt gets what is left. */
   budget: { spentUsd: number; elapsedMs: number };
+  /**
+   * Other tasks that run as items of this attempt's session (batching): same type and workspace
+   * key, so `task`'s workspace serves them all. The prompt lists `task` first, then these.
+   */
+  batch?: TaskRow[];
   signal: AbortSignal;
   emit(events: AgentEvent[]): Promise<void>;
   onSpawn?(pid: number): void;
@@ -102,13 +108,20 @@ export class AttemptRunner {
       const nonce = randomBytes(8).toString('hex');
       const limits = limitsFor(this.#deps.limits, task, input.budget);
       const memory = await this.#memory(task, workspace, nonce, limits.wallClockMs);
-      const prompt = buildPrompt(task.type, task.payload, {
+      const context: PromptContext = {
         nonce,
         hasCheckout: workspace.kind === 'worktree',
         ...(workspace.reviewDiff !== undefined ? { reviewDiff: workspace.reviewDiff } : {}),
         ...(workspace.note ? { note: workspace.note } : {}),
         ...(memory.section ? { memory: memory.section } : {}),
-      });
+      };
+      const prompt = input.batch?.length
+        ? buildBatchPrompt(
+            task.type,
+            [task, ...input.batch].map((item) => item.payload),
+            context,
+          )
+        : buildPrompt(task.type, task.payload, context);
       const report = await this.#deps.driver.run({
         taskId: task.id,
         attemptId: attempt.id,

@@ -32,7 +32,12 @@ export interface WorkerDeps {
 interface RunningAttempt {
   controller: AbortController;
   finished: Promise<void>;
+  /** The tasks the agent session runs: one, or the lead and the others of a batch. */
+  taskIds: string[];
 }
+
+/** Where a session's events are stored: every task of a batch keeps the whole stream. */
+type EventTarget = { taskId: string; attemptId: string };
 
 /**
  * Takes dispatch jobs off the queue and runs one attempt per job, at most `concurrency` at a time.
@@ -60,7 +65,7 @@ export class Worker {
   }
 
   get runningTaskIds(): string[] {
-    return [...this.#running.keys()];
+    return [...this.#running.values()].flatMap((run) => run.taskIds);
   }
 
   async start(): Promise<void> {
@@ -112,7 +117,11 @@ export class Worker {
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    this.#running.set(taskId, { controller, finished });
+    this.#running.set(taskId, {
+      controller,
+      finished,
+      taskIds: [begun.task.id, ...begun.batch.map((member) => member.task.id)],
+    });
     try {
       await this.#runAttempt(begun, controller.signal);
     } finally {
@@ -126,7 +135,11 @@ export class Worker {
   }
 
   async #runAttempt(begun: Extract<BeginResult, { kind: 'run' }>, signal: AbortSignal): Promise<void> {
-    const { task, attempt, agent } = begun;
+    const { task, attempt, agent, batch } = begun;
+    const targets: EventTarget[] = [begun, ...batch].map((member) => ({
+      taskId: member.task.id,
+      attemptId: member.attempt.id,
+    }));
     const log = this.#deps.logger.child({
       taskId: task.id,
       attemptId: attempt.id,
@@ -134,16 +147,36 @@ export class Worker {
       agentId: agent.id,
     });
     log.info(
-      { type: task.type, driver: this.#deps.runner.driverName, session: begun.session },
+      {
+        type: task.type,
+        driver: this.#deps.runner.driverName,
+        session: begun.session,
+        ...(batch.length ? { batchTaskIds: batch.map((member) => member.task.id) } : {}),
+      },
       'attempt started',
     );
+    if (batch.length) {
+      // Each task's own stream says which session it rides in and which item it is.
+      await this.#emit(targets, [
+        {
+          type: 'supervisor/batch',
+          data: {
+            lead_task_id: task.id,
+            lead_attempt_id: attempt.id,
+            session_id: begun.session.id,
+            items: targets.map((target, i) => ({ item: i + 1, task_id: target.taskId })),
+          },
+        },
+      ]);
+    }
     const runStarted = performance.now();
     let report: AgentRunReport;
     try {
       report = await this.#deps.runner.run({
         ...begun,
+        batch: batch.map((member) => member.task),
         signal,
-        emit: (events) => this.#emit(task.id, attempt.id, events),
+        emit: (events) => this.#emit(targets, events),
         onSpawn: (pid) => {
           this.#deps.lifecycle.recordAgentProcess(attempt.id, pid).catch((error: unknown) => {
             log.warn({ err: error, pid }, 'could not record the agent process');
@@ -177,6 +210,10 @@ export class Worker {
       };
     }
     const runMs = Math.round(performance.now() - runStarted);
+    if (batch.length) {
+      await this.#finishBatch(begun, report, interrupted, runMs, log);
+      return;
+    }
     // The agent's work is done; a database outage now must not throw its result away.
     const finished = await whileUnavailable(
       () => this.#deps.lifecycle.finish(task, attempt, { report, interrupted }),
@@ -197,17 +234,54 @@ export class Worker {
     }
   }
 
-  async #emit(taskId: string, attemptId: string, events: AgentEvent[]): Promise<void> {
+  /** Records a batched session's end for each of its tasks (see AttemptLifecycle.finishBatch). */
+  async #finishBatch(
+    begun: Extract<BeginResult, { kind: 'run' }>,
+    report: AgentRunReport,
+    interrupted: boolean,
+    runMs: number,
+    log: Logger,
+  ): Promise<void> {
+    const members = [begun, ...begun.batch];
+    const finished = await whileUnavailable(
+      () => this.#deps.lifecycle.finishBatch(begun, begun.batch, { report, interrupted }),
+      {
+        maxWaitMs: FINISH_MAX_WAIT_MS,
+        onWait: () => log.warn('database unavailable; will record the batch when it is back'),
+      },
+    );
+    for (const [i, end] of finished.entries()) {
+      const { task, attempt } = members[i]!;
+      if (end.accepted) this.#metrics?.observeAttempt(task, attempt, end.report, runMs, end.task);
+      log.info(
+        {
+          batchTaskId: task.id,
+          batchAttemptId: attempt.id,
+          outcome: end.report.outcome,
+          status: end.task?.status,
+          costUsd: end.report.costUsd,
+          accepted: end.accepted,
+        },
+        end.accepted ? 'batch item finished' : 'late batch item result rejected: closed elsewhere',
+      );
+    }
+    log.info(
+      { outcome: report.outcome, costUsd: report.costUsd, items: members.length, runMs },
+      'batch finished',
+    );
+  }
+
+  async #emit(targets: EventTarget[], events: AgentEvent[]): Promise<void> {
     const now = this.#deps.now();
     let stored: Awaited<ReturnType<typeof store.insertEvents>>;
     try {
-      stored = await whileUnavailable(() => this.#insertEvents(taskId, attemptId, events, now), {
+      stored = await whileUnavailable(() => this.#insertEvents(targets, events, now), {
         maxWaitMs: EVENTS_MAX_WAIT_MS,
       });
     } catch (error) {
       // Losing some events is bad; failing an agent run that is going well for it would be worse.
       this.#deps.logger.error(
-        { err: error, taskId, attemptId, events: events.length },
+        { err: error, taskId: targets[0]?.taskId, attemptId: targets[0]?.attemptId, events: events.length },
         'agent events could not be stored',
       );
       return;
@@ -215,16 +289,18 @@ export class Worker {
     this.#deps.bus.publish(stored);
   }
 
-  #insertEvents(taskId: string, attemptId: string, events: AgentEvent[], now: Date) {
+  #insertEvents(targets: EventTarget[], events: AgentEvent[], now: Date) {
     return store.insertEvents(
       this.#deps.db,
-      events.map((event) => ({
-        taskId,
-        attemptId,
-        type: event.type,
-        data: event.data ?? null,
-        createdAt: now,
-      })),
+      targets.flatMap(({ taskId, attemptId }) =>
+        events.map((event) => ({
+          taskId,
+          attemptId,
+          type: event.type,
+          data: event.data ?? null,
+          createdAt: now,
+        })),
+      ),
     );
   }
 
@@ -232,10 +308,15 @@ export class Worker {
     const ids = this.runningTaskIds;
     if (ids.length === 0) return;
     try {
-      for (const id of await store.cancelRequestedAmong(this.#deps.db, ids)) {
-        const run = this.#running.get(id);
-        if (run && !run.controller.signal.aborted) {
-          this.#deps.logger.info({ taskId: id }, 'cancel requested; stopping the agent');
+      const requested = new Set(await store.cancelRequestedAmong(this.#deps.db, ids));
+      for (const [id, run] of this.#running) {
+        // A batch's session goes on while any of its tasks still wants a result; a task cancelled
+        // in it ends cancelled when the session ends (batchReports).
+        if (!run.controller.signal.aborted && run.taskIds.every((taskId) => requested.has(taskId))) {
+          this.#deps.logger.info(
+            { taskId: id, tasks: run.taskIds.length },
+            'cancel requested; stopping the agent',
+          );
           run.controller.abort(STOP_REASONS.cancel);
         }
       }

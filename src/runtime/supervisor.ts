@@ -220,6 +220,7 @@ export class Supervisor {
         bus,
         defaultMaxAttempts: config.TASK_MAX_ATTEMPTS,
         dedupWindowSeconds: config.DEDUP_WINDOW_SECONDS,
+        batching: { size: config.BATCH_SIZE, intervalSeconds: config.BATCH_INTERVAL_SECONDS },
         repositoryPolicy,
         now,
       });

@@ -130,7 +130,11 @@ export async function startScriptedModelServer(
     const streaming = body.stream === true;
     const model = typeof body.model === 'string' ? body.model : 'scripted-model';
     const scripted = nextStep(credentialOf(request));
-    const step = scripted && withCwd(scripted, body);
+    const built =
+      scripted?.kind === 'reply'
+        ? { ...scripted.build(body), ...(scripted.delayMs ? { delayMs: scripted.delayMs } : {}) }
+        : scripted;
+    const step = built && built.kind !== 'reply' ? withCwd(built, body) : undefined;
     if (!step) {
       sendJson(
         response,

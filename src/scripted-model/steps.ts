@@ -50,7 +50,19 @@ export type Step = Modifiers &
     | { kind: 'bad_json' }
     /** `event: error` after `message_start`. */
     | { kind: 'sse_error'; type?: string }
+    /**
+     * The step is computed from the request body when it arrives: for workloads whose answer
+     * depends on the prompt (a batch of items, token counts that follow the request's size).
+     */
+    | { kind: 'reply'; build(body: Record<string, unknown>): Step }
   );
+
+/** A step whose answer is computed from the request (see `reply` in Step). */
+export const reply = (build: (body: Record<string, unknown>) => Step, extra: Modifiers = {}): Step => ({
+  kind: 'reply',
+  build,
+  ...extra,
+});
 
 export const text = (value: string, extra: Partial<Extract<Step, { kind: 'text' }>> = {}): Step => ({
   kind: 'text',

@@ -57,6 +57,11 @@ export const tasks = pgTable(
     requestHash: text('request_hash'),
     /** Content fingerprint (src/core/fingerprint.ts) that `dedupe: true` submissions look up. */
     fingerprint: text('fingerprint'),
+    /**
+     * Set when the submission opted in to batching (`batch: true`): tasks with the same key
+     * (src/core/batch-key.ts) may run as items of one agent session. Null: the task runs alone.
+     */
+    batchKey: text('batch_key'),
     submittedBy: text('submitted_by').notNull(),
     resultText: text('result_text'),
     result: jsonb('result'),
@@ -75,6 +80,8 @@ export const tasks = pgTable(
     index('tasks_type_created_idx').on(t.type, t.createdAt.desc(), t.id.desc()),
     index('tasks_repository_created_idx').on(t.repository, t.createdAt.desc(), t.id.desc()),
     index('tasks_fingerprint_created_idx').on(t.fingerprint, t.createdAt.desc()),
+    // Companions of a batch are looked up among queued tasks of one key when a batch starts.
+    index('tasks_batch_key_idx').on(t.batchKey, t.status).where(sql`${t.batchKey} is not null`),
     uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );
@@ -113,6 +120,12 @@ export const taskAttempts = pgTable(
     cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
     cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
     costUsd: doublePrecision('cost_usd').notNull().default(0),
+    /**
+     * For an attempt that ran as an item of another attempt's agent session (batching): that
+     * attempt, which holds the agent slot and the admission. Tokens and cost here are this task's
+     * share of the session's.
+     */
+    batchLeadAttemptId: uuid('batch_lead_attempt_id'),
   },
   (t) => [
     uniqueIndex('task_attempts_task_number_idx').on(t.taskId, t.number),

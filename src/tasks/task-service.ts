@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
+import { batchKey, batchRefusal } from '../core/batch-key.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { type DagProblem, dependencyVerdict, planDag } from '../core/dag.ts';
 import { AppError } from '../core/errors.ts';
@@ -57,8 +58,23 @@ export interface TaskWithTotals {
 /** A task about to be inserted: the submission fields every kind of submission shares. */
 type NewTaskSpec = Pick<
   TaskSubmission,
-  'type' | 'payload' | 'priority' | 'run_after' | 'max_attempts' | 'max_cost_usd' | 'max_duration_seconds'
+  | 'type'
+  | 'payload'
+  | 'priority'
+  | 'run_after'
+  | 'max_attempts'
+  | 'max_cost_usd'
+  | 'max_duration_seconds'
+  | 'batch'
 >;
+
+/** Batching settings (BATCH_SIZE, BATCH_INTERVAL_SECONDS); see docs/batching.md. */
+export interface BatchingSettings {
+  /** Most tasks per agent session; 1 turns batching off. */
+  size: number;
+  /** How long a `batch` task waits for companions before its job is due. */
+  intervalSeconds: number;
+}
 
 /**
  * Tasks in these statuses are never returned as duplicates: a failed or cancelled run did not
@@ -96,6 +112,7 @@ export class TaskService {
   readonly #defaultMaxAttempts: number;
   readonly #dedupWindowSeconds: number;
   readonly #repositoryPolicy: RepositoryPolicy;
+  readonly #batching: BatchingSettings;
   readonly #now: () => Date;
 
   constructor(deps: {
@@ -106,9 +123,12 @@ export class TaskService {
     /** How far back a `dedupe: true` submission looks for the same work. */
     dedupWindowSeconds: number;
     repositoryPolicy: RepositoryPolicy;
+    /** Default: batching off. */
+    batching?: BatchingSettings;
     now?: () => Date;
   }) {
     this.#db = deps.db;
+    this.#batching = deps.batching ?? { size: 1, intervalSeconds: 0 };
     this.#repositoryPolicy = deps.repositoryPolicy;
     this.#queue = deps.queue;
     this.#bus = deps.bus;
@@ -126,6 +146,7 @@ export class TaskService {
    */
   async submit(submission: TaskSubmission, options: SubmitOptions): Promise<SubmitResult> {
     this.#checkRepository(submission.payload.repository, 'body.payload.repository');
+    this.#checkBatch(submission, 'body.batch');
     // Lower case, as the database returns ids, so a dependency named in upper case is still found.
     const named = (submission.depends_on ?? []).map((id) => id.toLowerCase());
     const dependsOn = [...new Set(named)];
@@ -200,6 +221,7 @@ export class TaskService {
   async submitBatch(batch: BatchSubmission, options: { actor: Actor }): Promise<BatchResult> {
     batch.tasks.forEach((task, index) => {
       this.#checkRepository(task.payload.repository, `body.tasks.${index}.payload.repository`);
+      this.#checkBatch(task, `body.tasks.${index}.batch`);
     });
     const plan = planDag(batch.tasks.map((task) => ({ key: task.key, dependsOn: task.depends_on ?? [] })));
     if (!plan.ok) throw invalidBody(plan.problems);
@@ -264,6 +286,11 @@ export class TaskService {
     const { id, now } = spec;
     const runAfter = submission.run_after ? new Date(submission.run_after) : null;
     const jobId = spec.waiting ? null : randomUUID();
+    // A batch task's job is due once the interval has given companions time to arrive; whichever
+    // job of a key comes first takes the others along (AttemptLifecycle.begin).
+    const batching = submission.batch === true && this.#batching.size > 1;
+    const batchDue = new Date(now.getTime() + this.#batching.intervalSeconds * 1000);
+    const startAfter = batching && (!runAfter || runAfter < batchDue) ? batchDue : runAfter;
     const task = await store.insertTask(tx, {
       id,
       type: submission.type,
@@ -279,6 +306,7 @@ export class TaskService {
       idempotencyKey: spec.idempotencyKey,
       requestHash: spec.requestHash,
       fingerprint: spec.fingerprint,
+      batchKey: submission.batch ? batchKey(submission.type, submission.payload) : null,
       submittedBy: spec.actor.name,
       createdAt: now,
       updatedAt: now,
@@ -291,7 +319,7 @@ export class TaskService {
       await this.#queue.dispatch(tx, id, {
         jobId,
         priority: submission.priority,
-        ...(runAfter ? { startAfter: runAfter } : {}),
+        ...(startAfter ? { startAfter } : {}),
       });
     }
     await appendAudit(tx, {
@@ -305,10 +333,16 @@ export class TaskService {
         repository: task.repository,
         ...(spec.dependsOn.length ? { dependsOn: spec.dependsOn } : {}),
         ...(spec.batchKey ? { batchKey: spec.batchKey } : {}),
+        ...(submission.batch ? { batch: true } : {}),
         ...origin(spec.actor),
       },
     });
     return { task, events: await recordStatus(tx, task, now) };
+  }
+
+  #checkBatch(submission: NewTaskSpec, field: string): void {
+    const refusal = submission.batch ? batchRefusal(submission) : undefined;
+    if (refusal) throw invalidBody([{ field, message: refusal }]);
   }
 
   #checkRepository(repository: string, field: string): void {

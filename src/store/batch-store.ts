@@ -1,0 +1,48 @@
+import { and, asc, desc, eq, isNull, lte, ne, or } from 'drizzle-orm';
+import type { Queryable } from './database.ts';
+import { type TaskRow, tasks } from './schema.ts';
+
+/** Queries of batching (several tasks as items of one agent session); see docs/batching.md. */
+
+/**
+ * Locks and returns up to `limit` tasks that may join `lead`'s batch: same batch key, queued (so
+ * never a retry: a task that failed in a batch runs its next attempt alone), not asked to cancel,
+ * and due. SKIP LOCKED leaves out a task another worker is starting right now; that worker finds
+ * its own way. Most urgent first, then oldest.
+ */
+export async function claimBatchCompanions(
+  q: Queryable,
+  lead: TaskRow,
+  limit: number,
+  now: Date,
+): Promise<TaskRow[]> {
+  if (!lead.batchKey || limit <= 0) return [];
+  return q
+    .select()
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.batchKey, lead.batchKey),
+        eq(tasks.status, 'queued'),
+        ne(tasks.id, lead.id),
+        isNull(tasks.cancelRequestedAt),
+        or(isNull(tasks.runAfter), lte(tasks.runAfter, now)),
+      ),
+    )
+    .orderBy(desc(tasks.priority), asc(tasks.createdAt), asc(tasks.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+}
+
+/**
+ * The other tasks a batch's job is running (a member's dispatch job is its lead's): found when
+ * that job is delivered again after its worker was lost, so they are recovered with the lead.
+ */
+export async function runningMembersOfJob(q: Queryable, jobId: string, leadId: string): Promise<TaskRow[]> {
+  return q
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.dispatchJobId, jobId), ne(tasks.id, leadId), eq(tasks.status, 'running')))
+    .orderBy(asc(tasks.id))
+    .for('update');
+}
