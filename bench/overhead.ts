@@ -7,6 +7,7 @@
  *   node bench/overhead.ts            # N=20, concurrency 2, embedded PGlite
  *   DATABASE_URL=postgres://… node bench/overhead.ts   # the same on a PostgreSQL server
  *   BENCH_TASKS=40 BENCH_CONCURRENCY=4 node bench/overhead.ts
+ *   MEMORY_TOOLS=false node bench/overhead.ts   # without the memory MCP server each run starts
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -117,12 +118,16 @@ async function timeSupervisor(
       CLAUDE_API_RETRIES: '0',
       WORKER_CONCURRENCY: String(concurrency),
       DATABASE_URL: process.env.DATABASE_URL ?? '',
+      // Required with DATABASE_URL; the bench's credentials are throwaway test keys.
+      SECRETS_KEY: process.env.SECRETS_KEY ?? 'overhead-bench-secrets-key',
+      // `false` measures the supervisor without the per-run MCP server start.
+      MEMORY_TOOLS: process.env.MEMORY_TOOLS ?? 'true',
     },
   });
+  // Listening, as `serve` does: agents then get the memory tools (`supervisor mcp`) too.
   const supervisor = await Supervisor.start({
     config,
     logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
-    listen: false,
   });
   try {
     // One warm-up task so the repository copy and PGlite caches exist, as they would in service.
@@ -202,7 +207,7 @@ console.log(
 );
 console.log(
   line(
-    `supervisor (${ours.database})`,
+    `supervisor (${ours.database}${process.env.MEMORY_TOOLS === 'false' ? ', no memory tools' : ''})`,
     ours,
     `, ${ourRounds.reduce((sum, r) => sum + r.failed, 0)} failed [rounds: ${ourRounds.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s]`,
   ),

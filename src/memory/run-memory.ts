@@ -20,8 +20,8 @@ export interface RunMemoryDeps {
   promptTokens: number;
   /** Where agents reach the API; undefined (a worker without AGENT_API_URL) means no memory tools. */
   apiUrl: () => string | undefined;
-  /** How to start the MCP server: this program's `mcp` command. */
-  mcpServer: { command: string; args: string[] };
+  /** How to start the MCP server: this program's `mcp` command, and settings for its process. */
+  mcpServer: { command: string; args: string[]; env: Record<string, string> };
   logger: Logger;
   now: () => Date;
 }
@@ -87,7 +87,7 @@ export class RunMemory {
           type: 'stdio',
           command: this.#deps.mcpServer.command,
           args: this.#deps.mcpServer.args,
-          env: { SUPERVISOR_URL: apiUrl, SUPERVISOR_TOKEN: token },
+          env: { ...this.#deps.mcpServer.env, SUPERVISOR_URL: apiUrl, SUPERVISOR_TOKEN: token },
         },
       },
     };

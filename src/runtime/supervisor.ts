@@ -272,7 +272,9 @@ export class Supervisor {
           repositoryPolicy,
           taskTokens,
           apiUrl: () =>
-            config.AGENT_API_URL ?? (options.api === false ? undefined : ownUrl(app, config.HOST)),
+            !config.MEMORY_TOOLS
+              ? undefined
+              : (config.AGENT_API_URL ?? (options.api === false ? undefined : ownUrl(app, config.HOST))),
         });
         cleanups.push(() => setup.stop());
         worker = setup.worker;

@@ -111,7 +111,12 @@ export function setUpWorker(options: WorkerSetupOptions): {
       tokens: options.taskTokens,
       promptTokens: config.MEMORY_PROMPT_TOKENS,
       apiUrl: options.apiUrl,
-      mcpServer: { command: process.execPath, args: [SUPERVISOR_ENTRY, 'mcp'] },
+      mcpServer: {
+        command: process.execPath,
+        args: [SUPERVISOR_ENTRY, 'mcp'],
+        // Every agent run starts the server: Node's compile cache halves its start (~0.3 s → ~0.17 s).
+        env: { NODE_COMPILE_CACHE: join(dataDir, 'cache', 'node-compile') },
+      },
       logger,
       now: options.now,
     }),
