@@ -7,7 +7,7 @@
  *   node bench/overhead.ts            # N=20, concurrency 2, embedded PGlite
  *   DATABASE_URL=postgres://… node bench/overhead.ts   # the same on a PostgreSQL server
  *   BENCH_TASKS=40 BENCH_CONCURRENCY=4 node bench/overhead.ts
- *   MEMORY_TOOLS=false node bench/overhead.ts   # without the memory MCP server each run starts
+ *   MEMORY_TOOLS=stdio|off node bench/overhead.ts   # memory tools from a process per run, or none
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -120,8 +120,7 @@ async function timeSupervisor(
       DATABASE_URL: process.env.DATABASE_URL ?? '',
       // Required with DATABASE_URL; the bench's credentials are throwaway test keys.
       SECRETS_KEY: process.env.SECRETS_KEY ?? 'overhead-bench-secrets-key',
-      // `false` measures the supervisor without the per-run MCP server start.
-      MEMORY_TOOLS: process.env.MEMORY_TOOLS ?? 'true',
+      MEMORY_TOOLS: process.env.MEMORY_TOOLS ?? 'http',
     },
   });
   // Listening, as `serve` does: agents then get the memory tools (`supervisor mcp`) too.
@@ -207,7 +206,7 @@ console.log(
 );
 console.log(
   line(
-    `supervisor (${ours.database}${process.env.MEMORY_TOOLS === 'false' ? ', no memory tools' : ''})`,
+    `supervisor (${ours.database}, memory tools ${process.env.MEMORY_TOOLS ?? 'http'})`,
     ours,
     `, ${ourRounds.reduce((sum, r) => sum + r.failed, 0)} failed [rounds: ${ourRounds.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s]`,
   ),

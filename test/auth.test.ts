@@ -49,6 +49,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/memory/{id}': 'viewer',
   'POST /api/v1/memory': 'submitter',
   'DELETE /api/v1/memory/{id}': 'operator',
+  'POST /api/v1/mcp': 'viewer',
+  'GET /api/v1/mcp': 'viewer',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;

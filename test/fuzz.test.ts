@@ -159,6 +159,14 @@ describe('API fuzzing (fast-check)', () => {
     if (request.method === 'HEAD') return; // no body to check
     expect(String(response.headers['content-type']), where).toMatch(/^application\/json/);
     const body = JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown } };
+    if ('jsonrpc' in body && /^\/api\/v1\/mcp($|[?#])/.test(request.url)) {
+      // The MCP endpoint answers protocol errors the protocol's way: JSON-RPC error objects.
+      expect(Object.keys(body).sort(), where).toEqual(['error', 'id', 'jsonrpc']);
+      expect(typeof body.error?.code === 'number' && typeof body.error.message === 'string', where).toBe(
+        true,
+      );
+      return;
+    }
     expect(Object.keys(body), where).toEqual(['error']);
     const error = body.error as Record<string, unknown>;
     expect(

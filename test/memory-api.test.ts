@@ -208,6 +208,40 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
       expect(human.body.error.message).toContain('repository is required');
     });
 
+    it('calls the memory tools over the MCP endpoint, and only POST is served there', async () => {
+      const rpc = (body: unknown) =>
+        call(
+          {
+            method: 'POST',
+            url: '/api/v1/mcp',
+            payload: body as Json,
+            headers: { accept: 'application/json, text/event-stream' },
+          },
+          token,
+        );
+      const listed = await rpc({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      expect(listed.status).toBe(200);
+      expect(listed.body.result.tools.map((tool: Json) => tool.name).sort()).toEqual([
+        'memory_read',
+        'memory_save',
+        'memory_search',
+        'task_history',
+      ]);
+      const searched = await rpc({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'memory_search', arguments: { query: 'refresh' } },
+      });
+      const text = searched.body.result.content[0].text as string;
+      expect(text).toContain('Refresh tokens never rotate');
+      expect(text).not.toContain('localStorage'); // acme/web's entry
+      const garbage = await rpc({ hello: 'world' });
+      expect(garbage.status).toBe(400);
+      const get = await call({ method: 'GET', url: '/api/v1/mcp' }, token);
+      expect(get.status).toBe(405);
+    });
+
     it('reaches no other route', async () => {
       for (const url of ['/api/v1/tasks', `/api/v1/tasks/${taskId}`, '/api/v1/agents', '/health/detailed']) {
         const refused = await call({ method: 'GET', url }, token);

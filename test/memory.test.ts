@@ -184,3 +184,53 @@ describe('project memory with the real Claude Code CLI', () => {
     expect(stale.items.map((item: Json) => item.kind).sort()).toEqual(['analysis', 'note']);
   });
 });
+
+describe('memory tools from `supervisor mcp` over stdio (MEMORY_TOOLS=stdio)', () => {
+  it('starts the server for the run and answers from the API', async () => {
+    const model = await startScriptedModelServer();
+    const key = `sk-test-memory-stdio-${Date.now()}`;
+    const repo = createSourceRepo({ 'db.py': 'POOL = 10\n' });
+    const test = await startTestSupervisor('pglite', {
+      listen: true,
+      env: {
+        AGENT_DRIVER: 'claude-code',
+        ANTHROPIC_BASE_URL: model.url,
+        CLAUDE_API_KEYS: key,
+        CLAUDE_API_RETRIES: '0',
+        TASK_MAX_ATTEMPTS: '1',
+        MEMORY_TOOLS: 'stdio',
+      },
+    });
+    try {
+      const saved = await fetch(`${test.url}/api/v1/memory`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          repository: repo.path,
+          title: 'Pool is too small',
+          content: 'POOL = 10 for 40 workers.',
+        }),
+      });
+      expect(saved.status).toBe(201);
+      model.script(key, [
+        steps.toolUse([{ name: 'mcp__supervisor__memory_search', input: { query: 'pool' } }]),
+        steps.toolUse([{ name: 'StructuredOutput', input: empty }]),
+      ]);
+      const submitted = await fetch(`${test.url}/api/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'CODE_ANALYSIS', payload: { repository: repo.path } }),
+      });
+      const { id } = (await submitted.json()) as { id: string };
+      const before = model.requests().length;
+      const task = await test.waitForStatus(id, ['succeeded', 'failed'], 90_000);
+      expect(task.status, task.error ?? '').toBe('succeeded');
+      const requests = model.requests().slice(before);
+      expect(requestText(requests[1]?.body)).toContain('POOL = 10 for 40 workers.');
+      expect(processesUnder(test.dataDir)).toEqual([]);
+    } finally {
+      await test.stop();
+      await model.close();
+    }
+  });
+});

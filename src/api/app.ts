@@ -23,6 +23,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
+import { mcpRoutes } from './routes/mcp.ts';
 import { memoryRoutes } from './routes/memory.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
@@ -194,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       auditRoutes(api, { db: () => services().db });
       scheduleRoutes(api, () => services().schedules);
       memoryRoutes(api, () => services().memory);
+      mcpRoutes(api, () => services().memory);
     },
     { prefix: API_PREFIX },
   );

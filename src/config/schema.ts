@@ -205,10 +205,11 @@ export const configSchema = z.object({
   /** Project memory a prompt may carry, in (estimated) tokens; 0 leaves memory out of prompts. */
   MEMORY_PROMPT_TOKENS: intInRange(0, 100_000).default(2000),
   /**
-   * Give every agent run the memory tools (`supervisor mcp`). Starting the server costs each run
-   * about 0.4 s before its first model request; `false` keeps memory in prompts only.
+   * How agent runs reach the memory tools: `http` (the API's MCP endpoint), `stdio` (each run
+   * starts `supervisor mcp`, about 0.3 s more before its first model request), or `off` (memory in
+   * prompts only).
    */
-  MEMORY_TOOLS: booleanFlag.default(true),
+  MEMORY_TOOLS: z.enum(['http', 'stdio', 'off']).default('http'),
   /**
    * Where agents' memory tools (`supervisor mcp`) reach the API. Default for `serve`: this
    * process's own address; a `worker` process without it gives agents no memory tools.

@@ -1,43 +1,26 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { ApiClient } from '../cli/api-client.ts';
+import type { HistoryItemView, MemoryEntryView } from '../memory/memory-views.ts';
 import { VERSION } from '../runtime/version.ts';
 
 /**
- * The MCP server an agent gets for project memory (`supervisor mcp`). Its tools call the
- * supervisor's memory API with the task token the worker issued, so the server itself holds no
- * state and no rights beyond that token: its task's repository, while the task runs.
+ * The MCP server agents get for project memory. The same tools are served two ways: over
+ * Streamable HTTP by the API (`/api/v1/mcp`, what runs use by default: no process per run) and
+ * over stdio by `supervisor mcp`. Each way supplies a backend that acts for the caller's token,
+ * so the server itself holds no state and no rights: a task token reaches its task's repository,
+ * while the task runs.
  */
-
-/** The entry fields the tools show; the API's MemoryEntry. */
-interface Entry {
-  id: string;
-  repository: string | null;
-  kind: string;
-  title: string;
-  content: string;
-  paths: string[];
-  commit: string | null;
-  task_id: string | null;
-  created_by: string;
-  created_at: string;
-  stale: boolean;
-  stale_reason: string | null;
-}
-
-interface HistoryItem {
-  task_id: string;
-  type: string;
-  status: string;
-  outcome: string | null;
-  summary: string | null;
-  created_at: string;
+export interface MemoryBackend {
+  search(query: { text?: string; includeStale: boolean; limit: number }): Promise<MemoryEntryView[]>;
+  read(id: string): Promise<MemoryEntryView>;
+  saveNote(note: { title: string; content: string; paths: string[] }): Promise<MemoryEntryView>;
+  history(limit: number): Promise<HistoryItemView[]>;
 }
 
 /** Search results show the start of each entry; memory_read gives the whole of one. */
 const PREVIEW_CHARS = 1200;
 
-export function createMemoryServer(api: ApiClient): McpServer {
+export function createMemoryServer(backend: MemoryBackend): McpServer {
   const server = new McpServer({ name: 'supervisor', version: VERSION });
 
   server.registerTool(
@@ -56,12 +39,13 @@ export function createMemoryServer(api: ApiClient): McpServer {
     },
     ({ query, include_stale, limit }) =>
       answer(async () => {
-        const params = new URLSearchParams({ limit: String(limit ?? 8) });
-        if (query?.trim()) params.set('q', query);
-        if (!include_stale) params.set('stale', 'false');
-        const page = await api.request<{ items: Entry[] }>('GET', `/api/v1/memory?${params}`);
-        if (page.items.length === 0) return 'No memory entries match.';
-        return page.items.map((entry) => describe(entry, PREVIEW_CHARS)).join('\n\n');
+        const entries = await backend.search({
+          ...(query?.trim() ? { text: query } : {}),
+          includeStale: include_stale ?? false,
+          limit: limit ?? 8,
+        });
+        if (entries.length === 0) return 'No memory entries match.';
+        return entries.map((entry) => describe(entry, PREVIEW_CHARS)).join('\n\n');
       }),
   );
 
@@ -71,10 +55,7 @@ export function createMemoryServer(api: ApiClient): McpServer {
       description: 'Read one project-memory entry in full, with its provenance.',
       inputSchema: { id: z.uuid().describe('The id memory_search showed') },
     },
-    ({ id }) =>
-      answer(async () =>
-        describe(await api.request<Entry>('GET', `/api/v1/memory/${encodeURIComponent(id)}`), Infinity),
-      ),
+    ({ id }) => answer(async () => describe(await backend.read(id), Infinity)),
   );
 
   server.registerTool(
@@ -94,9 +75,7 @@ export function createMemoryServer(api: ApiClient): McpServer {
     },
     ({ title, content, paths }) =>
       answer(async () => {
-        const entry = await api.request<Entry>('POST', '/api/v1/memory', {
-          body: { kind: 'note', title, content, paths: paths ?? [] },
-        });
+        const entry = await backend.saveNote({ title, content, paths: paths ?? [] });
         return `Saved as memory entry ${entry.id}.`;
       }),
   );
@@ -110,12 +89,9 @@ export function createMemoryServer(api: ApiClient): McpServer {
     },
     ({ limit }) =>
       answer(async () => {
-        const page = await api.request<{ items: HistoryItem[] }>(
-          'GET',
-          `/api/v1/memory/history?limit=${limit ?? 10}`,
-        );
-        if (page.items.length === 0) return 'No tasks ran on this repository before.';
-        return page.items
+        const tasks = await backend.history(limit ?? 10);
+        if (tasks.length === 0) return 'No tasks ran on this repository before.';
+        return tasks
           .map(
             (task) =>
               `${task.created_at} ${task.type} ${task.task_id}: ${task.status}${task.outcome ? ` (${task.outcome})` : ''}${task.summary ? `\n  ${task.summary.replaceAll('\n', ' ')}` : ''}`,
@@ -127,7 +103,7 @@ export function createMemoryServer(api: ApiClient): McpServer {
   return server;
 }
 
-function describe(entry: Entry, maxChars: number): string {
+function describe(entry: MemoryEntryView, maxChars: number): string {
   const provenance = [
     entry.task_id ? `task ${entry.task_id}` : `by ${entry.created_by}`,
     entry.commit ? `commit ${entry.commit.slice(0, 12)}` : undefined,

@@ -20,7 +20,9 @@ export interface RunMemoryDeps {
   promptTokens: number;
   /** Where agents reach the API; undefined (a worker without AGENT_API_URL) means no memory tools. */
   apiUrl: () => string | undefined;
-  /** How to start the MCP server: this program's `mcp` command, and settings for its process. */
+  /** How agents reach the tools: the API's MCP endpoint, or a `supervisor mcp` process per run. */
+  tools: 'http' | 'stdio';
+  /** How to start the stdio server: this program's `mcp` command, and settings for its process. */
   mcpServer: { command: string; args: string[]; env: Record<string, string> };
   logger: Logger;
   now: () => Date;
@@ -81,16 +83,16 @@ export class RunMemory {
       { taskId: task.id, repository: task.repository, commit: commit ?? null },
       new Date(now.getTime() + input.wallClockMs + TOKEN_GRACE_MS),
     );
-    const config = {
-      mcpServers: {
-        supervisor: {
-          type: 'stdio',
-          command: this.#deps.mcpServer.command,
-          args: this.#deps.mcpServer.args,
-          env: { ...this.#deps.mcpServer.env, SUPERVISOR_URL: apiUrl, SUPERVISOR_TOKEN: token },
-        },
-      },
-    };
+    const server =
+      this.#deps.tools === 'http'
+        ? { type: 'http', url: `${apiUrl}/api/v1/mcp`, headers: { Authorization: `Bearer ${token}` } }
+        : {
+            type: 'stdio',
+            command: this.#deps.mcpServer.command,
+            args: this.#deps.mcpServer.args,
+            env: { ...this.#deps.mcpServer.env, SUPERVISOR_URL: apiUrl, SUPERVISOR_TOKEN: token },
+          };
+    const config = { mcpServers: { supervisor: server } };
     return { ...(section ? { section } : {}), mcp: { config, secrets: [token] } };
   }
 }

@@ -272,7 +272,7 @@ export class Supervisor {
           repositoryPolicy,
           taskTokens,
           apiUrl: () =>
-            !config.MEMORY_TOOLS
+            config.MEMORY_TOOLS === 'off'
               ? undefined
               : (config.AGENT_API_URL ?? (options.api === false ? undefined : ownUrl(app, config.HOST))),
         });

@@ -111,6 +111,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
       tokens: options.taskTokens,
       promptTokens: config.MEMORY_PROMPT_TOKENS,
       apiUrl: options.apiUrl,
+      tools: config.MEMORY_TOOLS === 'stdio' ? 'stdio' : 'http',
       mcpServer: {
         command: process.execPath,
         args: [SUPERVISOR_ENTRY, 'mcp'],

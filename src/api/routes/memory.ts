@@ -2,67 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
-import { TASK_OUTCOMES } from '../../core/outcome.ts';
-import { TASK_STATUSES } from '../../core/task-status.ts';
-import { LIMITS, relativePath, repositorySchema, TASK_TYPES } from '../../core/task-types.ts';
+import { LIMITS, relativePath, repositorySchema } from '../../core/task-types.ts';
 import { MEMORY_KINDS } from '../../memory/memory-kinds.ts';
 import type { MemoryService } from '../../memory/memory-service.ts';
-import type { MemoryEntry } from '../../memory/memory-store.ts';
+import { entrySchema, entryView, historySchema, historyView } from '../../memory/memory-views.ts';
 import { MAX_MEMORY_CONTENT_CHARS, MAX_MEMORY_TITLE_CHARS } from '../../memory/task-memory.ts';
 import { principalOf } from '../access.ts';
 import { errorSchema } from '../schemas.ts';
 
-const iso = (value: Date | null) => (value ? value.toISOString() : null);
-
-const entrySchema = z
-  .object({
-    id: z.uuid(),
-    repository: z.string().nullable().describe('null: a global entry every task sees'),
-    kind: z.enum(MEMORY_KINDS),
-    title: z.string(),
-    content: z.string(),
-    paths: z.array(z.string()).describe('Files the entry is about; a later change to one makes it stale'),
-    commit: z.string().nullable().describe('The commit the entry describes'),
-    task_id: z.uuid().nullable().describe('The task that wrote it (provenance)'),
-    created_by: z.string(),
-    created_at: z.string(),
-    stale: z.boolean().describe('A cited file changed at a later commit: kept, but left out of prompts'),
-    stale_reason: z.string().nullable(),
-    stale_at: z.string().nullable(),
-  })
-  .meta({ id: 'MemoryEntry' });
-
-function entryView(entry: MemoryEntry): z.infer<typeof entrySchema> {
-  return {
-    id: entry.id,
-    repository: entry.repository,
-    kind: entry.kind,
-    title: entry.title,
-    content: entry.content,
-    paths: entry.paths,
-    commit: entry.commit,
-    task_id: entry.taskId,
-    created_by: entry.createdBy,
-    created_at: entry.createdAt.toISOString(),
-    stale: entry.staleAt !== null,
-    stale_reason: entry.staleReason,
-    stale_at: iso(entry.staleAt),
-  };
-}
-
-const historySchema = z
-  .object({
-    task_id: z.uuid(),
-    type: z.enum(TASK_TYPES),
-    status: z.enum(TASK_STATUSES),
-    outcome: z.enum(TASK_OUTCOMES).nullable(),
-    summary: z.string().nullable().describe("The start of the task's result text, or its error"),
-    created_at: z.string(),
-    finished_at: z.string().nullable(),
-  })
-  .meta({ id: 'RepositoryHistoryItem' });
-
-const SUMMARY_CHARS = 500;
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 503: errorSchema };
 const idParams = z.object({ id: z.uuid({ error: 'expected a memory entry id (UUID)' }) });
 /** Ranked listings page by position: `next_cursor` wraps the offset of the next page. */
@@ -152,17 +99,7 @@ export function memoryRoutes(app: FastifyInstance, service: () => MemoryService)
         request.query.limit,
         principalOf(request),
       );
-      return {
-        items: rows.map((task) => ({
-          task_id: task.id,
-          type: task.type,
-          status: task.status,
-          outcome: task.outcome,
-          summary: (task.resultText ?? task.error)?.slice(0, SUMMARY_CHARS) ?? null,
-          created_at: task.createdAt.toISOString(),
-          finished_at: iso(task.finishedAt),
-        })),
-      };
+      return { items: rows.map(historyView) };
     },
   );
 

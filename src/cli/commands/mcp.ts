@@ -1,10 +1,12 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { apiBackend } from '../../mcp/api-backend.ts';
 import { createMemoryServer } from '../../mcp/memory-server.ts';
 import { ApiClient } from '../api-client.ts';
 import { EXIT, ExitError } from '../exit.ts';
 
 /**
- * `supervisor mcp`: the project-memory MCP server on stdio, started by the agent CLI for one run.
+ * `supervisor mcp`: the project-memory MCP server on stdio, for any MCP client with an API token
+ * (and for agent runs with MEMORY_TOOLS=stdio, which start it once per run).
  * Configured only by its environment (SUPERVISOR_URL, SUPERVISOR_TOKEN), never by a `.env` file:
  * it runs in the agent's checkout, whose files the supervisor does not trust.
  */
@@ -17,7 +19,7 @@ export async function mcp(env: NodeJS.ProcessEnv): Promise<void> {
       'supervisor mcp needs SUPERVISOR_URL and SUPERVISOR_TOKEN in its environment; the supervisor sets both when it starts an agent',
     );
   }
-  const server = createMemoryServer(new ApiClient(url, token));
+  const server = createMemoryServer(apiBackend(new ApiClient(url, token)));
   await server.connect(new StdioServerTransport());
   // Serves until the agent closes the connection or its end of stdin.
   await new Promise<void>((resolve) => {
