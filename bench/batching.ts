@@ -66,6 +66,8 @@ async function round(name: string, size: number): Promise<Round> {
       BATCH_SIZE: String(size),
       BATCH_INTERVAL_SECONDS: String(intervalSeconds),
       DATABASE_URL: process.env.DATABASE_URL ?? '',
+      // Required with DATABASE_URL; the bench's credentials are throwaway test keys.
+      SECRETS_KEY: process.env.SECRETS_KEY ?? 'batching-bench-secrets-key',
     },
   });
   const supervisor = await Supervisor.start({
@@ -73,7 +75,7 @@ async function round(name: string, size: number): Promise<Round> {
     showAdminToken: () => {},
     config,
     logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
-    listen: false,
+    // Listening, as `serve` does, so runs get the memory tools as in service.
   });
   try {
     const started = performance.now();
