@@ -166,7 +166,21 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
 
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.locator('tbody tr', { hasText: 'task.submitted' }).first().waitFor();
+    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
     await shot(page, '06-audit');
+
+    // The finished BUG_FIX left what it did in its repository's memory.
+    await page.getByRole('link', { name: 'Memory' }).click();
+    const entry = page.locator('tbody tr', { hasText: 'BUG_FIX:' }).first();
+    await entry.waitFor();
+    expect(await entry.locator('code').first().textContent()).toBe('change');
+    expect(await entry.locator('.badge').textContent()).toBe('current');
+    await page.getByLabel('Words').fill('nothing-matches-this');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No memory entries match.').waitFor();
+    // A page with nothing more to load shows no stray "null" where its button would be.
+    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
+    await shot(page, '07-memory');
 
     expect(problems).toEqual([]);
     await page.close();
@@ -174,7 +188,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
 
   it('labels every form control and can be driven from the keyboard', async () => {
     const page = await browser.newPage();
-    for (const view of ['#/submit', '#/tasks', '#/audit', '#/agents']) {
+    for (const view of ['#/submit', '#/tasks', '#/audit', '#/agents', '#/memory']) {
       await page.goto(`${dev!.url}/${view}`);
       await page.locator('main h1').waitFor();
       await page.waitForLoadState('networkidle');

@@ -1,7 +1,7 @@
 // The Supervisor dashboard: hash routes, one view at a time, all data from /api/v1.
 import { ApiError, api, onUnauthorized, query, session, streamTaskEvents } from './api.js';
 import { stackedBars } from './charts.js';
-import { badge, facts, formatDuration, formatNumber, formatTime, formatUsd, h } from './dom.js';
+import { badge, facts, formatDuration, formatNumber, formatTime, formatUsd, h, setChildren } from './dom.js';
 
 const TASK_TYPES = ['PR_REVIEW', 'ISSUE_SUMMARY', 'CODE_ANALYSIS', 'REFACTOR', 'BUG_FIX', 'FEATURE'];
 const MUTATING = new Set(['REFACTOR', 'BUG_FIX', 'FEATURE']);
@@ -260,7 +260,8 @@ async function tasksView(params) {
           ? page.items.map(taskRow)
           : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No tasks match.'))]),
       );
-      footer.replaceChildren(
+      setChildren(
+        footer,
         page.next_cursor && shown < 500
           ? h(
               'button',
@@ -1090,7 +1091,8 @@ async function auditView(params) {
       );
       if (!body.children.length)
         body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No records match.')));
-      more.replaceChildren(
+      setChildren(
+        more,
         page.next_cursor
           ? h(
               'button',
@@ -1111,6 +1113,153 @@ async function auditView(params) {
   await load();
 }
 
+// ---------------------------------------------------------------- memory
+
+const MEMORY_KINDS = ['review', 'issue_summary', 'analysis', 'change', 'note'];
+
+async function memoryView(params) {
+  const filters = {
+    repository: params.get('repository') ?? '',
+    q: params.get('q') ?? '',
+    kind: params.get('kind') ?? '',
+    stale: params.get('stale') ?? '',
+  };
+  const body = h('tbody', {});
+  const more = h('div', { class: 'actions' });
+  const message = h('div', { 'aria-live': 'polite' });
+  const field = (control, label) =>
+    h('div', { class: 'field grow' }, h('label', { for: control.id }, label), control);
+  const select = (name, options) =>
+    h(
+      'select',
+      { id: `memory-${name}`, name },
+      options.map(([value, label]) => h('option', { value, selected: filters[name] === value }, label)),
+    );
+  const form = h(
+    'form',
+    { class: 'filters card', role: 'search', 'aria-label': 'Search project memory' },
+    field(
+      h('input', { id: 'memory-q', name: 'q', value: filters.q, placeholder: 'words, any of them' }),
+      'Words',
+    ),
+    field(
+      h('input', {
+        id: 'memory-repository',
+        name: 'repository',
+        value: filters.repository,
+        placeholder: 'owner/repo',
+      }),
+      'Repository',
+    ),
+    field(select('kind', [['', 'any'], ...MEMORY_KINDS.map((kind) => [kind, kind])]), 'Kind'),
+    field(
+      select('stale', [
+        ['', 'current and stale'],
+        ['false', 'current only'],
+        ['true', 'stale only'],
+      ]),
+      'State',
+    ),
+    h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Search')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    location.hash = `#/memory${query({
+      q: form.elements.q.value.trim(),
+      repository: form.elements.repository.value.trim(),
+      kind: form.elements.kind.value,
+      stale: form.elements.stale.value,
+    })}`;
+  });
+  const signal = mount(
+    'Memory',
+    h(
+      'p',
+      { class: 'muted' },
+      'What earlier tasks found, per repository, with the task and commit it came from. Stale entries cite a file that changed since; they stay out of prompts.',
+    ),
+    form,
+    message,
+    h(
+      'div',
+      { class: 'card table-wrap' },
+      h(
+        'table',
+        {},
+        h('caption', { class: 'visually-hidden' }, 'Memory entries'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Created', 'Repository', 'Kind', 'Entry', 'Files', 'From', 'State'].map((name) =>
+              h('th', { scope: 'col' }, name),
+            ),
+          ),
+        ),
+        body,
+      ),
+    ),
+    more,
+  );
+  const load = async (cursor) => {
+    try {
+      const page = await api(`/memory${query({ ...filters, limit: 50, cursor })}`, { signal });
+      body.append(
+        ...page.items.map((entry) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, formatTime(entry.created_at)),
+            h('td', {}, entry.repository ?? h('em', {}, 'global')),
+            h('td', {}, h('code', {}, entry.kind)),
+            h(
+              'td',
+              { class: 'wrap' },
+              h('details', {}, h('summary', {}, entry.title), h('pre', {}, entry.content)),
+            ),
+            h('td', { class: 'wrap' }, entry.paths.length ? entry.paths.join(', ') : '—'),
+            h(
+              'td',
+              {},
+              entry.task_id
+                ? h('a', { href: `#/tasks/${entry.task_id}` }, entry.task_id.slice(0, 8))
+                : entry.created_by,
+              entry.commit
+                ? h('div', {}, h('code', { title: entry.commit }, entry.commit.slice(0, 10)))
+                : null,
+            ),
+            h(
+              'td',
+              {},
+              entry.stale
+                ? h('span', { title: entry.stale_reason ?? '' }, badge('stale', 'memory'))
+                : badge('current', 'memory'),
+            ),
+          ),
+        ),
+      );
+      if (!body.children.length)
+        body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No memory entries match.')));
+      setChildren(
+        more,
+        page.next_cursor
+          ? h(
+              'button',
+              { type: 'button', class: 'ghost', onclick: () => load(page.next_cursor) },
+              'Load more',
+            )
+          : null,
+      );
+    } catch (error) {
+      if (signal.aborted || error.status === 401) return;
+      message.replaceChildren(errorBox(error));
+    }
+  };
+  await load();
+}
+
 // ---------------------------------------------------------------- router
 
 const ROUTES = [
@@ -1120,6 +1269,7 @@ const ROUTES = [
   [/^#\/agents$/, () => agentsView(), 'agents'],
   [/^#\/charts$/, () => chartsView(), 'charts'],
   [/^#\/audit$/, (_match, params) => auditView(params), 'audit'],
+  [/^#\/memory$/, (_match, params) => memoryView(params), 'memory'],
 ];
 
 function route() {

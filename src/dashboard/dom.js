@@ -3,22 +3,27 @@
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** h('a', { href: '#/tasks', class: 'x' }, 'text', child) builds an element. */
+/** Children as given to `h`: arrays flattened, and null, undefined and false left out. */
+const present = (children) =>
+  children.flat().filter((child) => child !== null && child !== undefined && child !== false);
+
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   setAttributes(element, attributes);
-  element.append(
-    ...children.flat().filter((child) => child !== null && child !== undefined && child !== false),
-  );
+  element.append(...present(children));
   return element;
+}
+
+/** `element.replaceChildren` with `h`'s rules: a null child means none, not the text "null". */
+export function setChildren(element, ...children) {
+  element.replaceChildren(...present(children));
 }
 
 /** The same for SVG elements. */
 export function s(tag, attributes = {}, ...children) {
   const element = document.createElementNS(SVG_NS, tag);
   setAttributes(element, attributes);
-  element.append(
-    ...children.flat().filter((child) => child !== null && child !== undefined && child !== false),
-  );
+  element.append(...present(children));
   return element;
 }
 
