@@ -166,7 +166,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
 
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.locator('tbody tr', { hasText: 'task.submitted' }).first().waitFor();
-    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
+    expect(await page.locator('main').textContent()).not.toMatch(/\bnull\b/);
     await shot(page, '06-audit');
 
     // The finished BUG_FIX left what it did in its repository's memory.
@@ -179,7 +179,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByText('No memory entries match.').waitFor();
     // A page with nothing more to load shows no stray "null" where its button would be.
-    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b/);
+    expect(await page.locator('main').textContent()).not.toMatch(/\bnull\b/);
     await shot(page, '07-memory');
 
     expect(problems).toEqual([]);

@@ -36,6 +36,27 @@ describe('buildSubmission', () => {
     });
   });
 
+  it('passes dependencies, dedupe and batch, and names a malformed dependency', () => {
+    const id = '0b9c7a4e-57a4-4cf3-9d7e-0c0f6f1d2a11';
+    expect(
+      buildSubmission(
+        {
+          type: 'ISSUE_SUMMARY',
+          repository: 'o/r',
+          title: 'T',
+          body: 'b',
+          dependsOn: [id],
+          dedupe: true,
+          batch: true,
+        },
+        read,
+      ),
+    ).toMatchObject({ depends_on: [id], dedupe: true, batch: true });
+    expect(() =>
+      buildSubmission({ type: 'BUG_FIX', repository: 'o/r', description: 'd', dependsOn: ['nope'] }, read),
+    ).toThrow(/depends_on\.0:/);
+  });
+
   it('lets flags override a file', () => {
     expect(buildSubmission({ file: 'task.json', priority: '9' }, read)).toMatchObject({
       type: 'PR_REVIEW',

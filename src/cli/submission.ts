@@ -22,6 +22,9 @@ export interface SubmitFlags {
   focus?: string;
   path?: string[];
   criteria?: string[];
+  dependsOn?: string[];
+  dedupe?: boolean;
+  batch?: boolean;
 }
 
 /**
@@ -56,6 +59,9 @@ export function buildSubmission(flags: SubmitFlags, readFile: (path: string) => 
   if (flags.priority !== undefined) candidate.priority = integer(flags.priority, '--priority');
   if (flags.maxAttempts !== undefined) candidate.max_attempts = integer(flags.maxAttempts, '--max-attempts');
   if (flags.runAfter !== undefined) candidate.run_after = flags.runAfter;
+  if (flags.dependsOn?.length) candidate.depends_on = flags.dependsOn;
+  if (flags.dedupe) candidate.dedupe = true;
+  if (flags.batch) candidate.batch = true;
   if (candidate.type === undefined) {
     throw new ExitError(EXIT.usage, `missing --type (one of ${TASK_TYPES.join(', ')})`);
   }
