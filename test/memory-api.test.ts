@@ -2,6 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskTokens } from '../src/auth/task-token.ts';
+import { getMemory, insertMemory } from '../src/memory/memory-store.ts';
+import { markStaleEntries } from '../src/memory/staleness.ts';
 import { secretsKey } from '../src/runtime/secrets-key.ts';
 import { tasks } from '../src/store/schema.ts';
 import { BACKENDS } from './support/databases.ts';
@@ -145,6 +147,58 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
     const gone = await call({ method: 'GET', url: path }, roles.viewer);
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe('memory_entry_not_found');
+  });
+
+  it('checks staleness once per verified commit, then from where each entry was verified', async () => {
+    const db = test.supervisor.database.db;
+    const [a, b, head, next] = ['a', 'b', 'c', 'd'].map((c) => c.repeat(40)) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const entry = (title: string, commit: string, paths: string[]) =>
+      insertMemory(db, {
+        repository: 'acme/stale',
+        kind: 'note',
+        title,
+        content: title,
+        paths,
+        commit,
+        taskId: null,
+        createdBy: 'test',
+        createdAt: new Date(),
+      });
+    const touched = await entry('cites x', a, ['x.py']);
+    const untouched = await entry('cites y', a, ['y.py']);
+    const unknown = await entry('at an unknown commit', b, ['x.py']);
+    const asked: string[] = [];
+    const check = (at: string, changes: Record<string, string[]>) =>
+      markStaleEntries(db, {
+        repository: 'acme/stale',
+        head: at,
+        changedSince: async (from) => {
+          asked.push(from);
+          return changes[from];
+        },
+        now: new Date(),
+      });
+
+    expect(await check(head, { [a]: ['x.py', 'z.py'] })).toBe(1);
+    expect(asked.sort()).toEqual([a, b]); // one question per commit, not per entry
+    const read = async (id: string) => (await getMemory(db, id))!;
+    expect((await read(touched.id)).staleReason).toBe(
+      `x.py changed between ${a.slice(0, 12)} and ${head.slice(0, 12)}`,
+    );
+    expect((await read(untouched.id)).verifiedCommit).toBe(head);
+    expect((await read(unknown.id)).verifiedCommit).toBeNull();
+
+    asked.length = 0;
+    expect(await check(next, { [head]: ['y.py'] })).toBe(1);
+    expect(asked.sort()).toEqual([b, head]); // the verified entry is diffed from `head`, not from `a`
+    expect((await read(untouched.id)).staleReason).toBe(
+      `y.py changed between ${a.slice(0, 12)} and ${next.slice(0, 12)}`,
+    );
   });
 
   describe('task tokens', () => {

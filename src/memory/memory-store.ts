@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, getTableColumns, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from '../store/database.ts';
 import { type MemoryEntryRow, memoryEntries, type TaskRow, tasks } from '../store/schema.ts';
 import type { MemoryKind } from './memory-kinds.ts';
@@ -139,6 +139,15 @@ export async function stalenessCandidates(q: Queryable, repository: string): Pro
         sql`cardinality(${memoryEntries.paths}) > 0`,
       ),
     );
+}
+
+/** Records that these entries' files were unchanged up to `commit` (see `verifiedCommit`). */
+export async function markVerified(q: Queryable, ids: string[], commit: string): Promise<void> {
+  if (ids.length === 0) return;
+  await q
+    .update(memoryEntries)
+    .set({ verifiedCommit: commit })
+    .where(and(inArray(memoryEntries.id, ids), isNull(memoryEntries.staleAt)));
 }
 
 export async function markStale(q: Queryable, id: string, reason: string, at: Date): Promise<void> {

@@ -305,6 +305,11 @@ export const memoryEntries = pgTable(
     paths: text('paths').array().notNull(),
     /** The commit the entry describes. */
     commit: text('commit'),
+    /**
+     * The latest commit at which the cited files were found unchanged since `commit`: later checks
+     * diff from here, so a repository's checks converge on a few recent commits.
+     */
+    verifiedCommit: text('verified_commit'),
     taskId: uuid('task_id'),
     createdBy: text('created_by').notNull(),
     createdAt: at('created_at').notNull(),

@@ -1,0 +1,1 @@
+ALTER TABLE "memory_entries" ADD COLUMN "verified_commit" text;
