@@ -49,8 +49,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/memory/{id}': 'viewer',
   'POST /api/v1/memory': 'submitter',
   'DELETE /api/v1/memory/{id}': 'operator',
-  'POST /api/v1/mcp': 'viewer',
-  'GET /api/v1/mcp': 'viewer',
+  'POST /api/v1/mcp': 'task',
+  'GET /api/v1/mcp': 'task',
 };
 
 const ROLE_ORDER = ['viewer', 'submitter', 'operator', 'admin'] as const;
@@ -154,6 +154,12 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     await denied(bearer(tokens.revoked), 401, /revoked on/);
     for (const role of ROLE_ORDER) {
       const response = await inject({ ...request, headers: bearer(tokens[role]) });
+      if (access === 'task') {
+        // Only a running task's token opens it (test/memory-api.test.ts); no role does.
+        expect(response.statusCode, `${operation} as ${role}`).toBe(403);
+        expect(response.json().error.message).toContain('needs their task token');
+        continue;
+      }
       const allowed = ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(access);
       if (allowed) {
         // Allowed through: whatever the route answers, it is not an auth refusal or a server error.

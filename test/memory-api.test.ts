@@ -106,6 +106,20 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
       expect(JSON.stringify(refused.body.error)).toContain(field);
     }
     expect((await save({ title: 't', content: 'c' }, roles.viewer)).status).toBe(403);
+    // Memory is kept only for repositories tasks may name (this server refuses local paths).
+    const local = await save({ repository: '/srv/repo', title: 't', content: 'c' });
+    expect(local.status).toBe(400);
+    expect(local.body.error.message).toContain('repository:');
+  });
+
+  it('stores cited paths the way git names them', async () => {
+    const saved = await save({
+      repository: 'acme/paths',
+      title: 'Dot paths',
+      content: 'c',
+      paths: ['./lib/a.ts'],
+    });
+    expect(saved.body.paths).toEqual(['lib/a.ts']);
   });
 
   it('searches by words, most relevant first, within a repository and kind', async () => {
@@ -292,6 +306,12 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
       expect(text).not.toContain('localStorage'); // acme/web's entry
       const garbage = await rpc({ hello: 'world' });
       expect(garbage.status).toBe(400);
+      const batch = await rpc([
+        { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 4, method: 'tools/list' },
+      ]);
+      expect(batch.status).toBe(400);
+      expect(batch.body.error.message).toContain('batches are not accepted');
       const get = await call({ method: 'GET', url: '/api/v1/mcp' }, token);
       expect(get.status).toBe(405);
     });

@@ -5,8 +5,11 @@ import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 
-/** Who may call a route: `public`, or the least role a token needs. Routes without one need `admin`. */
-export type Access = Role | 'public';
+/**
+ * Who may call a route: `public`, the least role a token needs, or `task`: only a running task's
+ * agent (a task token). Routes without one need `admin`.
+ */
+export type Access = Role | 'public' | 'task';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -71,6 +74,18 @@ export function installAccessControl(app: FastifyInstance, deps: AccessDeps): vo
         await audit(request, error);
       }
       throw error;
+    }
+    if (needed === 'task') {
+      if (!principal.scope) {
+        const error = new AppError(
+          'forbidden',
+          `${request.method} ${request.routeOptions.url} serves the memory tools of running tasks and needs their task token; people use the memory API (/api/v1/memory) or \`supervisor memory\``,
+        );
+        await audit(request, error, principal);
+        throw error;
+      }
+      request.principal = principal;
+      return;
     }
     if (principal.scope && !request.routeOptions.config?.taskScoped) {
       const error = new AppError(

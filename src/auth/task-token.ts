@@ -2,7 +2,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 /**
- * Task tokens: what an agent's memory tools (`supervisor mcp`) authenticate with. A worker issues
+ * Task tokens: what an agent's memory tools (the API's /api/v1/mcp, or `supervisor mcp`) authenticate with. A worker issues
  * one per attempt; it is valid only for the memory routes, only for the task's repository, only
  * while the task runs and until it expires. Stateless (an HMAC over the claims with a key derived
  * from SECRETS_KEY, which every process shares), so issuing one costs no database write.

@@ -3,6 +3,7 @@ import { type Principal, roleIncludes } from '../auth/roles.ts';
 import { AppError } from '../core/errors.ts';
 import type { Db } from '../store/database.ts';
 import type { TaskRow } from '../store/schema.ts';
+import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
 import type { MemoryKind } from './memory-kinds.ts';
 import {
   deleteMemory,
@@ -13,6 +14,7 @@ import {
   repositoryHistory,
   searchMemory,
 } from './memory-store.ts';
+import { normalisePath } from './task-memory.ts';
 
 /**
  * Project memory as the API offers it, to people and to agents (task tokens). The scope rule lives
@@ -42,10 +44,13 @@ export interface NewMemoryNote {
 export class MemoryService {
   readonly #db: Db;
   readonly #now: () => Date;
+  readonly #repositoryPolicy: RepositoryPolicy;
 
-  constructor(deps: { db: Db; now: () => Date }) {
+  /** `repositoryPolicy`: people may write memory only for repositories tasks may name. */
+  constructor(deps: { db: Db; now: () => Date; repositoryPolicy: RepositoryPolicy }) {
     this.#db = deps.db;
     this.#now = deps.now;
+    this.#repositoryPolicy = deps.repositoryPolicy;
   }
 
   /** One page of entries, and whether there are more. */
@@ -86,6 +91,13 @@ export class MemoryService {
     if (scope && note.repository !== undefined && note.repository !== scope.repository)
       throw outOfScope(caller);
     const repository = scope ? scope.repository : (note.repository ?? null);
+    const refusal = repository === null ? undefined : repositoryRefusal(repository, this.#repositoryPolicy);
+    if (refusal) throw invalid('repository', refusal);
+    const paths = note.paths.map((path) => normalisePath(path) ?? path);
+    const outside = paths.find((path) => normalisePath(path) === undefined);
+    if (outside !== undefined) {
+      throw invalid('paths', `${JSON.stringify(outside)} is not a path relative to the repository root`);
+    }
     if (repository === null && !roleIncludes(caller.role, 'admin')) {
       throw new AppError(
         'forbidden',
@@ -99,7 +111,7 @@ export class MemoryService {
         kind: note.kind,
         title: note.title,
         content: note.content,
-        paths: note.paths,
+        paths,
         commit: note.commit ?? scope?.commit ?? null,
         taskId: scope?.taskId ?? null,
         createdBy: caller.name,
@@ -147,6 +159,10 @@ export class MemoryService {
 
 function visibleTo(entry: MemoryEntry, caller: Principal): boolean {
   return !caller.scope || entry.repository === null || entry.repository === caller.scope.repository;
+}
+
+function invalid(field: string, message: string): AppError {
+  return new AppError('validation_failed', `invalid body: ${field}: ${message}`, [{ field, message }]);
 }
 
 function outOfScope(caller: Principal): AppError {

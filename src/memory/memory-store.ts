@@ -190,7 +190,7 @@ export async function rememberTask(q: Queryable, task: TaskRow, commit: string |
   await replaceTaskMemory(q, {
     ...draft,
     repository: task.repository,
-    commit: commit ?? null,
+    commit: draft.commit ?? commit ?? null,
     taskId: task.id,
     createdBy: 'supervisor',
     createdAt: now,

@@ -18,13 +18,22 @@ const entry = (id: string, content: string): PromptMemoryEntry => ({
 });
 
 describe('selectWithinBudget', () => {
-  it('keeps entries in rank order while they fit, passing over one too large', () => {
+  it('keeps entries in rank order while they fit, passing over one too large for smaller ones', () => {
     const small = entry('1', 'short');
     const huge = entry('2', 'x'.repeat(4000));
     const another = entry('3', 'also short');
-    const budget = estimateTokens(renderEntry(small)) + estimateTokens(renderEntry(another));
+    const budget = 120 + estimateTokens(renderEntry(small)) + estimateTokens(renderEntry(another));
     expect(selectWithinBudget([small, huge, another], budget).map((e) => e.id)).toEqual(['1', '3']);
     expect(selectWithinBudget([small], 0)).toEqual([]);
+  });
+
+  it('cuts the first entry that did not fit to the room left, rather than leave the room empty', () => {
+    const huge = entry('1', 'x'.repeat(40_000));
+    const chosen = selectWithinBudget([huge], 2000);
+    expect(chosen).toHaveLength(1);
+    expect(chosen[0]!.content.endsWith('memory_read has the whole entry)')).toBe(true);
+    expect(120 + estimateTokens(renderEntry(chosen[0]!))).toBeLessThanOrEqual(2000);
+    expect(huge.content).toHaveLength(40_000); // the caller's entry is left as it was
   });
 });
 

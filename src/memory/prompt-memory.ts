@@ -25,18 +25,39 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-/** The entries, in order, that fit in `budgetTokens`; one too large to fit is passed over. */
+/** What the section's own words and fence take, on top of its entries. */
+const SECTION_TOKENS = 120;
+/** Less room than this is not worth the start of one more entry. */
+const MIN_CLIPPED_TOKENS = 100;
+
+/**
+ * The entries, in rank order, that fit in `budgetTokens` with the section around them. An entry
+ * that does not fit is passed over for smaller ones; if none of the rest fits either, the first
+ * such entry goes in cut to the room left, so one long entry never crowds out everything.
+ */
 export function selectWithinBudget<T extends PromptMemoryEntry>(entries: T[], budgetTokens: number): T[] {
   const chosen: T[] = [];
-  let left = budgetTokens;
+  let left = budgetTokens - SECTION_TOKENS;
+  let firstTooLarge: T | undefined;
   for (const entry of entries) {
     const cost = estimateTokens(renderEntry(entry));
-    if (cost > left) continue;
+    if (cost > left) {
+      firstTooLarge ??= entry;
+      continue;
+    }
     chosen.push(entry);
     left -= cost;
   }
+  if (firstTooLarge && left >= MIN_CLIPPED_TOKENS) {
+    const room =
+      (left - estimateTokens(renderEntry({ ...firstTooLarge, content: '' }))) * 4 - CLIP_NOTE.length;
+    if (room > 0)
+      chosen.push({ ...firstTooLarge, content: `${firstTooLarge.content.slice(0, room)}${CLIP_NOTE}` });
+  }
   return chosen;
 }
+
+const CLIP_NOTE = '… (cut; memory_read has the whole entry)';
 
 export function renderEntry(entry: PromptMemoryEntry): string {
   const provenance = [

@@ -10,8 +10,8 @@ import { markStaleEntries } from './staleness.ts';
 /**
  * Project memory around one attempt: before the agent starts, entries whose files changed are
  * marked stale, the most relevant current ones go into the prompt (within the token budget), and
- * the agent gets the memory tools over MCP (`supervisor mcp`) with a token scoped to the task's
- * repository. After a success, the lifecycle saves what the task found (see task-memory.ts).
+ * the agent gets the memory tools over MCP (the API's endpoint, or `supervisor mcp`) with a token
+ * scoped to the task's repository. After a success, the lifecycle saves what the task found (see task-memory.ts).
  */
 export interface RunMemoryDeps {
   db: Queryable;
@@ -50,13 +50,18 @@ export class RunMemory {
     task: TaskRow;
     /** The commit the checkout is at; undefined without a checkout. */
     commit: string | undefined;
+    /**
+     * Whether the checkout is the default branch's tip (the task named no ref). Staleness is judged
+     * there only: a PR head or an old tag would mark entries stale, or verified, off the main line.
+     */
+    onDefaultBranch: boolean;
     changedSince: (commit: string) => Promise<string[] | undefined>;
     nonce: string;
     wallClockMs: number;
   }): Promise<AttemptMemory> {
     const { task, commit } = input;
     const now = this.#deps.now();
-    if (commit) {
+    if (commit && input.onDefaultBranch) {
       const marked = await markStaleEntries(this.#deps.db, {
         repository: task.repository,
         head: commit,

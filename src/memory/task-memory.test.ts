@@ -85,10 +85,11 @@ describe('memoryFromTask', () => {
     const draft = memoryFromTask({
       type: 'BUG_FIX',
       payload: { repository: 'acme/api', description: 'Off by one in a()\nMore text.' },
-      result: { workspace: { diff } },
+      result: { workspace: { diff, head_commit: 'f'.repeat(40) } },
       resultText: 'Fixed the bound.',
     });
     expect(draft).toEqual({
+      commit: 'f'.repeat(40),
       kind: 'change',
       title: 'BUG_FIX: Off by one in a()',
       paths: ['lib/a.ts'],

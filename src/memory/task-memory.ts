@@ -19,6 +19,11 @@ export interface MemoryDraft {
   title: string;
   content: string;
   paths: string[];
+  /**
+   * The commit the entry describes, when the task's result names a better one than its checkout:
+   * a change describes its branch's head, so it is not stale the moment it is merged.
+   */
+  commit?: string;
 }
 
 /** Entries stay small enough that several fit in a prompt's memory budget. */
@@ -42,7 +47,10 @@ export interface FinishedTask {
 }
 
 export function memoryFromTask(task: FinishedTask): MemoryDraft | undefined {
-  const result = (task.result ?? {}) as { structured_output?: unknown; workspace?: { diff?: unknown } };
+  const result = (task.result ?? {}) as {
+    structured_output?: unknown;
+    workspace?: { diff?: unknown; head_commit?: unknown };
+  };
   const output = result.structured_output as Record<string, unknown> | undefined;
   switch (task.type) {
     case 'PR_REVIEW': {
@@ -88,10 +96,17 @@ export function memoryFromTask(task: FinishedTask): MemoryDraft | undefined {
       const diff = typeof result.workspace?.diff === 'string' ? result.workspace.diff : '';
       const changed = changedFiles(diff);
       if (!task.resultText && changed.length === 0) return undefined;
-      return draft('change', `${task.type}: ${firstLine(p.description)}`, {
-        paths: changed,
-        lines: [task.resultText ?? '', ...(changed.length ? [`Files changed: ${changed.join(', ')}.`] : [])],
-      });
+      const head = result.workspace?.head_commit;
+      return {
+        ...draft('change', `${task.type}: ${firstLine(p.description)}`, {
+          paths: changed,
+          lines: [
+            task.resultText ?? '',
+            ...(changed.length ? [`Files changed: ${changed.join(', ')}.`] : []),
+          ],
+        }),
+        ...(typeof head === 'string' ? { commit: head } : {}),
+      };
     }
   }
 }
@@ -137,7 +152,7 @@ export function changedFiles(diff: string): string[] {
 }
 
 /** A cited file as a repository-relative path; undefined for anything that cannot be one. */
-function normalisePath(file: string): string | undefined {
+export function normalisePath(file: string): string | undefined {
   const path = file
     .trim()
     .replace(/^\.\//, '')

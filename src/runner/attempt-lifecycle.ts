@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { AgentIdentity, AgentRunReport } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools } from '../audit/tool-summary.ts';
@@ -43,6 +44,7 @@ export interface AttemptLifecycleDeps {
   parkRecheckMs: number;
   /** Most tasks one agent session runs as items of a batch (BATCH_SIZE); default 1, no batching. */
   batchSize?: number;
+  logger: Logger;
   now: () => Date;
   random: () => number;
 }
@@ -500,7 +502,15 @@ export class AttemptLifecycle {
           error: null,
           finishedAt: now,
         });
-        await rememberTask(tx, done, end.commit, now);
+        // In a savepoint: memory helps later tasks; failing to save it must not undo this success.
+        await tx
+          .transaction((savepoint) => rememberTask(savepoint, done, end.commit, now))
+          .catch((error: unknown) =>
+            this.#deps.logger.error(
+              { err: error, taskId: task.id },
+              'could not save the task to project memory',
+            ),
+          );
         return done;
       }
       case 'cancel':

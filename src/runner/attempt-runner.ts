@@ -169,6 +169,7 @@ export class AttemptRunner {
       .forAttempt({
         task,
         commit: workspace.baseCommit,
+        onDefaultBranch: namesNoRef(task.payload),
         changedSince: (commit) => this.#deps.workspaces.changedSince(workspace, commit),
         nonce,
         wallClockMs,
@@ -182,6 +183,12 @@ export class AttemptRunner {
         return {};
       });
   }
+}
+
+/** A payload that names no ref is checked out at the default branch's tip. */
+function namesNoRef(payload: TaskRow['payload']): boolean {
+  const p = payload as Record<string, unknown>;
+  return p.ref === undefined && p.base_ref === undefined && p.head_ref === undefined;
 }
 
 /** The attempt's limits: the configured ones, tightened by what is left of the task's own budget. */

@@ -292,7 +292,7 @@ export class Supervisor {
         notifier,
         db: database.db,
         schedules,
-        memory: new MemoryService({ db: database.db, now }),
+        memory: new MemoryService({ db: database.db, now, repositoryPolicy }),
         health: createHealthReporter({
           database,
           eventBus: bus,

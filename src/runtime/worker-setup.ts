@@ -91,6 +91,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     pool: options.pool,
     ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
+    logger,
     batchSize: config.BATCH_SIZE,
     now: options.now,
     random: options.random,

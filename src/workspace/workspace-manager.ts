@@ -202,10 +202,6 @@ export class WorkspaceManager {
   }
 
   /**
-   * Removes a workspace an attempt no longer needs: read-only ones at once (just the files; the
-   * sweeper prunes git's record of them), mutating ones never here.
-   */
-  /**
    * Files changed from `from` to the workspace's base commit, or undefined when that says nothing
    * about the workspace (no mirror, an unknown commit, or `from` not an ancestor: an older checkout).
    */
@@ -224,6 +220,10 @@ export class WorkspaceManager {
     return names.split('\n').filter(Boolean);
   }
 
+  /**
+   * Removes a workspace an attempt no longer needs: read-only ones at once (just the files; the
+   * sweeper prunes git's record of them), mutating ones never here.
+   */
   async release(workspace: Workspace): Promise<void> {
     if (workspace.readOnly) rmSync(workspace.dir, { recursive: true, force: true });
   }

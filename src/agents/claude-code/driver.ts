@@ -58,8 +58,13 @@ export class ClaudeCodeDriver implements AgentDriver {
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
     // A file, not an argument: the configuration holds a token that `ps` would show to everyone.
+    // The directory may belong to the agent's user (AGENT_USER): remove whatever is there and
+    // create the file exclusively, so a planted symlink can never redirect the write.
     const mcpConfigFile = join(request.session.stateDir, 'mcp.json');
-    if (request.mcp) writeFileSync(mcpConfigFile, JSON.stringify(request.mcp.config), { mode: 0o600 });
+    rmSync(mcpConfigFile, { force: true });
+    if (request.mcp) {
+      writeFileSync(mcpConfigFile, JSON.stringify(request.mcp.config), { mode: 0o600, flag: 'wx' });
+    }
     const runAs = this.#options.runAs;
     if (runAs) await handOver([request.session.stateDir, request.workspace.dir], runAs);
     const { args, env } = claudeCommand({

@@ -2,6 +2,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AppError } from '../../core/errors.ts';
 import { createMemoryServer } from '../../mcp/memory-server.ts';
 import { serviceBackend } from '../../mcp/service-backend.ts';
 import type { MemoryService } from '../../memory/memory-service.ts';
@@ -22,36 +23,46 @@ export function mcpRoutes(app: FastifyInstance, service: () => MemoryService): v
   api.post(
     '/mcp',
     {
-      config: { access: 'viewer', taskScoped: true },
+      config: { access: 'task' },
       schema: {
         tags: ['memory'],
         summary:
-          'MCP endpoint (Streamable HTTP, stateless, JSON responses): the memory tools memory_search, memory_read, memory_save and task_history',
-        body: z.unknown().describe('A JSON-RPC message or batch'),
-        response: { 401: errorSchema, 403: errorSchema, 503: errorSchema },
+          'MCP endpoint for agents (task tokens only) (Streamable HTTP, stateless, JSON responses): the memory tools memory_search, memory_read, memory_save and task_history',
+        body: z.unknown().describe('One JSON-RPC message (batches are refused)'),
+        response: { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema },
       },
     },
     async (request, reply) => {
-      const server = createMemoryServer(serviceBackend(service(), principalOf(request)));
+      // One message per request: a batch of tool calls would be up to a hundred requests' worth of queries.
+      if (Array.isArray(request.body)) {
+        throw new AppError('bad_request', 'send one JSON-RPC message per request; batches are not accepted');
+      }
+      const server = createMemoryServer(serviceBackend(service(), principalOf(request), request.log));
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
         enableJsonResponse: true,
       });
-      // The transport writes the response itself.
-      reply.hijack();
+      await server.connect(transport);
       reply.raw.on('close', () => {
         void transport.close();
         void server.close();
       });
-      await server.connect(transport);
-      await transport.handleRequest(request.raw, reply.raw, request.body);
+      // The transport writes the response itself.
+      reply.hijack();
+      try {
+        await transport.handleRequest(request.raw, reply.raw, request.body);
+      } catch (error) {
+        request.log.error({ err: error }, 'MCP request failed');
+        if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
+        reply.raw.end(JSON.stringify({ ...NOT_ALLOWED, error: { code: -32603, message: 'Internal error' } }));
+      }
     },
   );
 
   api.get(
     '/mcp',
     {
-      config: { access: 'viewer', taskScoped: true },
+      config: { access: 'task' },
       schema: {
         tags: ['memory'],
         summary: 'Not served: the endpoint is stateless and opens no server-to-client stream (405)',

@@ -23,8 +23,8 @@ const encodeOffset = (offset: number) => Buffer.from(`o:${offset}`).toString('ba
 
 /**
  * Project memory. People read it (viewer), add entries (submitter; global ones: admin) and delete
- * them (operator). Agents reach the same routes through `supervisor mcp` with a task token that
- * confines them to their task's repository.
+ * them (operator). Agents reach them through their memory tools (the API's /api/v1/mcp, or
+ * `supervisor mcp`), with a task token that confines them to their task's repository.
  */
 export function memoryRoutes(app: FastifyInstance, service: () => MemoryService): void {
   const api = app.withTypeProvider<ZodTypeProvider>();

@@ -1,24 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { MEMORY_KINDS } from '../../memory/memory-kinds.ts';
+import type { MemoryEntryView } from '../../memory/memory-views.ts';
 import type { ApiClient } from '../api-client.ts';
 import { EXIT, ExitError } from '../exit.ts';
 import { table } from '../format.ts';
 
-interface EntryJson {
-  id: string;
-  repository: string | null;
-  kind: string;
-  title: string;
-  content: string;
-  paths: string[];
-  commit: string | null;
-  task_id: string | null;
-  created_by: string;
-  created_at: string;
-  stale: boolean;
-  stale_reason: string | null;
-}
+type EntryJson = MemoryEntryView;
 
 function entryTable(entries: EntryJson[]): string {
   if (entries.length === 0) return 'no memory entries';
