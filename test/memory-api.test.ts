@@ -5,7 +5,8 @@ import { TaskTokens } from '../src/auth/task-token.ts';
 import { getMemory, insertMemory } from '../src/memory/memory-store.ts';
 import { markStaleEntries } from '../src/memory/staleness.ts';
 import { secretsKey } from '../src/runtime/secrets-key.ts';
-import { tasks } from '../src/store/schema.ts';
+import { taskAttempts, tasks } from '../src/store/schema.ts';
+import { listAttempts } from '../src/store/task-store.ts';
 import { BACKENDS } from './support/databases.ts';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
@@ -217,6 +218,7 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
 
   describe('task tokens', () => {
     let taskId: string;
+    let attemptId: string;
     let token: string;
     const tokens = () => new TaskTokens(secretsKey(test.config));
 
@@ -234,10 +236,13 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
       );
       taskId = submitted.body.id;
       await test.waitForStatus(taskId, ['succeeded']);
-      // A token is good only while its task runs: put the finished task back to running.
-      await test.supervisor.database.db.update(tasks).set({ status: 'running' }).where(eq(tasks.id, taskId));
+      // A token is good only while its attempt runs: put the finished task and attempt back to running.
+      const db = test.supervisor.database.db;
+      attemptId = (await listAttempts(db, taskId))[0]!.id;
+      await db.update(tasks).set({ status: 'running' }).where(eq(tasks.id, taskId));
+      await db.update(taskAttempts).set({ endedAt: null }).where(eq(taskAttempts.id, attemptId));
       token = tokens().issue(
-        { taskId, repository: 'acme/api', commit: 'a'.repeat(40) },
+        { taskId, attemptId, repository: 'acme/api', commit: 'a'.repeat(40) },
         new Date(Date.now() + 60_000),
       );
     });
@@ -326,21 +331,26 @@ describe.each(BACKENDS)('memory API on %s', (backend) => {
 
     it('stops working when the task ends, expires, or is forged', async () => {
       const expired = tokens().issue(
-        { taskId, repository: 'acme/api', commit: null },
+        { taskId, attemptId, repository: 'acme/api', commit: null },
         new Date(Date.now() - 1),
       );
       expect((await call({ method: 'GET', url: '/api/v1/memory' }, expired)).body.error.message).toBe(
         'the task token has expired',
       );
       const forged = new TaskTokens('some other key of some length').issue(
-        { taskId, repository: 'acme/web', commit: null },
+        { taskId, attemptId, repository: 'acme/web', commit: null },
         new Date(Date.now() + 60_000),
       );
       expect((await call({ method: 'GET', url: '/api/v1/memory' }, forged)).status).toBe(401);
-      await test.supervisor.database.db
-        .update(tasks)
-        .set({ status: 'succeeded' })
-        .where(eq(tasks.id, taskId));
+      const db = test.supervisor.database.db;
+      // The attempt ends (a retry of the task would run with a token of its own).
+      await db.update(taskAttempts).set({ endedAt: new Date() }).where(eq(taskAttempts.id, attemptId));
+      const attemptEnded = await call({ method: 'GET', url: '/api/v1/memory' }, token);
+      expect(attemptEnded.status).toBe(401);
+      expect(attemptEnded.body.error.message).toContain('no longer running');
+      await db.update(taskAttempts).set({ endedAt: null }).where(eq(taskAttempts.id, attemptId));
+      expect((await call({ method: 'GET', url: '/api/v1/memory' }, token)).status).toBe(200);
+      await db.update(tasks).set({ status: 'succeeded' }).where(eq(tasks.id, taskId));
       const ended = await call({ method: 'GET', url: '/api/v1/memory' }, token);
       expect(ended.status).toBe(401);
       expect(ended.body.error.message).toContain('no longer running');

@@ -3,6 +3,7 @@ import { TASK_TOKEN_PREFIX, TaskTokens } from './task-token.ts';
 
 const scope = {
   taskId: '0b9c7a4e-57a4-4cf3-9d7e-0c0f6f1d2a11',
+  attemptId: '5d1f0c9e-3b7a-4e52-8a61-2f9c4d7e8b10',
   repository: 'acme/api',
   commit: 'a'.repeat(40),
 };

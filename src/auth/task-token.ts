@@ -4,7 +4,7 @@ import { z } from 'zod';
 /**
  * Task tokens: what an agent's memory tools (the API's /api/v1/mcp, or `supervisor mcp`) authenticate with. A worker issues
  * one per attempt; it is valid only for the memory routes, only for the task's repository, only
- * while the task runs and until it expires. Stateless (an HMAC over the claims with a key derived
+ * while that attempt runs and until it expires. Stateless (an HMAC over the claims with a key derived
  * from SECRETS_KEY, which every process shares), so issuing one costs no database write.
  * Format: `svt_<base64url claims>.<base64url signature>`.
  */
@@ -12,6 +12,7 @@ export const TASK_TOKEN_PREFIX = 'svt_';
 
 const claimsSchema = z.strictObject({
   task: z.uuid(),
+  attempt: z.uuid(),
   repository: z.string().min(1),
   commit: z.string().nullable(),
   exp: z.number().int(),
@@ -19,6 +20,8 @@ const claimsSchema = z.strictObject({
 
 export interface TaskScope {
   taskId: string;
+  /** The attempt the token was issued for: it stops working when that attempt ends. */
+  attemptId: string;
   repository: string;
   /** The commit the task's checkout is at: notes the agent saves describe it. */
   commit: string | null;
@@ -35,6 +38,7 @@ export class TaskTokens {
     const claims = Buffer.from(
       JSON.stringify({
         task: scope.taskId,
+        attempt: scope.attemptId,
         repository: scope.repository,
         commit: scope.commit,
         exp: expiresAt.getTime(),
@@ -60,7 +64,12 @@ export class TaskTokens {
     if (parsed.data.exp <= now.getTime()) return { ok: false, reason: 'the task token has expired' };
     return {
       ok: true,
-      scope: { taskId: parsed.data.task, repository: parsed.data.repository, commit: parsed.data.commit },
+      scope: {
+        taskId: parsed.data.task,
+        attemptId: parsed.data.attempt,
+        repository: parsed.data.repository,
+        commit: parsed.data.commit,
+      },
     };
   }
 

@@ -3,7 +3,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
 import type { Db } from '../store/database.ts';
-import { type ApiTokenRow, apiTokens, tasks } from '../store/schema.ts';
+import { type ApiTokenRow, apiTokens, taskAttempts, tasks } from '../store/schema.ts';
 import type { Principal, Role } from './roles.ts';
 import { TASK_TOKEN_PREFIX, type TaskTokens } from './task-token.ts';
 import { displayPrefix, generateToken, hashToken, looksLikeToken } from './token-secret.ts';
@@ -129,17 +129,18 @@ export class TokenService {
     return { name: row.name, role: row.role, tokenId: row.id };
   }
 
-  /** A task token is good while its task runs: the agent holding it is still at work. */
+  /** A task token is good while its attempt runs: the agent holding it is still at work. */
   async #authenticateTask(token: string, taskTokens: TaskTokens): Promise<Principal> {
     const verdict = taskTokens.verify(token, this.#now());
     if (!verdict.ok) throw new AppError('unauthorized', verdict.reason);
     const [task] = await this.#db
-      .select({ status: tasks.status })
+      .select({ status: tasks.status, attemptEnded: taskAttempts.endedAt })
       .from(tasks)
-      .where(eq(tasks.id, verdict.scope.taskId))
+      .innerJoin(taskAttempts, eq(taskAttempts.id, verdict.scope.attemptId))
+      .where(and(eq(tasks.id, verdict.scope.taskId), eq(taskAttempts.taskId, verdict.scope.taskId)))
       .limit(1);
-    if (task?.status !== 'running') {
-      throw new AppError('unauthorized', 'the task token belongs to a task that is no longer running');
+    if (task?.status !== 'running' || task.attemptEnded !== null) {
+      throw new AppError('unauthorized', 'the task token belongs to an attempt that is no longer running');
     }
     return { name: `task:${verdict.scope.taskId}`, role: 'submitter', tokenId: null, scope: verdict.scope };
   }

@@ -48,6 +48,7 @@ export class RunMemory {
 
   async forAttempt(input: {
     task: TaskRow;
+    attemptId: string;
     /** The commit the checkout is at; undefined without a checkout. */
     commit: string | undefined;
     /**
@@ -85,7 +86,7 @@ export class RunMemory {
     const section = memorySection(entries, { nonce: input.nonce, toolsAvailable: apiUrl !== undefined });
     if (!apiUrl) return section ? { section } : {};
     const token = this.#deps.tokens.issue(
-      { taskId: task.id, repository: task.repository, commit: commit ?? null },
+      { taskId: task.id, attemptId: input.attemptId, repository: task.repository, commit: commit ?? null },
       new Date(now.getTime() + input.wallClockMs + TOKEN_GRACE_MS),
     );
     const server =

@@ -107,7 +107,7 @@ export class AttemptRunner {
     try {
       const nonce = randomBytes(8).toString('hex');
       const limits = limitsFor(this.#deps.limits, task, input.budget);
-      const memory = await this.#memory(task, workspace, nonce, limits.wallClockMs);
+      const memory = await this.#memory(task, attempt, workspace, nonce, limits.wallClockMs);
       const context: PromptContext = {
         nonce,
         hasCheckout: workspace.kind === 'worktree',
@@ -160,6 +160,7 @@ export class AttemptRunner {
   /** Memory for an agent that works in a workspace; nothing for drivers that run no agent. */
   async #memory(
     task: TaskRow,
+    attempt: AttemptRow,
     workspace: Workspace,
     nonce: string,
     wallClockMs: number,
@@ -168,6 +169,7 @@ export class AttemptRunner {
     return this.#deps.memory
       .forAttempt({
         task,
+        attemptId: attempt.id,
         commit: workspace.baseCommit,
         onDefaultBranch: namesNoRef(task.payload),
         changedSince: (commit) => this.#deps.workspaces.changedSince(workspace, commit),
