@@ -988,6 +988,56 @@ async function chartsView() {
   }
 }
 
+// ---------------------------------------------------------------- paged tables
+
+/**
+ * A table of a listing that pages with `next_cursor`: each page's rows are appended, an empty
+ * listing says `empty`, and a button fetches the next page. `load()` fetches the first.
+ */
+function pagedTable({ caption, columns, empty, moreLabel, fetchPage, row, onError }) {
+  const body = h('tbody', {});
+  const more = h('div', { class: 'actions' });
+  const load = async (cursor) => {
+    try {
+      const page = await fetchPage(cursor);
+      body.append(...page.items.map(row));
+      if (!body.children.length)
+        body.append(h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, empty)));
+      setChildren(
+        more,
+        page.next_cursor
+          ? h('button', { type: 'button', class: 'ghost', onclick: () => load(page.next_cursor) }, moreLabel)
+          : null,
+      );
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const elements = [
+    h(
+      'div',
+      { class: 'card table-wrap' },
+      h(
+        'table',
+        {},
+        h('caption', { class: 'visually-hidden' }, caption),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            columns.map((name) => h('th', { scope: 'col' }, name)),
+          ),
+        ),
+        body,
+      ),
+    ),
+    more,
+  ];
+  return { elements, load };
+}
+
 // ---------------------------------------------------------------- audit log
 
 async function auditView(params) {
@@ -996,8 +1046,6 @@ async function auditView(params) {
     action: params.get('action') ?? '',
     task_id: params.get('task_id') ?? '',
   };
-  const body = h('tbody', {});
-  const more = h('div', { class: 'actions' });
   const message = h('div', { 'aria-live': 'polite' });
   const input = (name, label, placeholder) =>
     h(
@@ -1022,6 +1070,48 @@ async function auditView(params) {
       task_id: form.elements.task_id.value.trim(),
     })}`;
   });
+  const table = pagedTable({
+    caption: 'Audit records',
+    columns: ['Time', 'Actor', 'Action', 'Task', 'Agent', 'Details', 'Hash'],
+    empty: 'No records match.',
+    moreLabel: 'Load older records',
+    fetchPage: (cursor) => api(`/audit-logs${query({ ...filters, limit: 100, cursor })}`, { signal }),
+    row: (record) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, formatTime(record.at)),
+        h('td', {}, record.actor),
+        h('td', {}, h('code', {}, record.action)),
+        h(
+          'td',
+          {},
+          record.task_id ? h('a', { href: `#/tasks/${record.task_id}` }, record.task_id.slice(0, 8)) : '—',
+        ),
+        h('td', {}, record.agent_id ?? '—'),
+        h(
+          'td',
+          { class: 'wrap' },
+          Object.keys(record.details).length
+            ? h(
+                'details',
+                {},
+                h('summary', {}, Object.keys(record.details).join(', ')),
+                h('pre', {}, JSON.stringify(record.details, null, 2)),
+              )
+            : '—',
+        ),
+        h('td', {}, h('code', { title: record.hash }, record.hash.slice(0, 10))),
+      ),
+    onError: (error) => {
+      if (signal.aborted || error.status === 401) return;
+      message.replaceChildren(
+        error.status === 403
+          ? errorBox(new ApiError(403, 'forbidden', `The audit log is for admins. ${error.message}`))
+          : errorBox(error),
+      );
+    },
+  });
   const signal = mount(
     'Audit log',
     h(
@@ -1031,86 +1121,9 @@ async function auditView(params) {
     ),
     form,
     message,
-    h(
-      'div',
-      { class: 'card table-wrap' },
-      h(
-        'table',
-        {},
-        h('caption', { class: 'visually-hidden' }, 'Audit records'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Time', 'Actor', 'Action', 'Task', 'Agent', 'Details', 'Hash'].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        body,
-      ),
-    ),
-    more,
+    ...table.elements,
   );
-  const load = async (cursor) => {
-    try {
-      const page = await api(`/audit-logs${query({ ...filters, limit: 100, cursor })}`, { signal });
-      body.append(
-        ...page.items.map((record) =>
-          h(
-            'tr',
-            {},
-            h('td', {}, formatTime(record.at)),
-            h('td', {}, record.actor),
-            h('td', {}, h('code', {}, record.action)),
-            h(
-              'td',
-              {},
-              record.task_id
-                ? h('a', { href: `#/tasks/${record.task_id}` }, record.task_id.slice(0, 8))
-                : '—',
-            ),
-            h('td', {}, record.agent_id ?? '—'),
-            h(
-              'td',
-              { class: 'wrap' },
-              Object.keys(record.details).length
-                ? h(
-                    'details',
-                    {},
-                    h('summary', {}, Object.keys(record.details).join(', ')),
-                    h('pre', {}, JSON.stringify(record.details, null, 2)),
-                  )
-                : '—',
-            ),
-            h('td', {}, h('code', { title: record.hash }, record.hash.slice(0, 10))),
-          ),
-        ),
-      );
-      if (!body.children.length)
-        body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No records match.')));
-      setChildren(
-        more,
-        page.next_cursor
-          ? h(
-              'button',
-              { type: 'button', class: 'ghost', onclick: () => load(page.next_cursor) },
-              'Load older records',
-            )
-          : null,
-      );
-    } catch (error) {
-      if (signal.aborted || error.status === 401) return;
-      message.replaceChildren(
-        error.status === 403
-          ? errorBox(new ApiError(403, 'forbidden', `The audit log is for admins. ${error.message}`))
-          : errorBox(error),
-      );
-    }
-  };
-  await load();
+  await table.load();
 }
 
 // ---------------------------------------------------------------- memory
@@ -1124,8 +1137,6 @@ async function memoryView(params) {
     kind: params.get('kind') ?? '',
     stale: params.get('stale') ?? '',
   };
-  const body = h('tbody', {});
-  const more = h('div', { class: 'actions' });
   const message = h('div', { 'aria-live': 'polite' });
   const field = (control, label) =>
     h('div', { class: 'field grow' }, h('label', { for: control.id }, label), control);
@@ -1171,6 +1182,45 @@ async function memoryView(params) {
       stale: form.elements.stale.value,
     })}`;
   });
+  const table = pagedTable({
+    caption: 'Memory entries',
+    columns: ['Created', 'Repository', 'Kind', 'Entry', 'Files', 'From', 'State'],
+    empty: 'No memory entries match.',
+    moreLabel: 'Load more',
+    fetchPage: (cursor) => api(`/memory${query({ ...filters, limit: 50, cursor })}`, { signal }),
+    row: (entry) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, formatTime(entry.created_at)),
+        h('td', {}, entry.repository ?? h('em', {}, 'global')),
+        h('td', {}, h('code', {}, entry.kind)),
+        h(
+          'td',
+          { class: 'wrap' },
+          h('details', {}, h('summary', {}, entry.title), h('pre', {}, entry.content)),
+        ),
+        h('td', { class: 'wrap' }, entry.paths.length ? entry.paths.join(', ') : '—'),
+        h(
+          'td',
+          {},
+          entry.task_id
+            ? h('a', { href: `#/tasks/${entry.task_id}` }, entry.task_id.slice(0, 8))
+            : entry.created_by,
+          entry.commit ? h('div', {}, h('code', { title: entry.commit }, entry.commit.slice(0, 10))) : null,
+        ),
+        h(
+          'td',
+          {},
+          entry.stale
+            ? h('span', { title: entry.stale_reason ?? '' }, badge('stale', 'memory'))
+            : badge('current', 'memory'),
+        ),
+      ),
+    onError: (error) => {
+      if (!signal.aborted && error.status !== 401) message.replaceChildren(errorBox(error));
+    },
+  });
   const signal = mount(
     'Memory',
     h(
@@ -1180,84 +1230,9 @@ async function memoryView(params) {
     ),
     form,
     message,
-    h(
-      'div',
-      { class: 'card table-wrap' },
-      h(
-        'table',
-        {},
-        h('caption', { class: 'visually-hidden' }, 'Memory entries'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Created', 'Repository', 'Kind', 'Entry', 'Files', 'From', 'State'].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        body,
-      ),
-    ),
-    more,
+    ...table.elements,
   );
-  const load = async (cursor) => {
-    try {
-      const page = await api(`/memory${query({ ...filters, limit: 50, cursor })}`, { signal });
-      body.append(
-        ...page.items.map((entry) =>
-          h(
-            'tr',
-            {},
-            h('td', {}, formatTime(entry.created_at)),
-            h('td', {}, entry.repository ?? h('em', {}, 'global')),
-            h('td', {}, h('code', {}, entry.kind)),
-            h(
-              'td',
-              { class: 'wrap' },
-              h('details', {}, h('summary', {}, entry.title), h('pre', {}, entry.content)),
-            ),
-            h('td', { class: 'wrap' }, entry.paths.length ? entry.paths.join(', ') : '—'),
-            h(
-              'td',
-              {},
-              entry.task_id
-                ? h('a', { href: `#/tasks/${entry.task_id}` }, entry.task_id.slice(0, 8))
-                : entry.created_by,
-              entry.commit
-                ? h('div', {}, h('code', { title: entry.commit }, entry.commit.slice(0, 10)))
-                : null,
-            ),
-            h(
-              'td',
-              {},
-              entry.stale
-                ? h('span', { title: entry.stale_reason ?? '' }, badge('stale', 'memory'))
-                : badge('current', 'memory'),
-            ),
-          ),
-        ),
-      );
-      if (!body.children.length)
-        body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No memory entries match.')));
-      setChildren(
-        more,
-        page.next_cursor
-          ? h(
-              'button',
-              { type: 'button', class: 'ghost', onclick: () => load(page.next_cursor) },
-              'Load more',
-            )
-          : null,
-      );
-    } catch (error) {
-      if (signal.aborted || error.status === 401) return;
-      message.replaceChildren(errorBox(error));
-    }
-  };
-  await load();
+  await table.load();
 }
 
 // ---------------------------------------------------------------- router
