@@ -19,7 +19,7 @@ import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo } from './support/git-repo.ts';
-import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
 /**
  * The real `claude` binary, run by the whole supervisor, against a scripted model that tries to
@@ -93,10 +93,7 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
     const key = `sk-test-sandbox-${++keyCounter}-${Date.now()}`;
     test = await startTestSupervisor('pglite', {
       env: {
-        AGENT_DRIVER: 'claude-code',
-        ANTHROPIC_BASE_URL: model.url,
-        CLAUDE_API_KEYS: key,
-        CLAUDE_API_RETRIES: '0',
+        ...scriptedClaudeEnv(model.url, key),
         CLAUDE_API_TIMEOUT_MS: '5000',
         AGENT_IDLE_TIMEOUT_SECONDS: '10',
         TASK_MAX_ATTEMPTS: '1',
@@ -526,10 +523,7 @@ describe.skipIf(noAgentUser !== undefined)(
       const key = `sk-test-agent-user-${Date.now()}`;
       test = await startTestSupervisor('pglite', {
         env: {
-          AGENT_DRIVER: 'claude-code',
-          ANTHROPIC_BASE_URL: model.url,
-          CLAUDE_API_KEYS: key,
-          CLAUDE_API_RETRIES: '0',
+          ...scriptedClaudeEnv(model.url, key),
           CLAUDE_API_TIMEOUT_MS: '5000',
           AGENT_IDLE_TIMEOUT_SECONDS: '10',
           TASK_MAX_ATTEMPTS: '1',

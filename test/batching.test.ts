@@ -9,7 +9,7 @@ import { issueSummaries, scriptedIssueSummary } from '../src/scripted-model/work
 import type { AttemptRow } from '../src/store/schema.ts';
 import { listAttempts, listEvents } from '../src/store/task-store.ts';
 import { processesUnder } from './support/agent-processes.ts';
-import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 import { freePort, pollTask, type ServerProcess, startServer } from './support/processes.ts';
 
 /**
@@ -57,10 +57,7 @@ describe('batching read-only tasks into shared agent sessions', () => {
     test = await startTestSupervisor('pglite', {
       listen: true,
       env: {
-        AGENT_DRIVER: 'claude-code',
-        ANTHROPIC_BASE_URL: model.url,
-        CLAUDE_API_KEYS: key,
-        CLAUDE_API_RETRIES: '0',
+        ...scriptedClaudeEnv(model.url, key),
         CLAUDE_API_TIMEOUT_MS: '5000',
         AGENT_IDLE_TIMEOUT_SECONDS: '20',
         BATCH_SIZE: '5',

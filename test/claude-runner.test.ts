@@ -8,7 +8,7 @@ import * as steps from '../src/scripted-model/steps.ts';
 import { listAttempts } from '../src/store/task-store.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo } from './support/git-repo.ts';
-import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 import { SEED_PR_REVIEW } from './support/seed.ts';
 
 /**
@@ -82,10 +82,7 @@ describe('tasks run by the real Claude Code CLI', () => {
     test = await startTestSupervisor('pglite', {
       listen: true,
       env: {
-        AGENT_DRIVER: 'claude-code',
-        ANTHROPIC_BASE_URL: model.url,
-        CLAUDE_API_KEYS: key,
-        CLAUDE_API_RETRIES: '0',
+        ...scriptedClaudeEnv(model.url, key),
         CLAUDE_API_TIMEOUT_MS: '2000',
         AGENT_IDLE_TIMEOUT_SECONDS: '3',
         TASK_MAX_ATTEMPTS: '1',

@@ -5,7 +5,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '../src/scrip
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo } from './support/git-repo.ts';
-import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
 /**
  * The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against
@@ -72,10 +72,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
       startTestSupervisor('pglite', {
         listen: true,
         env: {
-          AGENT_DRIVER: 'claude-code',
-          ANTHROPIC_BASE_URL: model.url,
-          CLAUDE_API_KEYS: key,
-          CLAUDE_API_RETRIES: '0',
+          ...scriptedClaudeEnv(model.url, key),
           CLAUDE_API_TIMEOUT_MS: '2000',
           AGENT_IDLE_TIMEOUT_SECONDS: '5',
           TASK_MAX_ATTEMPTS: '1',

@@ -5,7 +5,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '../src/scrip
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo } from './support/git-repo.ts';
-import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
 /**
  * Project memory end to end, with the real `claude` binary against the scripted model server: a
@@ -50,10 +50,7 @@ describe('project memory with the real Claude Code CLI', () => {
     test = await startTestSupervisor('pglite', {
       listen: true,
       env: {
-        AGENT_DRIVER: 'claude-code',
-        ANTHROPIC_BASE_URL: model.url,
-        CLAUDE_API_KEYS: key,
-        CLAUDE_API_RETRIES: '0',
+        ...scriptedClaudeEnv(model.url, key),
         CLAUDE_API_TIMEOUT_MS: '5000',
         AGENT_IDLE_TIMEOUT_SECONDS: '20',
         TASK_MAX_ATTEMPTS: '1',
@@ -193,10 +190,7 @@ describe('memory tools from `supervisor mcp` over stdio (MEMORY_TOOLS=stdio)', (
     const test = await startTestSupervisor('pglite', {
       listen: true,
       env: {
-        AGENT_DRIVER: 'claude-code',
-        ANTHROPIC_BASE_URL: model.url,
-        CLAUDE_API_KEYS: key,
-        CLAUDE_API_RETRIES: '0',
+        ...scriptedClaudeEnv(model.url, key),
         TASK_MAX_ATTEMPTS: '1',
         MEMORY_TOOLS: 'stdio',
       },

@@ -159,3 +159,14 @@ export async function waitForEvent(
     clearTimeout(timer);
   }
 }
+
+/** Settings for a supervisor whose one agent runs the real `claude` against a scripted model server. */
+export function scriptedClaudeEnv(modelUrl: string, key: string): Record<string, string> {
+  return {
+    AGENT_DRIVER: 'claude-code',
+    ANTHROPIC_BASE_URL: modelUrl,
+    CLAUDE_API_KEYS: key,
+    // The supervisor retries whole attempts itself; retries inside the CLI only slow tests down.
+    CLAUDE_API_RETRIES: '0',
+  };
+}
