@@ -26,6 +26,15 @@ interface Scenario {
 }
 
 const resetsAt = Math.floor(Date.now() / 1000) + 3600;
+/** How a read-only task runs: read tools only, and an answer in the form of a JSON schema. */
+const READ_ONLY_WITH_SCHEMA = [
+  '--permission-mode',
+  'dontAsk',
+  '--tools',
+  'Read,Glob,Grep',
+  '--json-schema',
+  JSON.stringify({ type: 'object', required: ['summary'], properties: { summary: { type: 'string' } } }),
+];
 const scenarios: Scenario[] = [
   {
     name: 'success-text',
@@ -117,6 +126,39 @@ const scenarios: Scenario[] = [
     env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', CLAUDE_CODE_MAX_RETRIES: '1' },
   },
   { name: 'root-bypass', steps: [], args: ['--permission-mode', 'bypassPermissions'] },
+  {
+    // The model answers in plain text instead of calling StructuredOutput; the CLI insists once.
+    name: 'plain-text-no-structured-output',
+    args: READ_ONLY_WITH_SCHEMA,
+    steps: [steps.text('Looks fine to me.'), steps.text('It really is fine.')],
+  },
+  {
+    // Headless runs disable AskUserQuestion: the CLI answers "No such tool available".
+    name: 'ask-user-question',
+    args: READ_ONLY_WITH_SCHEMA,
+    steps: [
+      steps.toolUse([
+        {
+          name: 'AskUserQuestion',
+          input: {
+            questions: [
+              {
+                question: 'Which branch should I review?',
+                header: 'Branch',
+                options: [
+                  { label: 'main', description: 'the default branch' },
+                  { label: 'release', description: 'the release branch' },
+                ],
+                multiSelect: false,
+              },
+            ],
+          },
+        },
+      ]),
+      steps.text('I will assume main.'),
+      steps.text('Still no answer.'),
+    ],
+  },
 ];
 
 const out = join(import.meta.dirname, '../test/fixtures/claude-streams');

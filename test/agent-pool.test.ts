@@ -125,7 +125,8 @@ describe('agent pool with the real Claude Code CLI', () => {
 
   it('parks new work when every seat is exhausted, and starts it by itself when a reset passes', async () => {
     const agents = seats();
-    const resetsAt = Math.ceil(Date.now() / 1000) + 6;
+    // Far enough ahead for three attempts to be refused and a second task to park on a loaded machine.
+    const resetsAt = Math.ceil(Date.now() / 1000) + 15;
     for (const agent of agents) {
       model.script(token(agents, agent.id), [
         steps.quotaExhausted(resetsAt),
@@ -226,12 +227,11 @@ describe('agent pool with the real Claude Code CLI', () => {
     const { task } = await supervisor.tasks.submit(analyse(createSourceRepo({ 'a.js': '1\n' }).path), {
       actor: { name: 'bob' },
     });
-    const failed = await waitForStatus(task.id, ['failed', 'parked', 'succeeded'], 20_000);
-    expect(failed.status).toBe('failed');
-    expect(failed.error).toContain(
-      'no agent can run this task: no agent runs this CLI and model for this submitter',
-    );
-    expect(failed.error).toContain('seat-a: personal subscription seat of alice; not pooled for bob');
+    // Parked, not failed: bob's task waits until an agent that may serve bob exists.
+    const parked = await waitForStatus(task.id, ['failed', 'parked', 'succeeded'], 20_000);
+    expect(parked).toMatchObject({ status: 'parked', parkReason: 'no_agent', parkedUntil: null });
+    expect(parked.parkDetail).toContain('no agent runs claude-code for bob: add one to AGENTS_FILE');
+    expect(parked.parkDetail).toContain('seat-a: personal subscription seat of alice; not pooled for bob');
     expect(model.requests((r) => agents.some((agent) => token(agents, agent.id) === r.credential))).toEqual(
       [],
     );

@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { issueSummaries, scriptedIssueSummary } from '../src/scripted-model/workloads.ts';
 import type { AttemptRow } from '../src/store/schema.ts';
 import { listAttempts, listEvents } from '../src/store/task-store.ts';
-import { processesUnder } from './support/agent-processes.ts';
-import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
 import { freePort, pollTask, type ServerProcess, startServer } from './support/processes.ts';
+import { scriptedSuite } from './support/scripted-suite.ts';
 
 /**
  * Batching end to end: the real `claude` binary against the scripted model server, whose
@@ -34,30 +34,17 @@ const issue = (n: number, extra: object = {}) => ({
 const sonnetUsd = (input: number, output: number) => (input * 3 + output * 15) / 1_000_000;
 
 describe('batching read-only tasks into shared agent sessions', () => {
-  let model: ScriptedModelServer;
+  const suite = scriptedSuite();
   let test: TestSupervisor | undefined;
   let keyCounter = 0;
 
-  beforeAll(async () => {
-    model = await startScriptedModelServer();
-  });
-  afterAll(() => model.close());
-  afterEach(async () => {
-    if (test) {
-      const leftovers = processesUnder(test.dataDir);
-      await test.stop();
-      test = undefined;
-      expect(leftovers, 'agent processes left behind').toEqual([]);
-    }
-  });
-
   const start = async (script: Step[], env: Record<string, string> = {}) => {
     const key = `sk-batch-${++keyCounter}-${Date.now()}`;
-    model.script(key, script);
-    test = await startTestSupervisor('pglite', {
+    suite.model.script(key, script);
+    test = await suite.start({
       listen: true,
       env: {
-        ...scriptedClaudeEnv(model.url, key),
+        ...scriptedClaudeEnv(suite.model.url, key),
         CLAUDE_API_TIMEOUT_MS: '5000',
         AGENT_IDLE_TIMEOUT_SECONDS: '20',
         BATCH_SIZE: '5',
@@ -112,7 +99,7 @@ describe('batching read-only tasks into shared agent sessions', () => {
     }
 
     // At most two sessions, seen from both sides: the attempts and the model server's conversations.
-    const requests = model.requests(
+    const requests = suite.model.requests(
       (request) => request.credential === key && /\/v1\/messages(\?|$)/.test(request.url),
     );
     const modelSessions = new Set(requests.map((request) => request.sessionId));
@@ -180,7 +167,7 @@ describe('batching read-only tasks into shared agent sessions', () => {
     expect(retried).toHaveLength(1);
     const [first, second] = attempts.get(retried[0]!)!;
     expect(first).toMatchObject({
-      outcome: 'failed',
+      outcome: 'no_result',
       evidence: { source: 'supervisor', signal: 'batch_item_missing' },
     });
     expect(first!.error).toMatch(/gave no result for item 3 of 3/);
@@ -217,6 +204,80 @@ describe('batching read-only tasks into shared agent sessions', () => {
     for (const id of [ids[0]!, ids[2]!]) {
       expect((await getJson(`/api/v1/tasks/${id}`)).status).toBe('succeeded');
     }
+  }, 120_000);
+
+  /** Submits issues as the given people, in one go; their jobs wait BATCH_INTERVAL_SECONDS for companions. */
+  const submitAs = async (people: string[]) => {
+    const ids: string[] = [];
+    for (const [i, name] of people.entries()) {
+      const submission = issue(i + 1, { priority: 5 }) as never;
+      const { task } = await test!.supervisor.tasks.submit(submission, { actor: { name } });
+      ids.push(task.id);
+    }
+    return ids;
+  };
+  const sessionsOf = async (ids: string[], people: string[]) => {
+    const bySession = new Map<string, string[]>();
+    for (const [i, id] of ids.entries()) {
+      for (const attempt of (await attemptsOf([id])).get(id)!) {
+        bySession.set(attempt.sessionId!, [...(bySession.get(attempt.sessionId!) ?? []), people[i]!]);
+      }
+    }
+    return [...bySession.values()].map((members) => members.sort());
+  };
+
+  it('never puts another submitter’s task into a session, unless both share a pool', async () => {
+    const people = ['alice', 'bob', 'alice', 'bob'];
+    await start([issueSummaries(10)], { BATCH_INTERVAL_SECONDS: '4' });
+    const ids = await submitAs(people);
+    for (const id of ids)
+      expect((await test!.waitForStatus(id, ['succeeded', 'failed'], 90_000)).status).toBe('succeeded');
+    expect((await sessionsOf(ids, people)).sort()).toEqual([
+      ['alice', 'alice'],
+      ['bob', 'bob'],
+    ]);
+    await test!.stop();
+
+    await start([issueSummaries(10)], { BATCH_INTERVAL_SECONDS: '4', BATCH_SHARED_SUBMITTERS: 'alice,bob' });
+    const shared = await submitAs(people);
+    for (const id of shared) await test!.waitForStatus(id, ['succeeded', 'failed'], 90_000);
+    expect(await sessionsOf(shared, people)).toEqual([['alice', 'alice', 'bob', 'bob']]);
+    // Each companion was admitted on its own and holds its own estimate while it runs.
+    for (const attempt of [...(await attemptsOf(shared)).values()].flat()) {
+      expect(attempt.admission).toMatchObject({ estimate: { requests: expect.any(Number) } });
+    }
+  }, 180_000);
+
+  it('keeps a task off a personal seat that is not its submitter’s, even in a shared pool', async () => {
+    const token = `sk-ant-oat-batch-seat-${Date.now()}`;
+    suite.model.script(token, [issueSummaries(5)]);
+    test = await suite.start({
+      listen: true,
+      agents: [
+        {
+          id: 'alice-seat',
+          cli: 'claude-code',
+          credential: { kind: 'subscription', value: token },
+          owner: 'alice',
+          limits: { models: ['claude-sonnet-4-5'], maxConcurrent: 2, windows: [], baseUrl: suite.model.url },
+        },
+      ],
+      env: {
+        AGENT_DRIVER: 'claude-code',
+        CLAUDE_API_RETRIES: '0',
+        AGENT_IDLE_TIMEOUT_SECONDS: '20',
+        BATCH_SIZE: '5',
+        BATCH_INTERVAL_SECONDS: '4',
+        BATCH_SHARED_SUBMITTERS: 'alice,bob',
+      },
+    });
+    const [alices, bobs] = await submitAs(['alice', 'bob']);
+    expect((await test!.waitForStatus(alices!, ['succeeded', 'failed'], 90_000)).status).toBe('succeeded');
+    // Bob's task did not ride along on alice's seat: it waits for an agent that may serve bob.
+    const parked = await test!.waitForStatus(bobs!, ['parked', 'succeeded', 'failed'], 30_000);
+    expect(parked).toMatchObject({ status: 'parked', parkReason: 'no_agent' });
+    expect(await listAttempts(test!.supervisor.database.db, bobs!)).toEqual([]);
+    expect(new Set(suite.model.requests((r) => r.credential === token).map((r) => r.sessionId)).size).toBe(1);
   }, 120_000);
 
   it('refuses batch on a mutating type and with a task’s own limits, naming the field', async () => {

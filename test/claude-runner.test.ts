@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../src/core/outcome.ts';
-import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { listAttempts } from '../src/store/task-store.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo } from './support/git-repo.ts';
-import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
+import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
+import { scriptedSuite } from './support/scripted-suite.ts';
 import { SEED_PR_REVIEW } from './support/seed.ts';
 
 /**
@@ -58,31 +58,18 @@ async function readStream(
 }
 
 describe('tasks run by the real Claude Code CLI', () => {
-  let model: ScriptedModelServer;
+  const suite = scriptedSuite();
   let test: TestSupervisor | undefined;
   let keyCounter = 0;
-
-  beforeAll(async () => {
-    model = await startScriptedModelServer();
-  });
-  afterAll(() => model.close());
-  afterEach(async () => {
-    if (test) {
-      const leftovers = processesUnder(test.dataDir);
-      await test.stop();
-      test = undefined;
-      expect(leftovers, 'agent processes left behind').toEqual([]);
-    }
-  });
 
   /** A supervisor whose only agent uses a fresh key that `script` is registered for. */
   const start = async (script: Step[], env: Record<string, string> = {}, oauth = false) => {
     const key = `sk-test-${++keyCounter}-${Date.now()}`;
-    model.script(key, script);
-    test = await startTestSupervisor('pglite', {
+    suite.model.script(key, script);
+    test = await suite.start({
       listen: true,
       env: {
-        ...scriptedClaudeEnv(model.url, key),
+        ...scriptedClaudeEnv(suite.model.url, key),
         CLAUDE_API_TIMEOUT_MS: '2000',
         AGENT_IDLE_TIMEOUT_SECONDS: '3',
         TASK_MAX_ATTEMPTS: '1',
@@ -97,7 +84,12 @@ describe('tasks run by the real Claude Code CLI', () => {
                 credential: { kind: 'subscription' as const, value: key },
                 // Requests over HTTP in development mode come from `local`; the seat is that user's.
                 owner: 'local',
-                limits: { models: ['claude-sonnet-4-5'], maxConcurrent: 2, windows: [], baseUrl: model.url },
+                limits: {
+                  models: ['claude-sonnet-4-5'],
+                  maxConcurrent: 2,
+                  windows: [],
+                  baseUrl: suite.model.url,
+                },
               },
             ],
           }
@@ -124,7 +116,9 @@ describe('tasks run by the real Claude Code CLI', () => {
         usage: { input_tokens: 2400, output_tokens: 150 },
       }),
     ]);
-    const { id } = await submit(seed);
+    // A review reads the code around its diff: the seed's repository, checked out locally.
+    const repository = createSourceRepo({ 'auth.py': 'token = old()\n' }).path;
+    const { id } = await submit({ ...seed, payload: { ...seed.payload, repository } });
     const live = await readStream(`${test!.url}/api/v1/tasks/${id}/events`);
     const task = await getJson(`/api/v1/tasks/${id}`);
 
@@ -168,7 +162,7 @@ describe('tasks run by the real Claude Code CLI', () => {
     expect(resumed.map((event) => event.id)).toEqual(ids.slice(3));
 
     // The prompt fenced the diff as data, and the credential never reached the stored events.
-    const request = model.requests((r) => r.credential === key && r.body !== undefined)[0]!;
+    const request = suite.model.requests((r) => r.credential === key && r.body !== undefined)[0]!;
     const prompt = JSON.stringify(request.body!.messages);
     expect(prompt).toMatch(/<untrusted-data kind=\\"diff\\" nonce=\\"[0-9a-f]{16}\\">/);
     expect(JSON.stringify(replay)).not.toContain(key);
@@ -237,8 +231,8 @@ describe('tasks run by the real Claude Code CLI', () => {
     expect(((await readOnly.json()) as { error: { code: string } }).error.code).toBe('no_diff');
   });
 
-  // With a single agent, trouble that is the agent's (rate limit, exhausted quota) parks the task until
-  // the agent can take it again; a rejected credential disables the only agent, so the task fails.
+  // With a single agent, trouble that is the agent's (rate limit, exhausted quota, a rejected
+  // credential) parks the task until the agent can take it again.
   const failures: Array<
     [name: string, outcome: Outcome, status: 'failed' | 'parked', script: Step[], oauth?: boolean]
   > = [
@@ -250,7 +244,8 @@ describe('tasks run by the real Claude Code CLI', () => {
       [steps.quotaExhausted(Math.floor(Date.now() / 1000) + 3600)],
       true,
     ],
-    ['a 401 bad key', 'auth_failed', 'failed', [steps.authError(10)]],
+    // The only agent is disabled: the task waits for an operator to fix it (see agent-pool tests).
+    ['a 401 bad key', 'auth_failed', 'parked', [steps.authError(10)]],
     ['a 529 overload', 'infra_error', 'failed', [steps.overloaded(10)]],
     ['a hang before headers', 'timed_out', 'failed', [{ kind: 'hang', repeat: 10 }]],
     ['a stall mid-stream', 'stalled', 'failed', [{ kind: 'stall_mid_stream', repeat: 10 }]],

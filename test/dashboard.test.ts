@@ -40,10 +40,11 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     'README.md': '# calc\n',
   });
 
+  const key = `sk-dashboard-${Date.now()}`;
+
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     model = await startScriptedModelServer();
-    const key = `sk-dashboard-${Date.now()}`;
     model.script(key, [
       steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
       steps.toolUse([
@@ -183,6 +184,47 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.close();
   });
 
+  it('shows the question of a task that needs input, and why a waiting task waits', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const post = async (path: string, body?: unknown) =>
+      fetch(`${dev!.url}/api/v1${path}`, {
+        method: 'POST',
+        ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+      });
+
+    model.script(key, [steps.text('I read calc.js.\n\nShould add() also accept strings?')]);
+    const asked = (await (
+      await post('/tasks', {
+        type: 'REFACTOR',
+        payload: { repository: source.path, description: 'tidy add()' },
+      })
+    ).json()) as { id: string };
+    await dev!.waitForStatus(asked.id, ['failed', 'succeeded'], 60_000);
+    await page.goto(`${dev!.url}/#/tasks/${asked.id}`);
+    await page.locator('blockquote.question').getByText('Should add() also accept strings?').waitFor();
+    expect(await page.locator('.task-header').textContent()).toContain('needs_input');
+    await shot(page, '08-task-needs-input');
+
+    // With the only agent paused, a new task parks for want of an agent, and says so.
+    expect((await post('/agents/claude-1/pause')).status).toBe(200);
+    const waiting = (await (
+      await post('/tasks', { type: 'CODE_ANALYSIS', payload: { repository: source.path } })
+    ).json()) as { id: string };
+    await dev!.waitForStatus(waiting.id, ['parked'], 30_000);
+    await page.goto(`${dev!.url}/#/tasks/${waiting.id}`);
+    await page.getByText('parked: no enabled agent can run it — add, fix or resume one').waitFor();
+    await page.goto(`${dev!.url}/#/tasks`);
+    await page
+      .locator('tbody tr', { hasText: waiting.id.slice(0, 8) })
+      .getByText('no_agent')
+      .waitFor();
+    await shot(page, '09-task-waiting');
+    // A task that has not started is cancelled at once.
+    expect((await post(`/tasks/${waiting.id}/cancel`)).status).toBe(200);
+    expect((await post('/agents/claude-1/resume')).status).toBe(200);
+    await page.close();
+  });
+
   it('labels every form control and can be driven from the keyboard', async () => {
     const page = await browser.newPage();
     for (const view of ['#/submit', '#/tasks', '#/audit', '#/agents', '#/memory']) {
@@ -203,7 +245,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     const focused = () => page.evaluate("document.activeElement?.textContent?.trim() ?? ''");
     let presses = 0;
-    while ((await focused()) !== 'Agents' && presses < 10) {
+    while ((await focused()) !== 'Agents' && presses < 40) {
       await page.keyboard.press('Tab');
       presses += 1;
     }

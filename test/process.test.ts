@@ -11,6 +11,7 @@ import { freePort, pollTask, runCli, type ServerProcess, startServer } from './s
 interface AttemptJson {
   outcome: string | null;
   agent_pid: number | null;
+  api_requests: number;
   evidence: { signal?: string; detail?: string };
 }
 
@@ -100,7 +101,9 @@ describe('the supervisor as a process', () => {
         CLAUDE_API_KEYS: 'sk-orphan',
         ANTHROPIC_BASE_URL: model.url,
         CLAUDE_API_TIMEOUT_MS: '600000',
-        CLAUDE_API_RETRIES: '0',
+        // The orphan keeps retrying (with backoff) once its route to the model API is gone, so it
+        // is still there when the next start recovers the task.
+        CLAUDE_API_RETRIES: '10',
       };
       const first = await serve(env);
       const repository = createSourceRepo({ 'a.js': 'export const a = 1;\n' }).path;
@@ -110,7 +113,8 @@ describe('the supervisor as a process', () => {
       const id = submitted.stdout.trim();
       const attempt = await pollAttempts(first.url, id, (items) => typeof items[0]?.agent_pid === 'number');
       const agentPid = attempt[0]!.agent_pid as number;
-      expect(processesUnder(DATA_DIR).map((p) => p.pid)).toContain(agentPid);
+      // Its first request is in flight (the model holds it).
+      await expect.poll(() => model.requests().length, { timeout: 30_000 }).toBe(1);
 
       first.child.kill('SIGKILL');
       await first.exited;
@@ -125,6 +129,57 @@ describe('the supervisor as a process', () => {
       expect(items[0]).toMatchObject({ outcome: 'infra_error', evidence: { signal: 'worker_lost' } });
       expect(String(items[0]!.evidence.detail)).toContain(`orphaned agent process ${agentPid} was stopped`);
       expect(processesUnder(DATA_DIR)).toEqual([]);
+      // Its API route died with its supervisor: the orphan never reached the model again, only the
+      // second attempt did.
+      expect(model.requests()).toHaveLength(2);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('charges the requests of an attempt lost with its worker to the agent’s quota', async () => {
+    const model = await startScriptedModelServer();
+    try {
+      const read = () => steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/a.js' } }]);
+      model.script('sk-charged', [
+        read(),
+        read(),
+        { kind: 'hang' },
+        steps.toolUse([{ name: 'StructuredOutput', input: { summary: 'fine', findings: [] } }]),
+      ]);
+      const DATA_DIR = dataDir();
+      const env = {
+        DATA_DIR,
+        PORT: String(await freePort()),
+        AGENT_DRIVER: 'claude-code',
+        CLAUDE_API_KEYS: 'sk-charged',
+        ANTHROPIC_BASE_URL: model.url,
+        CLAUDE_API_TIMEOUT_MS: '600000',
+        CLAUDE_API_RETRIES: '0',
+      };
+      const first = await serve(env);
+      const repository = createSourceRepo({ 'a.js': 'export const a = 1;\n' }).path;
+      const submitted = await runCli(['submit', '-t', 'CODE_ANALYSIS', '-r', repository], {
+        SUPERVISOR_URL: first.url,
+      });
+      const id = submitted.stdout.trim();
+      // The two answered requests are on the attempt while it still runs (the third hangs).
+      await pollAttempts(first.url, id, (items) => (items[0]?.api_requests ?? 0) >= 2);
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const second = await serve(env);
+      await pollTask<TaskJson>(second.url, id, (task) => task.status === 'succeeded', 60_000);
+      const [lost, next] = await pollAttempts(second.url, id, () => true);
+      expect(lost).toMatchObject({ outcome: 'infra_error', evidence: { signal: 'worker_lost' } });
+      expect(lost!.api_requests).toBe(2);
+      // The window counts the lost attempt's requests as well as the one that finished the task.
+      const { items } = (await (await fetch(`${second.url}/api/v1/agents/quota/status`)).json()) as {
+        items: Array<{ windows: Array<{ metric: string; used: number }> }>;
+      };
+      expect(items[0]!.windows.find((window) => window.metric === 'requests')!.used).toBe(
+        2 + next!.api_requests,
+      );
     } finally {
       await model.close();
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { loadConfig } from '../src/config/load.ts';
 import type { TaskSubmission } from '../src/core/task-types.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
 import { queryRows } from '../src/store/database.ts';
-import { insertTask, listAttempts } from '../src/store/task-store.ts';
+import { getTask, insertTask, listAttempts, listEvents } from '../src/store/task-store.ts';
 import { BACKENDS } from './support/databases.ts';
 import { ScriptedDriver } from './support/drivers.ts';
 import { startTestSupervisor, type TestSupervisor, waitForStatus } from './support/harness.ts';
@@ -235,8 +236,8 @@ describe.each(BACKENDS)('queue and worker on %s', (backend) => {
     const { task } = await supervisor.tasks.submit(analysis(), { actor });
     const parked = await waitForStatus(task.id, ['parked', 'succeeded']);
     const midnight = new Date(Math.floor(Date.now() / 86_400_000 + 1) * 86_400_000);
-    expect(parked).toMatchObject({ status: 'parked', parkedUntil: midnight });
-    expect(parked.parkReason).toContain(
+    expect(parked).toMatchObject({ status: 'parked', parkedUntil: midnight, parkReason: 'budget' });
+    expect(parked.parkDetail).toContain(
       'repository owner/repo has spent $0.0020 of its $0.0025 daily budget',
     );
     // Another repository is not held back.
@@ -245,6 +246,73 @@ describe.each(BACKENDS)('queue and worker on %s', (backend) => {
       { actor },
     );
     expect((await waitForStatus(other.task.id, ['succeeded', 'parked'])).status).toBe('succeeded');
+  });
+
+  it('keeps a task queued, not parked, while it waits for a busy agent’s run slot', async () => {
+    const agents: AgentDefinition[] = [
+      {
+        id: 'one-slot',
+        cli: 'claude-code',
+        credential: { kind: 'api_key', value: 'key-for-one-slot' },
+        limits: { models: ['m'], maxConcurrent: 1, windows: [] },
+      },
+    ];
+    const driver = new ScriptedDriver({ holdUntilAborted: true });
+    const { supervisor } = await start({ driver, agents, env: { WORKER_CONCURRENCY: '2' } });
+    const { task: first } = await supervisor.tasks.submit(analysis(), { actor });
+    await driver.started(first.id);
+    const { task: second } = await supervisor.tasks.submit(analysis(), { actor });
+
+    const deadline = Date.now() + 20_000;
+    let waiting = await getTask(supervisor.database.db, second.id);
+    while (waiting?.parkReason !== 'slot' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting = await getTask(supervisor.database.db, second.id);
+    }
+    expect(waiting).toMatchObject({ status: 'queued', parkReason: 'slot', parkedUntil: null });
+    expect(waiting!.parkDetail).toContain('one-slot: all 1 run slots busy');
+
+    // The slot frees: the waiting task starts, and it was never reported parked.
+    await supervisor.tasks.cancel(first.id, actor);
+    await driver.started(second.id);
+    const statuses = (await listEvents(supervisor.database.db, second.id, { limit: 100 }))
+      .filter((event) => event.type === 'status')
+      .map((event) => (event.data as { status: string }).status);
+    expect(statuses).not.toContain('parked');
+    expect((await getTask(supervisor.database.db, second.id))!.parkReason).toBeNull();
+    await supervisor.tasks.cancel(second.id, actor);
+  });
+
+  it('warns at start of a quota window smaller than one task’s estimate, and still runs a task in it', async () => {
+    const lines: string[] = [];
+    const agents: AgentDefinition[] = [
+      {
+        id: 'tiny',
+        cli: 'claude-code',
+        credential: { kind: 'api_key', value: 'key-for-tiny' },
+        limits: {
+          models: ['m'],
+          maxConcurrent: 1,
+          windows: [{ name: 'requests/5h', metric: 'requests', limit: 3, hours: 5, mode: 'fixed' }],
+        },
+      },
+    ];
+    const { supervisor, waitForStatus } = await start({
+      driver: new ScriptedDriver(),
+      agents,
+      logDestination: new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+      env: { LOG_LEVEL: 'warn' },
+    });
+    const warning = lines.map((line) => JSON.parse(line)).find((line) => line.agentId === 'tiny');
+    expect(warning).toMatchObject({ level: 40, window: 'requests/5h', limit: 3, metric: 'requests' });
+    expect(warning.msg).toContain('less than one task');
+    const { task } = await supervisor.tasks.submit(analysis(), { actor });
+    expect((await waitForStatus(task.id, ['succeeded', 'parked'])).status).toBe('succeeded');
   });
 
   it('lets each worker run only its own agents (WORKER_AGENTS)', async () => {

@@ -114,14 +114,16 @@ describe('no secret leaks from a full run', () => {
     };
     const operate = async (id: string, action: string) =>
       expect((await call(`/api/v1/agents/${id}/${action}`, { method: 'POST' })).status).toBe(200);
+    // A review reads the code around its diff, so it names a repository the supervisor can check out.
+    const review = { ...SEED_PR_REVIEW, payload: { ...SEED_PR_REVIEW.payload, repository: source.path } };
     await operate('bad', 'pause');
-    await run(SEED_PR_REVIEW);
+    await run(review);
     await run({ type: 'BUG_FIX', payload: { repository: source.path, description: 'add() subtracts' } });
     // Now only the agent whose key the model rejects: the auth failure disables it.
     await operate('good', 'pause');
     await operate('bad', 'resume');
     // Its task fails over to the other agent, which is paused: it parks.
-    const parked = await run(SEED_PR_REVIEW, ['parked']);
+    const parked = await run(review, ['parked']);
     expect((await test.supervisor.tasks.attempts(parked)).map((a) => a.outcome)).toEqual(['auth_failed']);
     // Refused requests: a wrong token, a token with too low a role, a bad body.
     await call('/api/v1/tasks', { token: generateToken() });

@@ -185,13 +185,22 @@ describe('workspaces', () => {
         payload: { repository: source.path, ref: 'no-such-branch' },
       }),
     ).rejects.toThrow('ref "no-such-branch" does not exist');
-    // A diff-only review does not need the repository at all.
-    expect(
-      await manager().prepare({
+    // A review reads the code around its diff: a repository it cannot check out is an error, not
+    // a review of the diff alone passed off as one of the repository.
+    await expect(
+      manager().prepare({
         id: id(12),
         type: 'PR_REVIEW',
         payload: { repository: 'acme/api', title: 'T', diff: '+x' },
       }),
-    ).toMatchObject({ kind: 'scratch', readOnly: true });
+    ).rejects.toThrow('set REPOS_ROOT or GIT_BASE_URL');
+    // An issue summary reads the issue, which the payload carries: it can go without a checkout.
+    expect(
+      await manager().prepare({
+        id: id(13),
+        type: 'ISSUE_SUMMARY',
+        payload: { repository: 'acme/api', title: 'T', body: 'It crashes' },
+      }),
+    ).toMatchObject({ kind: 'scratch', readOnly: true, note: expect.stringContaining('no checkout') });
   });
 });

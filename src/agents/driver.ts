@@ -64,6 +64,15 @@ export interface AgentRunRequest {
   emit(events: AgentEvent[]): Promise<void>;
   /** Called with the agent's process id once it runs (it leads its own process group). */
   onSpawn?(pid: number): void;
+  /** Called as the run's use grows (at most a few times a second): it is charged to quota as it happens. */
+  onUsage?(used: LiveUsage): void;
+}
+
+/** What a running attempt has used so far. */
+export interface LiveUsage {
+  apiRequests: number;
+  usage: TokenUsage;
+  costUsd: number;
 }
 
 /** The honest account of one attempt, as the driver observed it. */
@@ -75,6 +84,8 @@ export interface AgentRunReport {
   resultText?: string;
   result?: unknown;
   error?: string;
+  /** What the agent asked a person (outcome `needs_input`), in plain words. */
+  question?: string;
   usage: TokenUsage;
   costUsd: number;
   /** The CLI's own cost estimate, for cross-checking `costUsd`. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WAIT_REASONS } from '../core/admission.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
@@ -40,6 +41,10 @@ export const taskSchema = z
         'Outcome of the latest finished attempt; `dependency_failed` when a task this one depends on failed or was cancelled',
       ),
     error: z.string().nullable(),
+    question: z
+      .string()
+      .nullable()
+      .describe('With outcome `needs_input`: what the agent asked, in plain words'),
     result: z
       .object({ text: z.string().nullable(), data: z.unknown() })
       .nullable()
@@ -49,8 +54,22 @@ export const taskSchema = z
       max_cost_usd: z.number().nullable(),
       max_duration_seconds: z.number().int().nullable(),
     }),
-    parked_until: timestamp.nullable().describe('While parked: when an agent is expected to be free'),
-    park_reason: z.string().nullable(),
+    parked_until: timestamp
+      .nullable()
+      .describe('While parked for quota or budget: when an agent is expected to be free'),
+    park_reason: z
+      .enum(WAIT_REASONS)
+      .nullable()
+      .describe(
+        'Why a task that has not started is not running: `slot` while it stays queued (or retrying) for a ' +
+          'free run slot; while parked, `quota` (an agent cooling down or a request/token window full), ' +
+          '`budget` (a dollar window or budget spent) or `no_agent` (no enabled agent can run it: add, fix ' +
+          'or resume one). Null otherwise',
+      ),
+    park_detail: z
+      .string()
+      .nullable()
+      .describe('With `park_reason`: each agent’s blockers and what would change them'),
     cost: z.object({
       usd: z.number(),
       input_tokens: z.number().int(),
@@ -83,6 +102,7 @@ export const attemptSchema = z
     evidence: z.unknown().describe('What the outcome was read from: source, signal, field, value'),
     counts_against_budget: z.boolean(),
     error: z.string().nullable(),
+    question: z.string().nullable().describe('What the agent asked a person (outcome `needs_input`)'),
     session_id: z.string().nullable(),
     model: z.string().nullable(),
     usage: z.object({
@@ -121,11 +141,13 @@ export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string
     batch: task.batchKey !== null,
     outcome: task.outcome,
     error: task.error,
+    question: task.question,
     result: hasResult ? { text: task.resultText, data: task.result } : null,
     attempts: { count: totals.attempts, max: task.maxAttempts },
     budget: { max_cost_usd: task.maxCostUsd, max_duration_seconds: task.maxDurationSeconds },
     parked_until: iso(task.parkedUntil),
     park_reason: task.parkReason,
+    park_detail: task.parkDetail,
     cost: {
       usd: totals.costUsd,
       input_tokens: totals.inputTokens,
@@ -158,6 +180,7 @@ export function attemptView(attempt: AttemptRow): AttemptView {
     evidence: attempt.evidence,
     counts_against_budget: attempt.countsAgainstBudget,
     error: attempt.error,
+    question: attempt.question,
     session_id: attempt.sessionId,
     model: attempt.model,
     usage: {

@@ -31,6 +31,9 @@ export function taskTable(tasks: TaskView[]): string {
   );
 }
 
+/** Continuation lines line up under the value column of `taskDetails`. */
+const indent = (text: string) => text.replaceAll('\n', '\n           ');
+
 export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
   const lines = [
     `task       ${task.id}`,
@@ -41,7 +44,14 @@ export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
     `cost       $${task.cost.usd.toFixed(4)}   tokens in ${task.cost.input_tokens} / out ${task.cost.output_tokens}`,
     `created    ${task.created_at}${task.finished_at ? `   finished ${task.finished_at}` : ''}`,
   ];
+  if (task.park_reason) {
+    lines.push(
+      `waiting    ${task.park_reason}${task.parked_until ? ` until ${task.parked_until}` : ''}` +
+        `${task.park_detail ? `: ${indent(task.park_detail)}` : ''}`,
+    );
+  }
   if (task.error) lines.push(`error      ${task.error}`);
+  if (task.question) lines.push(`question   ${indent(task.question)}`);
   for (const attempt of attempts) {
     const evidence = attempt.evidence as { signal?: string; detail?: string } | null;
     lines.push(

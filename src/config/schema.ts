@@ -130,6 +130,11 @@ export const configSchema = z.object({
   BATCH_SIZE: intInRange(1, 100).default(1),
   /** Seconds a `"batch": true` task waits for companions before its job is due. Default 10. */
   BATCH_INTERVAL_SECONDS: intInRange(0, 3600).default(10),
+  /**
+   * Submitters whose batch tasks may share one agent session with each other (say, a team's
+   * service accounts). Empty (default): a session only ever holds one submitter's tasks.
+   */
+  BATCH_SHARED_SUBMITTERS: commaList.default([]),
   /** Which agent driver runs tasks. `echo` only echoes the payload back and runs no model. */
   AGENT_DRIVER: z
     .enum(AGENT_DRIVERS, { error: `expected one of ${AGENT_DRIVERS.join(', ')}` })

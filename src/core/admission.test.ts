@@ -76,9 +76,11 @@ describe('admission', () => {
     });
     const refused = admit(task({ submittedBy: 'bob' }), [seat], NOW);
     expect(refused).toMatchObject({
-      kind: 'reject',
-      reason: 'no agent runs this CLI and model for this submitter',
+      kind: 'park',
+      because: 'no_agent',
+      reason: expect.stringMatching(/^no agent runs claude-code for bob: add one to AGENTS_FILE/),
     });
+    expect(refused).not.toHaveProperty('until');
     expect(refused.verdicts[0]!.blockers).toEqual([
       'personal subscription seat of alice; not pooled for bob',
     ]);
@@ -98,13 +100,16 @@ describe('admission', () => {
       agentId: 'b',
       model: 'claude-opus-4-8',
     });
-    expect(admit(task({ cli: 'codex' }), [agent('a')], NOW).kind).toBe('reject');
+    expect(admit(task({ cli: 'codex' }), [agent('a')], NOW)).toMatchObject({
+      kind: 'park',
+      because: 'no_agent',
+    });
   });
 
   it('parks until the earliest reset when every agent is exhausted', () => {
     const pool = [agent('a', { windows: used(95, at(120)) }), agent('b', { windows: used(100, at(30)) })];
     const decision = admit(task(), pool, NOW);
-    expect(decision).toMatchObject({ kind: 'park', until: at(30) });
+    expect(decision).toMatchObject({ kind: 'park', because: 'quota', until: at(30) });
     expect(decision.verdicts.map((v) => v.blockers[0])).toEqual([
       'requests/5h: 95 of 100 requests used, needs 10 more',
       'requests/5h: 100 of 100 requests used, needs 10 more',
@@ -127,19 +132,59 @@ describe('admission', () => {
     expect(cooldownCovers('*', 'x')).toBe(true);
   });
 
-  it('parks without a time when agents are only busy or paused, and rejects when all are disabled', () => {
+  it('keeps a task queued while agents are only busy, rather than parking it', () => {
     expect(admit(task(), [agent('a', { running: 2 })], NOW)).toEqual(
-      expect.objectContaining({ kind: 'park', reason: 'every agent is busy or paused' }),
+      expect.objectContaining({ kind: 'wait', reason: expect.stringContaining('busy') }),
     );
-    expect(admit(task(), [agent('a', { running: 2 })], NOW)).not.toHaveProperty('until');
+    // One agent busy and one cooling down: the busy one frees first, so the task waits in the queue.
+    const cooling = agent('b', { cooldowns: [{ model: '*', until: at(30), reason: 'rate_limited' }] });
+    expect(admit(task(), [agent('a', { running: 2 }), cooling], NOW).kind).toBe('wait');
+    // A paused agent does not count; the other's window resets at a known time.
     expect(
       admit(task(), [agent('a', { state: 'paused' }), agent('b', { windows: used(100, at(30)) })], NOW),
-    ).not.toHaveProperty('until');
-    expect(admit(task(), [agent('a', { state: 'disabled', stateReason: 'bad key' })], NOW)).toMatchObject({
-      kind: 'reject',
-      reason: 'every agent that could run this task is disabled',
+    ).toMatchObject({ kind: 'park', because: 'quota', until: at(30) });
+  });
+
+  it('parks for want of an agent, never refuses: none configured, all disabled or paused', () => {
+    expect(admit(task(), [], NOW)).toMatchObject({
+      kind: 'park',
+      because: 'no_agent',
+      reason: 'no agents are configured: set CLAUDE_API_KEYS or AGENTS_FILE and restart the supervisor',
     });
-    expect(admit(task(), [], NOW)).toMatchObject({ kind: 'reject', reason: 'no agents are configured' });
+    const disabled = admit(task(), [agent('a', { state: 'disabled', stateReason: 'bad key' })], NOW);
+    expect(disabled).toMatchObject({ kind: 'park', because: 'no_agent' });
+    expect(disabled).not.toHaveProperty('until');
+    expect(disabled.reason).toMatch(/^no enabled agent can run it \(a: disabled\).*supervisor agents resume/);
+    expect(disabled.verdicts[0]!.blockers).toEqual(['disabled: bad key']);
+    // Disabled and cooling down: no time helps until someone fixes the key.
+    const both = agent('a', {
+      state: 'disabled',
+      cooldowns: [{ model: '*', until: at(5), reason: 'rate_limited' }],
+    });
+    expect(admit(task(), [both], NOW)).toMatchObject({ kind: 'park', because: 'no_agent' });
+    expect(admit(task(), [agent('a', { state: 'paused' })], NOW)).toMatchObject({ because: 'no_agent' });
+  });
+
+  it('parks for budget when only dollar windows are full', () => {
+    const dollars = [
+      { name: 'daily budget', metric: 'usd' as const, limit: 1, used: 0.9, resetsAt: at(600) },
+    ];
+    expect(admit(task(), [agent('a', { windows: dollars })], NOW)).toMatchObject({
+      kind: 'park',
+      because: 'budget',
+      until: at(600),
+    });
+  });
+
+  it('lets one task into an unused window smaller than its estimate, not none', () => {
+    const tiny = [{ name: 'requests/5h', metric: 'requests' as const, limit: 5, used: 0, resetsAt: at(300) }];
+    expect(admit(task(), [agent('a', { windows: tiny })], NOW)).toMatchObject({ kind: 'admit' });
+    const spent = [{ ...tiny[0]!, used: 5 }];
+    expect(admit(task(), [agent('a', { windows: spent })], NOW)).toMatchObject({
+      kind: 'park',
+      because: 'quota',
+      until: at(300),
+    });
   });
 
   it('steers new work away from an agent with a quota warning', () => {

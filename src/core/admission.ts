@@ -61,12 +61,25 @@ export interface AgentVerdict {
   headroom?: number;
 }
 
+/**
+ * Why a task that has not started is not running yet. `slot`: every agent that can run it is busy;
+ * the task stays queued and starts when a run slot frees. The others park it: `quota` (cooling
+ * down, or a request/token window is full), `budget` (a dollar window or budget is spent),
+ * `no_agent` (no agent that is enabled can run it: none configured, all disabled or paused).
+ */
+export const WAIT_REASONS = ['slot', 'quota', 'budget', 'no_agent'] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+export type ParkReason = Exclude<WaitReason, 'slot'>;
+
 export type AdmissionDecision =
   | { kind: 'admit'; agentId: string; model: string; verdicts: AgentVerdict[]; reason: string }
-  /** No agent now; `until` is the earliest moment one could be (undefined: when capacity or an operator frees one). */
-  | { kind: 'park'; until?: Date; verdicts: AgentVerdict[]; reason: string }
-  /** No agent will ever be able to (none configured for this CLI/model/submitter, or all disabled). */
-  | { kind: 'reject'; verdicts: AgentVerdict[]; reason: string };
+  /** Every agent that could take it is busy: the task stays queued until a run slot frees. */
+  | { kind: 'wait'; verdicts: AgentVerdict[]; reason: string }
+  /**
+   * No agent now. `until`: the earliest moment one could be (a cooldown ends, a window resets);
+   * undefined when only an operator can change that (`no_agent`).
+   */
+  | { kind: 'park'; because: ParkReason; until?: Date; verdicts: AgentVerdict[]; reason: string };
 
 /** Whether a cooldown recorded for `cooldownModel` covers `model` (`*` covers all; a family name covers its models). */
 export function cooldownCovers(cooldownModel: string, model: string): boolean {
@@ -74,7 +87,8 @@ export function cooldownCovers(cooldownModel: string, model: string): boolean {
 }
 
 export function admit(task: TaskDemand, agents: AgentSnapshot[], now: Date): AdmissionDecision {
-  const verdicts = agents.map((agent) => judge(agent, task, now));
+  const judged = agents.map((agent) => judge(agent, task, now));
+  const verdicts = judged.map(({ verdict }) => verdict);
   const eligible = verdicts.filter((verdict) => verdict.eligible);
   if (eligible.length > 0) {
     const byId = new Map(agents.map((agent) => [agent.id, agent]));
@@ -90,34 +104,46 @@ export function admit(task: TaskDemand, agents: AgentSnapshot[], now: Date): Adm
           : `most headroom (${Math.round((chosen.headroom ?? 1) * 100)}% left) of ${eligible.length} eligible agents`;
     return { kind: 'admit', agentId: chosen.agentId, model, verdicts, reason };
   }
-  const fitting = agents.filter((agent) => structurallyFits(agent, task));
-  if (fitting.length === 0) {
+  if (judged.some(({ waitsFor }) => waitsFor === 'slot')) {
     return {
-      kind: 'reject',
+      kind: 'wait',
       verdicts,
-      reason:
-        agents.length === 0
-          ? 'no agents are configured'
-          : 'no agent runs this CLI and model for this submitter',
+      reason: 'every agent that can run it is busy: it starts when a run slot frees',
     };
   }
-  const usable = fitting.filter((agent) => agent.state !== 'disabled');
-  if (usable.length === 0) {
-    return { kind: 'reject', verdicts, reason: 'every agent that could run this task is disabled' };
+  const timed = judged.filter(({ verdict }) => verdict.availableAt);
+  if (timed.length > 0) {
+    const earliest = timed.reduce((a, b) => (b.verdict.availableAt! < a.verdict.availableAt! ? b : a));
+    const until = earliest.verdict.availableAt!;
+    const because = earliest.waitsFor === 'budget' ? 'budget' : 'quota';
+    return {
+      kind: 'park',
+      because,
+      until,
+      verdicts,
+      reason: `${because === 'budget' ? 'budget spent' : 'out of quota'}: no agent can take it before ${until.toISOString()}`,
+    };
   }
-  const times = verdicts
-    .filter((verdict) => usable.some((agent) => agent.id === verdict.agentId) && verdict.availableAt)
-    .map((verdict) => verdict.availableAt!.getTime());
-  const timeBound = usable.every((agent) => verdicts.find((v) => v.agentId === agent.id)?.availableAt);
-  // Only when every usable agent waits for a time is that time the wake-up; an agent waiting for a
-  // free slot or an operator wakes the task sooner, through the pool.
-  const until = timeBound && times.length ? new Date(Math.min(...times)) : undefined;
-  return {
-    kind: 'park',
-    ...(until ? { until } : {}),
-    verdicts,
-    reason: until ? `no agent can take it before ${until.toISOString()}` : 'every agent is busy or paused',
-  };
+  return { kind: 'park', because: 'no_agent', verdicts, reason: noAgentReason(agents, task) };
+}
+
+/** What stands between the task and any agent that could run it, and what an operator can do. */
+function noAgentReason(agents: AgentSnapshot[], task: TaskDemand): string {
+  if (agents.length === 0) {
+    return 'no agents are configured: set CLAUDE_API_KEYS or AGENTS_FILE and restart the supervisor';
+  }
+  const fitting = agents.filter((agent) => structurallyFits(agent, task));
+  if (fitting.length === 0) {
+    return (
+      `no agent runs ${task.cli}${task.model ? ` with model ${task.model}` : ''} for ${task.submittedBy}: ` +
+      'add one to AGENTS_FILE (a personal subscription seat serves only its owner)'
+    );
+  }
+  const names = fitting.map((agent) => agent.id).join(', ');
+  return (
+    `no enabled agent can run it (${names}: ${fitting.map((agent) => agent.state).join(', ')}): ` +
+    `fix a disabled agent's credential, then run \`supervisor agents resume <id>\` (or resume a paused one)`
+  );
 }
 
 function structurallyFits(agent: AgentSnapshot, task: TaskDemand): boolean {
@@ -127,54 +153,67 @@ function structurallyFits(agent: AgentSnapshot, task: TaskDemand): boolean {
   return true;
 }
 
-function judge(agent: AgentSnapshot, task: TaskDemand, now: Date): AgentVerdict {
+/**
+ * One agent's verdict on the task, and what it waits for when it is not eligible: `slot` (only
+ * busy), `quota` or `budget` (a time: cooldowns, windows), or `operator` (paused, disabled, unfit).
+ */
+function judge(
+  agent: AgentSnapshot,
+  task: TaskDemand,
+  now: Date,
+): { verdict: AgentVerdict; waitsFor?: 'slot' | 'quota' | 'budget' | 'operator' } {
   const blockers: string[] = [];
+  const never: string[] = [];
   let availableAt: Date | undefined;
-  const later = (at: Date) => {
+  let budgetOnly = true;
+  const later = (at: Date, budget: boolean) => {
     if (!availableAt || at > availableAt) availableAt = at;
+    budgetOnly &&= budget;
   };
-  if (agent.cli !== task.cli) blockers.push(`runs ${agent.cli}, not ${task.cli}`);
-  if (task.model && !agent.models.includes(task.model)) blockers.push(`does not offer model ${task.model}`);
+  if (agent.cli !== task.cli) never.push(`runs ${agent.cli}, not ${task.cli}`);
+  if (task.model && !agent.models.includes(task.model)) never.push(`does not offer model ${task.model}`);
   if (agent.credentialClass === 'subscription' && agent.owner !== task.submittedBy) {
-    blockers.push(`personal subscription seat of ${agent.owner}; not pooled for ${task.submittedBy}`);
+    never.push(`personal subscription seat of ${agent.owner}; not pooled for ${task.submittedBy}`);
   }
-  if (agent.state === 'paused') blockers.push(`paused${agent.stateReason ? `: ${agent.stateReason}` : ''}`);
-  if (agent.state === 'disabled')
-    blockers.push(`disabled${agent.stateReason ? `: ${agent.stateReason}` : ''}`);
+  if (agent.state === 'paused') never.push(`paused${agent.stateReason ? `: ${agent.stateReason}` : ''}`);
+  if (agent.state === 'disabled') never.push(`disabled${agent.stateReason ? `: ${agent.stateReason}` : ''}`);
+  blockers.push(...never);
   const model = task.model ?? agent.models[0] ?? '';
   for (const cooldown of agent.cooldowns) {
     if (cooldown.until > now && cooldownCovers(cooldown.model, model)) {
       blockers.push(`cooling down (${cooldown.reason}) until ${cooldown.until.toISOString()}`);
-      later(cooldown.until);
+      later(cooldown.until, false);
     }
   }
-  if (agent.running >= agent.maxConcurrent) blockers.push(`all ${agent.maxConcurrent} run slots busy`);
+  const busy = agent.running >= agent.maxConcurrent;
+  if (busy) blockers.push(`all ${agent.maxConcurrent} run slots busy`);
   let headroom = 1;
   for (const window of agent.windows) {
-    const after = window.used + task.estimate[window.metric];
+    // A window smaller than one task's estimate still runs one task when nothing else uses it:
+    // otherwise it would park every task in every period.
+    const need = Math.min(task.estimate[window.metric], window.limit);
+    const after = window.used + need;
     if (after > window.limit) {
       blockers.push(
-        `${window.name}: ${fmt(window.used)} of ${fmt(window.limit)} ${window.metric} used, needs ${fmt(task.estimate[window.metric])} more`,
+        `${window.name}: ${fmt(window.used)} of ${fmt(window.limit)} ${window.metric} used, needs ${fmt(need)} more`,
       );
-      later(window.resetsAt);
+      later(window.resetsAt, window.metric === 'usd');
     } else {
       headroom = Math.min(headroom, (window.limit - after) / window.limit);
     }
   }
-  // A time to wait for exists only when the blockers pass with time (cooldowns, windows) or with a
-  // finished run (busy slots); a paused, disabled or unsuitable agent has none.
-  const onlyTimeBound =
-    availableAt !== undefined &&
-    blockers.every(
-      (b) => b.startsWith('cooling down') || / used, needs /.test(b) || / run slots busy$/.test(b),
-    );
-  return {
+  const verdict: AgentVerdict = {
     agentId: agent.id,
     eligible: blockers.length === 0,
     blockers,
-    ...(onlyTimeBound && availableAt ? { availableAt } : {}),
+    // A time to wait for exists only when no operator has to act first.
+    ...(availableAt && never.length === 0 ? { availableAt } : {}),
     ...(blockers.length === 0 ? { headroom } : {}),
   };
+  if (verdict.eligible) return { verdict };
+  if (never.length > 0) return { verdict, waitsFor: 'operator' };
+  if (availableAt) return { verdict, waitsFor: budgetOnly ? 'budget' : 'quota' };
+  return { verdict, waitsFor: busy ? 'slot' : 'operator' };
 }
 
 function compare(

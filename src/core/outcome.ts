@@ -5,6 +5,10 @@
 export const OUTCOMES = [
   'succeeded',
   'failed',
+  /** The agent ran to its end but produced nothing usable (a review type without structured output). */
+  'no_result',
+  /** A task that asks for a change ended with no file changed. */
+  'no_change',
   'quota_exhausted',
   'rate_limited',
   'auth_failed',
@@ -32,7 +36,8 @@ export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
  * Kept on the attempt so an operator can check the verdict.
  */
 export interface Evidence {
-  source: 'event' | 'process' | 'watchdog' | 'supervisor';
+  /** `api`: a model API response's status and headers, as the supervisor's tap saw them pass. */
+  source: 'event' | 'api' | 'process' | 'watchdog' | 'supervisor';
   /** The event type or fact, e.g. `result`, `rate_limit_event`, `exit`, `inactivity`. */
   signal: string;
   /** Field that carried the signal, e.g. `api_error_status`. */

@@ -53,3 +53,12 @@ export function windowResetsAt(
   if (window.mode === 'fixed') return new Date(windowStart(window, now, anchor).getTime() + length);
   return new Date((oldestUseInWindow ?? now).getTime() + length);
 }
+
+/**
+ * Windows whose whole limit is less than one task is expected to use. Admission still lets one
+ * task into such a window when it is unused (rather than parking every task in every period),
+ * which is worth a warning at start: the limit is probably a mistake.
+ */
+export function windowsBelowEstimate(windows: QuotaWindow[], estimate: Usage): QuotaWindow[] {
+  return windows.filter((window) => window.limit < estimate[window.metric]);
+}

@@ -33,10 +33,14 @@ export interface AttemptFacts {
  */
 export const EXTRA_ATTEMPTS_FOR_INTERRUPTIONS = 10;
 
-/** Outcomes that retrying cannot fix: the same task would hit the same wall again. */
+/**
+ * Outcomes that retrying cannot fix: the same task would hit the same wall again. (`no_change` is
+ * the agent's considered answer, kept in the result; `no_result` is a slip of form, worth a retry.)
+ */
 const NOT_RETRYABLE: ReadonlySet<Outcome> = new Set([
   'permission_denied',
   'needs_input',
+  'no_change',
   'budget_exceeded',
   'turn_limit',
 ]);

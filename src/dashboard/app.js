@@ -7,6 +7,13 @@ const TASK_TYPES = ['PR_REVIEW', 'ISSUE_SUMMARY', 'CODE_ANALYSIS', 'REFACTOR', '
 const MUTATING = new Set(['REFACTOR', 'BUG_FIX', 'FEATURE']);
 const STATUSES = ['waiting', 'queued', 'running', 'retrying', 'parked', 'succeeded', 'failed', 'cancelled'];
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+/** What a task's `park_reason` means, in the words of docs/agent-pool.md ("Waiting states"). */
+const WAITING = {
+  slot: 'queued for a free run slot: every agent that can run it is busy',
+  quota: 'parked: the agents that can run it are cooling down or out of quota',
+  budget: 'parked: a daily budget is spent',
+  no_agent: 'parked: no enabled agent can run it — add, fix or resume one',
+};
 const CHART_LIMIT = 500;
 
 const main = document.getElementById('main');
@@ -156,7 +163,14 @@ function taskRow(task) {
     h('td', {}, h('a', { href: `#/tasks/${task.id}` }, task.id.slice(0, 8))),
     h('td', {}, task.type),
     h('td', { class: 'wrap' }, task.repository),
-    h('td', {}, badge(task.status)),
+    h(
+      'td',
+      {},
+      badge(task.status),
+      task.park_reason
+        ? h('span', { class: 'muted small', title: WAITING[task.park_reason] }, ` ${task.park_reason}`)
+        : null,
+    ),
     h('td', {}, task.outcome ? badge(task.outcome, 'outcome') : '—'),
     h('td', { class: 'num' }, `${task.attempts.count}/${task.attempts.max}`),
     h('td', { class: 'num' }, formatUsd(task.cost.usd)),
@@ -441,9 +455,20 @@ async function taskView(id) {
           'Tokens',
           `${formatNumber(task.cost.input_tokens)} in · ${formatNumber(task.cost.output_tokens)} out · ${formatNumber(task.cost.cache_read_tokens)} cache read`,
         ],
-        task.parked_until
-          ? ['Parked until', `${formatTime(task.parked_until)} (${task.park_reason ?? ''})`]
+        task.park_reason
+          ? [
+              'Waiting',
+              h(
+                'span',
+                {},
+                `${WAITING[task.park_reason] ?? task.park_reason}${task.parked_until ? `, until ${formatTime(task.parked_until)}` : ''}`,
+                task.park_detail
+                  ? h('details', {}, h('summary', {}, 'Why, agent by agent'), h('pre', {}, task.park_detail))
+                  : null,
+              ),
+            ]
           : null,
+        task.question ? ['Question', h('blockquote', { class: 'question' }, task.question)] : null,
         task.error ? ['Error', h('span', { class: 'error-text' }, task.error)] : null,
       ]),
       h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, JSON.stringify(task.payload, null, 2))),

@@ -5,6 +5,7 @@
  */
 export const ALERT_KINDS = [
   'agents_exhausted',
+  'no_agent',
   'agent_disabled',
   'quota_high',
   'task_failed',
@@ -41,6 +42,8 @@ export function alertFromAudit(row: AuditFacts): Alert | undefined {
       return { ...base, kind: 'agent_disabled', groupKey: row.agentId ?? '-', severity: 'critical' };
     case 'pool.exhausted':
       return { ...base, kind: 'agents_exhausted', groupKey: 'pool', severity: 'critical' };
+    case 'pool.no_agent':
+      return { ...base, kind: 'no_agent', groupKey: 'pool', severity: 'critical' };
     case 'agent.quota_high':
       return {
         ...base,

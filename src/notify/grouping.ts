@@ -126,9 +126,11 @@ function describe(
     case 'task_needs_input':
       return {
         title: `Task ${subject.taskId} needs input`,
-        what: `The agent stopped to ask a question it cannot answer alone.`,
+        what: str(facts.question)
+          ? `The agent stopped to ask: ${str(facts.question)}`
+          : 'The agent stopped to ask a question it cannot answer alone.',
         ...(evidence(group[0]!) ? { why: evidence(group[0]!)! } : {}),
-        action: `Read its last result (supervisor show ${subject.taskId}), add the missing detail to the description and submit it again.`,
+        action: `Read the question (supervisor show ${subject.taskId}), add the answer to the description and submit it again.`,
         path: `/api/v1/tasks/${subject.taskId}`,
       };
     case 'agent_disabled':
@@ -146,6 +148,15 @@ function describe(
         ...(str(facts.reason) ? { why: str(facts.reason)! } : {}),
         action:
           'Nothing is lost: parked tasks start by themselves when a window resets. Add an agent or raise its limits to go sooner.',
+        path: '/api/v1/agents/quota/status',
+      };
+    case 'no_agent':
+      return {
+        title: 'No enabled agent can run new tasks: they are parked',
+        what: `New tasks wait until an agent can run them${count > 1 ? ` (${count} times in this window)` : ''}; none has failed for this.`,
+        ...(str(facts.reason) ? { why: str(facts.reason)! } : {}),
+        action:
+          'Configure an agent (CLAUDE_API_KEYS or AGENTS_FILE), or fix a disabled one and run supervisor agents resume <id>: parked tasks then start by themselves.',
         path: '/api/v1/agents/quota/status',
       };
     case 'quota_high':

@@ -10,9 +10,15 @@ import { fingerprint, type SecretBox } from '../agents/secrets.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { type AdmissionDecision, type AgentSnapshot, admit, type WindowState } from '../core/admission.ts';
 import { type AgentSignal, type AttemptSignalFacts, agentSignal } from '../core/agent-signals.ts';
-import type { AdmissionRecord } from '../core/agent-types.ts';
+import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
 import { estimateUsage } from '../core/cost-estimate.ts';
-import { type QuotaWindow, type Usage, windowResetsAt, windowStart } from '../core/quota.ts';
+import {
+  type QuotaWindow,
+  type Usage,
+  windowResetsAt,
+  windowStart,
+  windowsBelowEstimate,
+} from '../core/quota.ts';
 import type { Db, Queryable, Tx } from '../store/database.ts';
 import type { TaskRow } from '../store/schema.ts';
 import * as poolStore from './pool-store.ts';
@@ -26,11 +32,12 @@ import * as poolStore from './pool-store.ts';
 
 /** Serialises admissions: two workers must not both take an agent's last slot or last quota. */
 const POOL_LOCK_KEY = 7_020_424_614;
+const REMOVED_FROM_CONFIGURATION = 'removed from the configuration';
 /** Share of a quota window past which an alert goes out. */
 const HIGH_QUOTA_SHARE = 0.8;
 /** Estimates change slowly; they are looked up again after this long. */
 const ESTIMATE_TTL_MS = 60_000;
-/** The "everything is exhausted" alert is recorded at most this often per process. */
+/** Each "tasks are parking" alert is recorded at most this often per process. */
 const EXHAUSTED_ALERT_INTERVAL_MS = 5 * 60_000;
 
 export interface AgentPoolDeps {
@@ -72,7 +79,7 @@ const DAY_MS = 24 * 3600_000;
 export class AgentPool {
   readonly #deps: AgentPoolDeps;
   readonly #estimates = new Map<string, { at: number; value: ReturnType<typeof estimateUsage> }>();
-  #lastExhaustedAlert = 0;
+  readonly #lastParkAlert = new Map<string, number>();
 
   constructor(deps: AgentPoolDeps) {
     this.#deps = deps;
@@ -112,6 +119,10 @@ export class AgentPool {
             },
           });
         }
+        const reenable =
+          previous?.state === 'disabled' &&
+          (change?.action === 'agent.credential_changed' ||
+            previous.stateReason === REMOVED_FROM_CONFIGURATION);
         await poolStore.upsertAgent(tx, {
           id: definition.id,
           cli: definition.cli,
@@ -124,12 +135,36 @@ export class AgentPool {
           createdAt: now,
           updatedAt: now,
         });
+        if (reenable) {
+          // Disabled for its old credential, or for being gone: the configuration now says otherwise.
+          await poolStore.updateAgent(tx, definition.id, {
+            state: 'active',
+            stateReason: null,
+            updatedAt: now,
+          });
+          await appendAudit(tx, {
+            at: now,
+            actor: 'configuration',
+            action: 'agent.resumed',
+            agentId: definition.id,
+            details: { reason: `re-enabled: ${previous.stateReason ?? 'disabled'} no longer applies` },
+          });
+        }
+        for (const window of windowsBelowEstimate(
+          windowsOfLimits(definition.limits),
+          this.#fallbackEstimate(),
+        )) {
+          this.#deps.logger.warn(
+            { agentId: definition.id, window: window.name, limit: window.limit, metric: window.metric },
+            `agent ${definition.id}: window "${window.name}" allows ${window.limit} ${window.metric}, less than one task's default estimate; it runs at most one task per period (raise the limit, or lower TASK_COST_ESTIMATE_USD for dollar windows)`,
+          );
+        }
       }
       for (const row of await poolStore.listAgentRows(tx)) {
-        if (!configured.has(row.id) && row.stateReason !== 'removed from the configuration') {
+        if (!configured.has(row.id) && row.stateReason !== REMOVED_FROM_CONFIGURATION) {
           await poolStore.updateAgent(tx, row.id, {
             state: 'disabled',
-            stateReason: 'removed from the configuration',
+            stateReason: REMOVED_FROM_CONFIGURATION,
             updatedAt: now,
           });
         }
@@ -205,7 +240,7 @@ export class AgentPool {
       decision = anywhere; // park or refuse on the whole pool's view, not this worker's
     }
     if (decision.kind !== 'admit') {
-      if (decision.kind === 'park' && decision.until) await this.#alertExhausted(tx, task, decision, now);
+      if (decision.kind === 'park') await this.#alertParked(tx, task, decision, now);
       return { decision };
     }
     const chosen = snapshots.find((s) => s.snapshot.id === decision.agentId)!;
@@ -214,6 +249,35 @@ export class AgentPool {
       decision,
       agent: this.#identity(chosen.row, decision.model),
       record: { decision, estimate: estimated.usage, estimateBasis: estimated.basis, session },
+    };
+  }
+
+  /**
+   * Whether `task` may ride in an agent session already admitted on `agentId` (batching), judged
+   * as its own admission: the agent must serve this submitter and model and have room in every
+   * window for this task's estimate on top of what is already reserved (the lead and the
+   * companions taken before it, all inside this transaction), and the repository budget must
+   * allow it. The run slot is the lead's. Undefined when it may not: it then runs on its own.
+   */
+  async admitCompanion(
+    tx: Tx,
+    task: TaskRow,
+    agentId: string,
+    session: AdmissionRecord['session'],
+    now: Date,
+  ): Promise<AdmissionRecord | undefined> {
+    const estimated = await this.#estimate(tx, task);
+    if (await this.#repositoryBudget(tx, task, estimated.usage, now)) return undefined;
+    const agent = (await this.snapshots(tx, now)).find((entry) => entry.row.id === agentId);
+    if (!agent) return undefined;
+    const demand = { cli: agent.row.cli, submittedBy: task.submittedBy, estimate: estimated.usage };
+    const decision = admit(demand, [{ ...agent.snapshot, running: 0 }], now);
+    if (decision.kind !== 'admit') return undefined;
+    return {
+      decision: { ...decision, reason: 'batched: rides in the session of another task on this agent' },
+      estimate: estimated.usage,
+      estimateBasis: estimated.basis,
+      session,
     };
   }
 
@@ -448,10 +512,14 @@ export class AgentPool {
       poolStore.historyAverage(q, task.type, task.repository),
       poolStore.historyAverage(q, task.type),
     ]);
-    const fallback: Usage = { requests: 10, tokens: 100_000, usd: this.#deps.defaultEstimateUsd };
-    const value = estimateUsage({ sameRepository, sameType }, fallback);
+    const value = estimateUsage({ sameRepository, sameType }, this.#fallbackEstimate());
     this.#estimates.set(key, { at: Date.now(), value });
     return value;
+  }
+
+  /** What a task is expected to use before any of its kind has succeeded. */
+  #fallbackEstimate(): Usage {
+    return { requests: 10, tokens: 100_000, usd: this.#deps.defaultEstimateUsd };
   }
 
   async #repositoryBudget(
@@ -468,29 +536,40 @@ export class AgentPool {
     const until = new Date(dayStart.getTime() + DAY_MS);
     return {
       kind: 'park',
+      because: 'budget',
       until,
       verdicts: [],
-      reason: `repository ${task.repository} has spent $${spent.toFixed(4)} of its $${budget} daily budget`,
+      reason: `repository ${task.repository} has spent $${spent.toFixed(4)} of its $${budget} daily budget (REPO_DAILY_BUDGET_USD)`,
     };
   }
 
-  async #alertExhausted(
+  /**
+   * Records, for the notifications, that work is parking: `pool.exhausted` when every agent is out
+   * of quota or budget, `pool.no_agent` when no enabled agent can run it. At most once per
+   * EXHAUSTED_ALERT_INTERVAL_MS per kind and process, not once per parked task.
+   */
+  async #alertParked(
     tx: Tx,
     task: TaskRow,
     decision: AdmissionDecision & { kind: 'park' },
     now: Date,
   ): Promise<void> {
-    if (now.getTime() - this.#lastExhaustedAlert < EXHAUSTED_ALERT_INTERVAL_MS) return;
-    this.#lastExhaustedAlert = now.getTime();
+    const action = decision.because === 'no_agent' ? 'pool.no_agent' : 'pool.exhausted';
+    if (now.getTime() - (this.#lastParkAlert.get(action) ?? 0) < EXHAUSTED_ALERT_INTERVAL_MS) return;
+    this.#lastParkAlert.set(action, now.getTime());
     await appendAudit(tx, {
       at: now,
       actor: 'supervisor',
-      action: 'pool.exhausted',
+      action,
       taskId: task.id,
-      details: { until: decision.until?.toISOString() ?? null, reason: decision.reason },
+      details: {
+        because: decision.because,
+        until: decision.until?.toISOString() ?? null,
+        reason: decision.reason,
+      },
     });
     this.#deps.logger.warn(
-      { until: decision.until, reason: decision.reason },
+      { until: decision.until, because: decision.because, reason: decision.reason },
       'no agent can take work: tasks are parked',
     );
   }
@@ -498,12 +577,16 @@ export class AgentPool {
 
 /** An agent's quota windows, including its daily budget as a fixed 24-hour dollar window. */
 function windowsOf(row: poolStore.AgentRow): QuotaWindow[] {
-  const windows = [...row.definition.windows];
-  if (row.definition.dailyBudgetUsd) {
+  return windowsOfLimits(row.definition);
+}
+
+function windowsOfLimits(limits: AgentLimits): QuotaWindow[] {
+  const windows = [...limits.windows];
+  if (limits.dailyBudgetUsd) {
     windows.push({
       name: 'daily budget',
       metric: 'usd',
-      limit: row.definition.dailyBudgetUsd,
+      limit: limits.dailyBudgetUsd,
       hours: 24,
       mode: 'fixed',
     });

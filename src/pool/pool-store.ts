@@ -1,4 +1,5 @@
-import { and, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import { WAIT_REASONS, type WaitReason } from '../core/admission.ts';
 import type { HistoryAverage } from '../core/cost-estimate.ts';
 import type { Usage } from '../core/quota.ts';
 import type { TaskType } from '../core/task-types.ts';
@@ -68,16 +69,25 @@ export interface WindowUsage {
 }
 
 /**
- * Use by one agent since each of `starts`. Finished attempts count what they used; running ones
- * what admission expected them to use, so concurrent admissions cannot overbook a window.
+ * One metric of an attempt as quota sees it: what it used, or while it runs, what admission
+ * expected it to use if that is more (so concurrent admissions cannot overbook a window). What a
+ * running attempt has used is recorded as it happens, so a lost attempt keeps its charge.
  */
+function charged(used: SQL, metric: 'requests' | 'tokens' | 'usd'): SQL {
+  const estimate = sql`coalesce((${taskAttempts.admission}->'estimate'->>${metric})::float8, 0)`;
+  return sql`case when ${taskAttempts.endedAt} is null then greatest(${estimate}, ${used}) else ${used} end`;
+}
+
+/** Use by one agent since each of `starts` (see `charged`). */
 export async function usageSince(q: Queryable, agentId: string, starts: Date[]): Promise<WindowUsage[]> {
   if (starts.length === 0) return [];
   const earliest = new Date(Math.min(...starts.map((start) => start.getTime())));
-  const running = sql`${taskAttempts.endedAt} is null`;
-  const requests = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'requests')::float8, 0) else ${taskAttempts.apiRequests} end`;
-  const tokens = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'tokens')::float8, 0) else (${taskAttempts.inputTokens} + ${taskAttempts.outputTokens} + ${taskAttempts.cacheReadTokens} + ${taskAttempts.cacheWriteTokens}) end`;
-  const usd = sql`case when ${running} then coalesce((${taskAttempts.admission}->'estimate'->>'usd')::float8, 0) else ${taskAttempts.costUsd} end`;
+  const requests = charged(sql`${taskAttempts.apiRequests}`, 'requests');
+  const tokens = charged(
+    sql`(${taskAttempts.inputTokens} + ${taskAttempts.outputTokens} + ${taskAttempts.cacheReadTokens} + ${taskAttempts.cacheWriteTokens})`,
+    'tokens',
+  );
+  const usd = charged(sql`${taskAttempts.costUsd}`, 'usd');
   const columns = starts.flatMap((start, i) => [
     sql`coalesce(sum(${requests}) filter (where ${taskAttempts.startedAt} >= ${start}), 0)::float8 as ${sql.raw(`r${i}`)}`,
     sql`coalesce(sum(${tokens}) filter (where ${taskAttempts.startedAt} >= ${start}), 0)::float8 as ${sql.raw(`t${i}`)}`,
@@ -169,11 +179,11 @@ export async function historyAverage(
   };
 }
 
-/** Dollars spent on a repository's tasks since `since`, counting running attempts at their estimate. */
+/** Dollars spent on a repository's tasks since `since` (see `charged`). */
 export async function repositorySpendSince(q: Queryable, repository: string, since: Date): Promise<number> {
   const [row] = await q
     .select({
-      usd: sql<number>`coalesce(sum(case when ${taskAttempts.endedAt} is null then coalesce((${taskAttempts.admission}->'estimate'->>'usd')::float8, 0) else ${taskAttempts.costUsd} end), 0)::float8`,
+      usd: sql<number>`coalesce(sum(${charged(sql`${taskAttempts.costUsd}`, 'usd')}), 0)::float8`,
     })
     .from(taskAttempts)
     .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
@@ -181,12 +191,21 @@ export async function repositorySpendSince(q: Queryable, repository: string, sin
   return Number(row?.usd ?? 0);
 }
 
-/** Parked tasks, most urgent first, oldest first among equals. */
-export async function parkedTaskIds(q: Queryable, limit: number): Promise<string[]> {
+/**
+ * Tasks waiting for an agent (parked, or queued for a free slot), most urgent first, oldest first
+ * among equals.
+ */
+export async function waitingTaskIds(
+  q: Queryable,
+  limit: number,
+  reasons: readonly WaitReason[] = WAIT_REASONS,
+): Promise<string[]> {
   const rows = await q
     .select({ id: tasks.id })
     .from(tasks)
-    .where(eq(tasks.status, 'parked'))
+    .where(
+      and(inArray(tasks.parkReason, [...reasons]), inArray(tasks.status, ['queued', 'retrying', 'parked'])),
+    )
     .orderBy(desc(tasks.priority), tasks.createdAt)
     .limit(limit);
   return rows.map((row) => row.id);

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AgentIdentity, AgentRunReport } from '../agents/driver.ts';
+import type { AgentIdentity, AgentRunReport, LiveUsage } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools } from '../audit/tool-summary.ts';
 import type { AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
-import { isTerminal, transition } from '../core/task-status.ts';
+import { isTerminal, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -44,6 +44,8 @@ export interface AttemptLifecycleDeps {
   parkRecheckMs: number;
   /** Most tasks one agent session runs as items of a batch (BATCH_SIZE); default 1, no batching. */
   batchSize?: number;
+  /** Submitters whose batch tasks may share a session (BATCH_SHARED_SUBMITTERS); default none. */
+  batchSharedSubmitters?: readonly string[];
   logger: Logger;
   now: () => Date;
   random: () => number;
@@ -64,7 +66,7 @@ export type BeginResult =
       /** Other tasks running as items of this attempt's agent session (batching); usually none. */
       batch: BatchMember[];
     }
-  /** `recheck`: parked for busy slots; call `recheckParked` once the park is committed. */
+  /** `recheck`: waiting for a free slot; call `recheckWaiting` once the wait is committed. */
   | { kind: 'skip'; reason: string; recheck?: boolean };
 
 export interface AttemptEnd {
@@ -77,6 +79,7 @@ interface AttemptSummary {
   outcome: Outcome;
   interrupted: boolean;
   error: string | null;
+  question?: string;
   evidence?: Evidence;
   retryAfterMs?: number;
   retryable?: boolean;
@@ -152,33 +155,35 @@ export class AttemptLifecycle {
         } as const;
       }
       const decision = admission.decision;
-      if (decision.kind === 'reject') {
-        const failed = await failTask(tx, taskId, {
-          error: `no agent can run this task: ${decision.reason}${describeVerdicts(decision.verdicts)}`,
-          parkedUntil: null,
-          parkReason: null,
-          finishedAt: now,
-          updatedAt: now,
-        });
-        events.push(...(await this.#recordStatus(tx, failed, now)));
-        return { kind: 'skip', reason: decision.reason } as const;
-      }
-      if (decision.kind === 'park') {
-        // Woken at the time an agent is expected to be free, or earlier by the pool when capacity frees up.
-        const wakeAt = decision.until ?? new Date(now.getTime() + this.#deps.parkRecheckMs);
+      if (decision.kind !== 'admit') {
+        // Waiting for a slot keeps the task queued; anything else parks it. Either way its job is
+        // looked at again at the time an agent is expected to be free (or after the recheck
+        // interval), and earlier when capacity frees up or an operator changes an agent.
+        const waiting = decision.kind === 'wait';
+        const until = decision.kind === 'park' ? decision.until : undefined;
         const jobId = await this.#deps.queue.dispatch(tx, taskId, {
           priority: current.priority,
-          startAfter: wakeAt,
+          startAfter: until ?? new Date(now.getTime() + this.#deps.parkRecheckMs),
         });
-        const parked = await store.updateTask(tx, taskId, {
-          status: 'parked',
+        const status = waiting
+          ? current.status === 'parked'
+            ? transitionOrThrow(current.status, 'wake')
+            : current.status
+          : current.status === 'parked'
+            ? 'parked'
+            : transitionOrThrow(current.status, 'park');
+        const updated = await store.updateTask(tx, taskId, {
+          status,
           dispatchJobId: jobId,
-          parkedUntil: decision.until ?? null,
-          parkReason: `${decision.reason}${describeVerdicts(decision.verdicts)}`,
+          parkedUntil: until ?? null,
+          parkReason: waiting ? 'slot' : decision.because,
+          parkDetail: `${decision.reason}${describeVerdicts(decision.verdicts)}`,
           updatedAt: now,
         });
-        if (current.status !== 'parked') events.push(...(await this.#recordStatus(tx, parked, now)));
-        return { kind: 'skip', reason: `parked: ${decision.reason}`, recheck: !decision.until } as const;
+        if (status !== current.status) events.push(...(await this.#recordStatus(tx, updated, now)));
+        return waiting
+          ? ({ kind: 'skip', reason: `waiting for a run slot: ${decision.reason}`, recheck: true } as const)
+          : ({ kind: 'skip', reason: `parked (${decision.because}): ${decision.reason}` } as const);
       }
 
       const record = admission.record!;
@@ -201,6 +206,7 @@ export class AttemptLifecycle {
         startedAt: current.startedAt ?? now,
         parkedUntil: null,
         parkReason: null,
+        parkDetail: null,
         updatedAt: now,
       });
       await appendAudit(tx, {
@@ -220,7 +226,12 @@ export class AttemptLifecycle {
       const batch = await joinBatch(
         tx,
         { task: running, attempt, statusBefore: current.status },
-        this.#deps.batchSize ?? 1,
+        {
+          size: this.#deps.batchSize ?? 1,
+          sharedSubmitters: this.#deps.batchSharedSubmitters ?? [],
+          admit: (companion, agentId, session) =>
+            this.#deps.pool.admitCompanion(tx, companion, agentId, session, now),
+        },
         now,
       );
       events.push(...batch.events);
@@ -240,6 +251,11 @@ export class AttemptLifecycle {
     });
     this.#deps.bus.publish(events);
     return result;
+  }
+
+  /** Charges what a running attempt has used so far to its row (and so to its agent's windows). */
+  async recordUsage(attemptId: string, used: LiveUsage): Promise<void> {
+    await store.recordAttemptUsage(this.#deps.db, attemptId, used);
   }
 
   /** Notes the agent's process on the attempt, so a successor can stop it if this worker dies. */
@@ -334,6 +350,7 @@ export class AttemptLifecycle {
       evidence: report.evidence,
       countsAgainstBudget: !interrupted && !FAILOVER_OUTCOMES.has(report.outcome),
       error: report.error ?? null,
+      question: report.question ?? null,
       sessionId: report.sessionId ?? stored.sessionId,
       model: report.model ?? stored.model,
       apiRequests: report.apiRequests ?? 0,
@@ -374,6 +391,7 @@ export class AttemptLifecycle {
       outcome: report.outcome,
       interrupted,
       error: report.error ?? null,
+      ...(report.question ? { question: report.question } : {}),
       evidence: report.evidence,
       retryAfterMs: report.retryAfterMs,
       retryable: report.retryable,
@@ -491,7 +509,7 @@ export class AttemptLifecycle {
   /** Moves the task to where `step` says, dispatching a new job for a retry. */
   async #apply(tx: Tx, task: TaskRow, step: NextStep, end: AttemptSummary): Promise<TaskRow> {
     const now = this.#deps.now();
-    const common = { outcome: end.outcome, updatedAt: now };
+    const common = { outcome: end.outcome, question: end.question ?? null, updatedAt: now };
     switch (step.kind) {
       case 'succeed': {
         const done = await store.updateTask(tx, task.id, {
@@ -548,29 +566,26 @@ export class AttemptLifecycle {
   }
 
   /**
-   * Closes the gap between a park and a wake-up: an attempt that ended while this task was being
-   * parked for busy slots woke whatever was parked before this park was visible. Checked after the
-   * park commits, a freed slot is seen either here or by the ending attempt's wake-up, with no lock
+   * Closes the gap between waiting for a slot and a wake-up: an attempt that ended while this task
+   * was being set to wait woke whatever waited before this wait was visible. Checked after the
+   * wait commits, a freed slot is seen either here or by the ending attempt's wake-up, with no lock
    * shared between ending attempts and admissions.
    */
-  async recheckParked(taskId: string): Promise<void> {
-    const { result: events } = await this.#inTransaction(async (tx) => {
+  async recheckWaiting(taskId: string): Promise<void> {
+    await this.#deps.db.transaction(async (tx) => {
       const now = this.#deps.now();
       const task = await store.getTask(tx, taskId, { lock: true });
-      if (task?.status !== 'parked' || task.parkedUntil) return [];
-      if (!(await this.#deps.pool.couldAdmitNow(tx, task, now))) return [];
-      const woken = transition(task.status, 'wake');
-      if (!woken.ok) return [];
+      if (task?.parkReason !== 'slot' || task.status === 'running' || isTerminal(task.status)) return;
+      if (!(await this.#deps.pool.couldAdmitNow(tx, task, now))) return;
+      // The status stays what it is (queued or retrying): only the job moves up to now.
       const jobId = await this.#deps.queue.dispatch(tx, taskId, { priority: task.priority });
-      const queued = await store.updateTask(tx, taskId, {
-        status: woken.to,
+      await store.updateTask(tx, taskId, {
         dispatchJobId: jobId,
-        parkedUntil: null,
+        parkReason: null,
+        parkDetail: null,
         updatedAt: now,
       });
-      return this.#recordStatus(tx, queued, now);
     });
-    this.#deps.bus.publish(events);
   }
 
   /**
@@ -591,6 +606,13 @@ export class AttemptLifecycle {
       return { result, events };
     });
   }
+}
+
+/** The status `event` leads to; the callers only ask for changes the state machine allows. */
+function transitionOrThrow(from: TaskStatus, event: TaskEvent): TaskStatus {
+  const result = transition(from, event);
+  if (!result.ok) throw new Error(result.reason);
+  return result.to;
 }
 
 /** A task that has already used its own spend or time limit does not get another attempt. */
@@ -644,6 +666,7 @@ async function failTask(
       repository: failed.repository,
       outcome: failed.outcome,
       error: failed.error,
+      ...(failed.question ? { question: failed.question } : {}),
       ...(evidence ? { evidence } : {}),
     },
   });

@@ -7,14 +7,22 @@ import type {
   AgentIdentity,
   AgentRunReport,
   AttemptLimits,
+  LiveUsage,
 } from '../agents/driver.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import { buildBatchPrompt } from '../core/batch-prompt.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import { buildPrompt, type PromptContext } from '../core/prompts.ts';
+import { checkResult } from '../core/result-check.ts';
+import type { TaskType } from '../core/task-types.ts';
 import type { AttemptMemory, RunMemory } from '../memory/run-memory.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
-import { type Workspace, WorkspaceError, type WorkspaceManager } from '../workspace/workspace-manager.ts';
+import {
+  type Workspace,
+  WorkspaceError,
+  type WorkspaceManager,
+  type WorkspaceResult,
+} from '../workspace/workspace-manager.ts';
 
 /**
  * Runs one attempt from start to end: a workspace for the task, the prompt for its type, the agent
@@ -47,6 +55,7 @@ export interface AttemptInput {
   signal: AbortSignal;
   emit(events: AgentEvent[]): Promise<void>;
   onSpawn?(pid: number): void;
+  onUsage?(used: LiveUsage): void;
 }
 
 export class AttemptRunner {
@@ -141,15 +150,28 @@ export class AttemptRunner {
         signal,
         emit,
         ...(input.onSpawn ? { onSpawn: input.onSpawn } : {}),
+        ...(input.onUsage ? { onUsage: input.onUsage } : {}),
       });
       log.debug({ prepareMs, agentMs: Math.round(performance.now() - started) - prepareMs }, 'agent done');
-      const changes = await this.#deps.workspaces.collect(workspace, task).catch((error: unknown) => {
-        log.error({ err: error }, 'could not collect the changes from the workspace');
-        return undefined;
-      });
       const withCommit = workspace.baseCommit ? { ...report, commit: workspace.baseCommit } : report;
-      if (!changes) return withCommit;
-      return { ...withCommit, result: { ...(report.result as object | undefined), workspace: changes } };
+      let changes: WorkspaceResult | undefined;
+      try {
+        changes = await this.#deps.workspaces.collect(workspace, task);
+      } catch (error) {
+        log.error({ err: error }, 'could not collect the changes from the workspace');
+        if (report.outcome !== 'succeeded') return withCommit;
+        // Without the branch's state nobody can say whether the change is there.
+        return {
+          ...withCommit,
+          outcome: 'infra_error',
+          evidence: { source: 'supervisor', signal: 'workspace', detail: (error as Error).message },
+          error: `could not collect the agent's changes: ${(error as Error).message}`,
+        };
+      }
+      const delivered = changes
+        ? { ...withCommit, result: { ...(report.result as object | undefined), workspace: changes } }
+        : withCommit;
+      return this.#deps.driver.usesWorkspace ? settle(task.type, delivered, changes) : delivered;
     } finally {
       await this.#deps.workspaces.release(workspace).catch((error: unknown) => {
         log.warn({ err: error }, 'could not remove the workspace; the sweeper will');
@@ -185,6 +207,25 @@ export class AttemptRunner {
         return {};
       });
   }
+}
+
+/**
+ * A run the agent calls a success is one only if it delivered what its type asks for (see
+ * checkResult): otherwise it ends `no_result`, `no_change` or `needs_input`, its text kept.
+ */
+function settle(
+  type: TaskType,
+  report: AgentRunReport,
+  changes: WorkspaceResult | undefined,
+): AgentRunReport {
+  if (report.outcome !== 'succeeded') return report;
+  const shortfall = checkResult({
+    type,
+    structuredOutput: (report.result as { structured_output?: unknown } | undefined)?.structured_output,
+    ...(report.resultText !== undefined ? { resultText: report.resultText } : {}),
+    ...(changes ? { filesChanged: changes.files_changed } : {}),
+  });
+  return shortfall ? { ...report, ...shortfall } : report;
 }
 
 /** A payload that names no ref is checked out at the default branch's tip. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../audit/audit-log.ts';
+import type { AdmissionRecord } from '../core/agent-types.ts';
 import { transition } from '../core/task-status.ts';
 import type { TaskEventMessage } from '../events/bus.ts';
 import { claimBatchCompanions } from '../store/batch-store.ts';
@@ -22,19 +23,41 @@ export interface BatchMember {
  * redelivery recovers it together with the lead. Only a lead that is queued takes companions, so
  * a retry always runs alone and one bad item cannot fail a batch again and again.
  */
+export interface BatchPolicy {
+  /** Most tasks in one session (BATCH_SIZE). */
+  size: number;
+  /** Submitters whose tasks may share a session with each other (BATCH_SHARED_SUBMITTERS). */
+  sharedSubmitters: readonly string[];
+  /** The companion's own admission onto the lead's agent (AgentPool.admitCompanion), or undefined. */
+  admit(
+    task: TaskRow,
+    agentId: string,
+    session: AdmissionRecord['session'],
+  ): Promise<AdmissionRecord | undefined>;
+}
+
 export async function joinBatch(
   tx: Tx,
   lead: { task: TaskRow; attempt: AttemptRow; statusBefore: TaskRow['status'] },
-  size: number,
+  policy: BatchPolicy,
   now: Date,
 ): Promise<{ members: BatchMember[]; events: TaskEventMessage[] }> {
-  if (size <= 1 || !lead.task.batchKey || lead.statusBefore !== 'queued') return { members: [], events: [] };
-  const companions = await claimBatchCompanions(tx, lead.task, size - 1, now);
+  const leadAdmission = lead.attempt.admission;
+  if (policy.size <= 1 || !lead.task.batchKey || lead.statusBefore !== 'queued' || !leadAdmission)
+    return { members: [], events: [] };
+  // Another submitter's task never rides in this session: it would skip its own admission and
+  // budget, and might run on a personal seat that is not its submitter's.
+  const submitters = policy.sharedSubmitters.includes(lead.task.submittedBy)
+    ? policy.sharedSubmitters
+    : [lead.task.submittedBy];
+  const candidates = await claimBatchCompanions(tx, lead.task, submitters, policy.size - 1, now);
   const members: BatchMember[] = [];
   const events: TaskEventMessage[] = [];
-  for (const companion of companions) {
+  for (const companion of candidates) {
     const started = transition(companion.status, 'start');
     if (!started.ok) continue;
+    const admission = await policy.admit(companion, lead.attempt.agentId!, leadAdmission.session);
+    if (!admission) continue; // it runs on its own job, under an admission of its own
     const earlier = await store.listAttempts(tx, companion.id);
     const attempt = await store.insertAttempt(tx, {
       id: randomUUID(),
@@ -45,8 +68,8 @@ export async function joinBatch(
       workerId: lead.attempt.workerId,
       host: lead.attempt.host,
       jobId: lead.attempt.jobId,
-      // No admission of its own: the lead's holds the agent slot and the usage estimate.
-      admission: null,
+      // Its own admission and estimate (charged to the agent's windows while it runs); the slot is the lead's.
+      admission,
       sessionId: lead.attempt.sessionId,
       model: lead.attempt.model,
       startedAt: now,
@@ -58,6 +81,7 @@ export async function joinBatch(
       startedAt: companion.startedAt ?? now,
       parkedUntil: null,
       parkReason: null,
+      parkDetail: null,
       updatedAt: now,
     });
     await appendAudit(tx, {

@@ -34,10 +34,9 @@ describe('one report per task of a batched session', () => {
     });
     expect(one!.cliCostUsd).toBeUndefined();
     expect(two).toMatchObject({ outcome: 'succeeded', result: { structured_output: { summary: 'two' } } });
-    // The third item was left out: only that task fails, retryably, and says why.
+    // The third item was left out: only that task has no result (which is retried), and says why.
     expect(three).toMatchObject({
-      outcome: 'failed',
-      retryable: true,
+      outcome: 'no_result',
       error: 'the batched agent session gave no result for item 3 of 3',
       evidence: { source: 'supervisor', signal: 'batch_item_missing' },
       usage: { inputTokens: 3000 },

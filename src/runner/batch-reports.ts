@@ -7,7 +7,7 @@ import { shareBatchSpend, splitBatchOutput } from '../core/batch-result.ts';
  *
  * - Spend: each task records its equal share (shareBatchSpend); the shares add up to the session's.
  * - A session that succeeded hands each task its own item of the structured output; a task whose
- *   item is missing fails that attempt (retryable: its retry runs alone).
+ *   item is missing ends that attempt `no_result` (retried: its retry runs alone).
  * - A session that did not succeed ends the same way for every task (rate limited, timed out, …).
  * - A task asked to cancel while the session ran ends cancelled, without a result: the session
  *   went on for the others, so it cannot be stopped for one of them.
@@ -46,8 +46,7 @@ export function batchReports(
     if (!item.ok) {
       return {
         ...base,
-        outcome: 'failed',
-        retryable: true,
+        outcome: 'no_result',
         error: item.error,
         evidence: { source: 'supervisor', signal: 'batch_item_missing', detail: item.error },
       };

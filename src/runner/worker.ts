@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
+import type { WaitReason } from '../core/admission.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -9,6 +10,7 @@ import * as store from '../store/task-store.ts';
 import { whileUnavailable } from '../store/unavailable.ts';
 import type { AttemptLifecycle, BeginResult } from './attempt-lifecycle.ts';
 import type { AttemptRunner } from './attempt-runner.ts';
+import { UsageRecorder } from './usage-recorder.ts';
 
 /** How long a finished attempt waits for an unreachable database before its result is given up. */
 const FINISH_MAX_WAIT_MS = 10 * 60_000;
@@ -21,8 +23,8 @@ export interface WorkerDeps {
   bus: EventBus;
   lifecycle: AttemptLifecycle;
   runner: AttemptRunner;
-  /** Moves up to `limit` parked tasks back to the queue (they re-park if still no agent fits). */
-  wakeParked(limit: number): Promise<unknown>;
+  /** Moves up to `limit` tasks waiting for an agent back to the queue (they wait again if none fits). */
+  wakeParked(limit: number, reasons?: readonly WaitReason[]): Promise<unknown>;
   concurrency: number;
   cancelPollIntervalMs: number;
   logger: Logger;
@@ -103,10 +105,10 @@ export class Worker {
     if (begun.kind === 'skip') {
       this.#deps.logger.debug({ taskId, jobId: job.id, reason: begun.reason }, 'dispatch skipped');
       if (begun.recheck) {
-        await this.#deps.lifecycle.recheckParked(taskId).catch((error: unknown) => {
+        await this.#deps.lifecycle.recheckWaiting(taskId).catch((error: unknown) => {
           this.#deps.logger.warn(
             { err: error, taskId },
-            'could not re-check a parked task; it is re-checked on its own',
+            'could not re-check a task waiting for a slot; it is re-checked on its own',
           );
         });
       }
@@ -128,8 +130,8 @@ export class Worker {
       this.#running.delete(taskId);
       finish();
     }
-    // A run slot is free again: the most urgent parked task may fit now.
-    await this.#deps.wakeParked(1).catch((error: unknown) => {
+    // A run slot is free again: the most urgent task waiting for one may start now.
+    await this.#deps.wakeParked(1, ['slot']).catch((error: unknown) => {
       this.#deps.logger.warn({ err: error }, 'could not wake parked tasks; they are re-checked on their own');
     });
   }
@@ -170,6 +172,10 @@ export class Worker {
       ]);
     }
     const runStarted = performance.now();
+    const usage = new UsageRecorder(
+      (used) => this.#deps.lifecycle.recordUsage(attempt.id, used),
+      (error) => log.warn({ err: error }, 'could not record the attempt’s use so far; the next figures will'),
+    );
     let report: AgentRunReport;
     try {
       report = await this.#deps.runner.run({
@@ -182,6 +188,7 @@ export class Worker {
             log.warn({ err: error, pid }, 'could not record the agent process');
           });
         },
+        onUsage: (used) => usage.record(used),
       });
     } catch (error) {
       log.error({ err: error }, 'attempt runner failed');
@@ -193,6 +200,7 @@ export class Worker {
         costUsd: 0,
       };
     }
+    await usage.settled();
     const reason = signal.aborted ? (signal.reason as StopReason) : undefined;
     const interrupted = reason === STOP_REASONS.shutdown;
     if (reason === STOP_REASONS.cancel) {

@@ -253,7 +253,7 @@ export class Supervisor {
       registerSecret(config.ADMIN_TOKEN);
       await pool.sync(definitions, now());
       if (definitions.length === 0) {
-        logger.warn('no agents configured: set CLAUDE_API_KEYS or AGENTS_FILE; tasks fail until then');
+        logger.warn('no agents configured: set CLAUDE_API_KEYS or AGENTS_FILE; tasks park until then');
       }
 
       let worker: Worker | undefined;
@@ -283,6 +283,8 @@ export class Supervisor {
         await worker.start();
         logger.info({ driver: setup.driverName, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
       }
+      // The configuration may have added, fixed or enlarged agents: waiting tasks get another look.
+      await tasks.wakeParked(PARKED_WOKEN_AT_START);
       const runningWorker = worker;
       services = {
         tasks,
@@ -392,6 +394,9 @@ function showAdminToken(token: string): void {
  * interrupted by the previous process dying. Their jobs go back to the queue; the worker that picks
  * one up closes the lost attempt honestly and starts the next.
  */
+/** Waiting tasks looked at again when the supervisor starts, most urgent first. */
+const PARKED_WOKEN_AT_START = 100;
+
 async function redeliverInterrupted(database: Database, queue: TaskQueue, logger: Logger): Promise<void> {
   const interrupted = await tasksWithStatus(database.db, 'running');
   const jobIds = interrupted.map((task) => task.dispatchJobId).filter((id): id is string => id !== null);

@@ -8,6 +8,7 @@ import { type AgentUser, fenceDataDir, resolveAgentUser } from '../agents/agent-
 import { ClaudeCodeDriver } from '../agents/claude-code/driver.ts';
 import type { AgentDriver } from '../agents/driver.ts';
 import { EchoDriver } from '../agents/echo-driver.ts';
+import { ModelApiTap } from '../agents/model-api-tap.ts';
 import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -56,11 +57,13 @@ export function setUpWorker(options: WorkerSetupOptions): {
   worker: Worker;
   workspaces: WorkspaceManager;
   driverName: string;
-  stop(): void;
+  stop(): Promise<void>;
 } {
   const { config, database, logger } = options;
   const dataDir = resolve(config.DATA_DIR);
-  const driver = options.driver ?? createDriver(config);
+  // Listens (on loopback) only once a run uses it.
+  const tap = new ModelApiTap();
+  const driver = options.driver ?? createDriver(config, tap);
   const workspacesDir = config.WORKSPACES_DIR ? resolve(config.WORKSPACES_DIR) : join(dataDir, 'workspaces');
   const mirrorsDir = join(dataDir, 'mirrors');
   const workspaces = new WorkspaceManager({
@@ -93,6 +96,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
     logger,
     batchSize: config.BATCH_SIZE,
+    batchSharedSubmitters: config.BATCH_SHARED_SUBMITTERS,
     now: options.now,
     random: options.random,
   });
@@ -130,7 +134,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     bus: options.bus,
     lifecycle,
     runner,
-    wakeParked: (limit) => options.tasks.wakeParked(limit),
+    wakeParked: (limit, reasons) => options.tasks.wakeParked(limit, reasons),
     concurrency: config.WORKER_CONCURRENCY,
     cancelPollIntervalMs: config.CANCEL_POLL_INTERVAL_MS,
     logger,
@@ -152,10 +156,14 @@ export function setUpWorker(options: WorkerSetupOptions): {
   void sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   timer.unref();
-  return { worker, workspaces, driverName: driver.name, stop: () => clearInterval(timer) };
+  const stop = async () => {
+    clearInterval(timer);
+    await tap.close();
+  };
+  return { worker, workspaces, driverName: driver.name, stop };
 }
 
-export function createDriver(config: Config): AgentDriver {
+export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {
   switch (config.AGENT_DRIVER) {
     case 'echo':
       return new EchoDriver({ delayMs: config.ECHO_DRIVER_DELAY_MS });
@@ -165,6 +173,7 @@ export function createDriver(config: Config): AgentDriver {
         allowedCommands: config.AGENT_ALLOWED_COMMANDS,
         apiRetries: config.CLAUDE_API_RETRIES,
         apiTimeoutMs: config.CLAUDE_API_TIMEOUT_MS,
+        tap,
         ...(config.AGENT_USER ? { runAs: agentUser(config.AGENT_USER) } : {}),
       });
   }

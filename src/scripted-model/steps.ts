@@ -95,14 +95,20 @@ export const rateLimit = (retryAfterSeconds: number, repeat = 1): Step => ({
 });
 
 /**
- * Subscription-style quota rejection. Under OAuth credentials the CLI turns these headers into a
- * `rate_limit_event` with status `rejected` and does not retry.
+ * A quota rejection with the unified rate-limit headers. Under OAuth credentials the CLI turns
+ * them into a `rate_limit_event` with status `rejected` and does not retry; under an API key it
+ * shows only "Request rejected (429)" and retries (the supervisor reads the headers itself).
  */
-export const quotaExhausted = (resetsAtEpochSeconds: number, claim = 'five_hour'): Step => ({
+export const quotaExhausted = (
+  resetsAtEpochSeconds: number,
+  claim = 'five_hour',
+  extra: { message?: string; repeat?: number } = {},
+): Step => ({
   kind: 'error',
   status: 429,
   type: 'rate_limit_error',
-  message: 'Rate limited',
+  message: extra.message ?? 'Rate limited',
+  ...(extra.repeat ? { repeat: extra.repeat } : {}),
   headers: {
     'anthropic-ratelimit-unified-status': 'rejected',
     'anthropic-ratelimit-unified-reset': String(resetsAtEpochSeconds),

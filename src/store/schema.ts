@@ -16,7 +16,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Role } from '../auth/roles.ts';
-import type { CredentialClass } from '../core/admission.ts';
+import type { CredentialClass, WaitReason } from '../core/admission.ts';
 import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
 import type { Evidence, Outcome, TaskOutcome } from '../core/outcome.ts';
 import type { TaskStatus } from '../core/task-status.ts';
@@ -45,9 +45,15 @@ export const tasks = pgTable(
     /** Spend and wall-clock limits of the whole task, across attempts (null: only the global limits). */
     maxCostUsd: doublePrecision('max_cost_usd'),
     maxDurationSeconds: integer('max_duration_seconds'),
-    /** While parked: when an agent is expected to be free (null: when capacity frees up). */
+    /** While parked: when an agent is expected to be free (null: when capacity or an operator frees one). */
     parkedUntil: at('parked_until'),
-    parkReason: text('park_reason'),
+    /**
+     * Why a task that has not started is not running (src/core/admission.ts WAIT_REASONS): `slot`
+     * while it stays queued for a free run slot; `quota`, `budget` or `no_agent` while parked.
+     */
+    parkReason: text('park_reason').$type<WaitReason>(),
+    /** The explanation: each agent's blockers and what would change them. */
+    parkDetail: text('park_detail'),
     /** Attempts numbered up to this one ran before the latest manual retry and no longer count. */
     retryBaseAttempt: integer('retry_base_attempt').notNull().default(0),
     runAfter: at('run_after'),
@@ -68,6 +74,8 @@ export const tasks = pgTable(
     /** Outcome of the latest finished attempt, or `dependency_failed` for a task that never ran. */
     outcome: text('outcome').$type<TaskOutcome>(),
     error: text('error'),
+    /** What the agent of the latest attempt asked a person (outcome `needs_input`). */
+    question: text('question'),
     cancelRequestedAt: at('cancel_requested_at'),
     createdAt: at('created_at').notNull(),
     updatedAt: at('updated_at').notNull(),
@@ -113,6 +121,8 @@ export const taskAttempts = pgTable(
     /** Whether this attempt used up one of the task's attempts (interruptions do not). */
     countsAgainstBudget: boolean('counts_against_budget').notNull().default(true),
     error: text('error'),
+    /** What the agent asked a person, in plain words (outcome `needs_input`). */
+    question: text('question'),
     sessionId: text('session_id'),
     model: text('model'),
     inputTokens: integer('input_tokens').notNull().default(0),

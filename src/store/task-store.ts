@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
+import type { TokenUsage } from '../core/outcome.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskType } from '../core/task-types.ts';
 import type { CursorPosition } from './cursor.ts';
@@ -203,6 +204,29 @@ export async function updateAttempt(
   const [row] = await q.update(taskAttempts).set(patch).where(eq(taskAttempts.id, id)).returning();
   if (!row) throw new Error(`attempt ${id} vanished during an update`);
   return row;
+}
+
+/**
+ * Records what a running attempt has used so far (requests, tokens, cost), so the agent's quota
+ * windows are charged as requests happen and an attempt that is later lost keeps its charge. Only
+ * while the attempt is open: its final figures, written when it ends, are never overwritten.
+ */
+export async function recordAttemptUsage(
+  q: Queryable,
+  id: string,
+  used: { apiRequests: number; usage: TokenUsage; costUsd: number },
+): Promise<void> {
+  await q
+    .update(taskAttempts)
+    .set({
+      apiRequests: used.apiRequests,
+      inputTokens: used.usage.inputTokens,
+      outputTokens: used.usage.outputTokens,
+      cacheReadTokens: used.usage.cacheReadTokens,
+      cacheWriteTokens: used.usage.cacheWriteTokens,
+      costUsd: used.costUsd,
+    })
+    .where(and(eq(taskAttempts.id, id), isNull(taskAttempts.endedAt)));
 }
 
 export async function getAttempt(q: Queryable, id: string): Promise<AttemptRow | undefined> {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { appendAudit } from '../audit/audit-log.ts';
+import type { WaitReason } from '../core/admission.ts';
 import { batchKey, batchRefusal } from '../core/batch-key.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { type DagProblem, dependencyVerdict, planDag } from '../core/dag.ts';
@@ -9,7 +10,7 @@ import { taskFingerprint } from '../core/fingerprint.ts';
 import { eventsFrom, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
 import type { BatchSubmission, BatchTaskSubmission, TaskSubmission } from '../core/task-types.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
-import { parkedTaskIds } from '../pool/pool-store.ts';
+import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
@@ -485,6 +486,7 @@ export class TaskService {
         runAfter: null,
         outcome: null,
         error: null,
+        question: null,
         resultText: null,
         result: null,
         cancelRequestedAt: null,
@@ -505,25 +507,28 @@ export class TaskService {
   }
 
   /**
-   * Moves up to `limit` parked tasks, most urgent first, back to the queue to try admission again
-   * (a task that still fits no agent parks again). Called when capacity frees up.
+   * Gives up to `limit` tasks waiting for an agent (parked, or queued for a slot), most urgent
+   * first, another look now: their job moves up to now and a parked task is queued again (a task
+   * that still fits no agent waits again). Called when capacity frees up or agents change.
    */
-  async wakeParked(limit: number): Promise<number> {
+  async wakeParked(limit: number, reasons?: readonly WaitReason[]): Promise<number> {
     let woken = 0;
-    for (const id of await parkedTaskIds(this.#db, limit)) {
+    for (const id of await waitingTaskIds(this.#db, limit, reasons)) {
       const events = await this.#db.transaction(async (tx) => {
         const task = await store.getTask(tx, id, { lock: true });
-        if (task?.status !== 'parked') return [];
+        if (!task?.parkReason || !['queued', 'retrying', 'parked'].includes(task.status)) return [];
         const now = this.#now();
         const jobId = await this.#queue.dispatch(tx, id, { priority: task.priority });
-        const queued = await store.updateTask(tx, id, {
-          status: allowed(task, 'wake'),
+        const updated = await store.updateTask(tx, id, {
+          status: task.status === 'parked' ? allowed(task, 'wake') : task.status,
           dispatchJobId: jobId,
           parkedUntil: null,
+          parkReason: null,
+          parkDetail: null,
           updatedAt: now,
         });
         woken += 1;
-        return recordStatus(tx, queued, now);
+        return task.status === 'parked' ? recordStatus(tx, updated, now) : [];
       });
       this.#bus.publish(events);
     }

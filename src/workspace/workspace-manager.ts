@@ -14,7 +14,8 @@ import { resolveRepository, type SourceSettings } from './repository-source.ts';
  *   `refreshMs`. Upstream branches land in `refs/remotes/origin/*`; the supervisor's own branches
  *   live in `refs/heads/supervisor/*`, which a fetch never touches.
  * - Read-only tasks get a detached worktree at the requested ref, removed after the attempt.
- *   A diff-only review of a repository that cannot be fetched gets a scratch directory.
+ *   An issue summary whose repository cannot be fetched gets a scratch directory; any other task
+ *   whose repository cannot be checked out fails before an agent runs.
  * - Mutating tasks get their own worktree on a new branch `supervisor/<task id>`, kept across
  *   attempts (a retry continues the work) and removed after the retention period. Branches are
  *   never deleted and the source repository is never written to.
@@ -115,8 +116,9 @@ export class WorkspaceManager {
       if (!source.ok) throw new WorkspaceError(source.reason);
       return this.#mutatingWorktree(task.id, dir, source.url, optionalString(payload.base_ref));
     }
-    const canGoWithout =
-      task.type === 'ISSUE_SUMMARY' || (task.type === 'PR_REVIEW' && typeof payload.diff === 'string');
+    // An issue summary reads the issue, which the payload carries; every other type reads the code,
+    // and a review of a diff without the code around it would pass for a review of the repository.
+    const canGoWithout = task.type === 'ISSUE_SUMMARY';
     if (!source.ok) {
       if (canGoWithout) return this.#scratch(dir, `no checkout: ${source.reason}`);
       throw new WorkspaceError(source.reason);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../core/outcome.ts';
+import { checkResult } from '../../core/result-check.ts';
 import { type Classification, classify, type StopCause } from './classify.ts';
 import { ClaudeStreamState, type EarlyStop } from './stream-state.ts';
 
@@ -73,6 +74,9 @@ const TABLE: Array<
     { kind: 'inactivity', idleMs: 5000 },
   ],
   ['root-bypass', 'infra_error', { signal: 'stderr', value: 'bypass_root' }],
+  // The CLI's verdict is success; checkResult (below) finds that nothing usable came of it.
+  ['plain-text-no-structured-output', 'succeeded', { signal: 'result', field: 'is_error', value: false }],
+  ['ask-user-question', 'needs_input', { signal: 'assistant', field: 'tool_use', value: 'AskUserQuestion' }],
 ];
 
 describe('classify (recorded Claude Code 2.1.330 streams)', () => {
@@ -87,6 +91,24 @@ describe('classify (recorded Claude Code 2.1.330 streams)', () => {
     const verdict = replay(scenario, stop);
     expect(verdict.outcome).toBe(outcome);
     expect(verdict.evidence).toMatchObject(evidence);
+  });
+
+  it('keeps the question the agent asked, stopping at it', () => {
+    const verdict = replay('ask-user-question');
+    expect(verdict.question).toBe('Which branch should I review? (main / release)');
+    expect(verdict.error).toBe('the agent stopped to ask a question');
+  });
+
+  it('finds no result in a schema run the model answered in plain text', () => {
+    const verdict = replay('plain-text-no-structured-output');
+    expect(verdict.structuredOutput).toBeUndefined();
+    expect(
+      checkResult({
+        type: 'PR_REVIEW',
+        structuredOutput: verdict.structuredOutput,
+        ...(verdict.resultText ? { resultText: verdict.resultText } : {}),
+      })?.outcome,
+    ).toBe('no_result');
   });
 
   it('never trusts exit code 0 alone: a run with a denied tool exits 0', () => {
@@ -139,6 +161,7 @@ describe('classify (recorded Claude Code 2.1.330 streams)', () => {
     });
     expect(early).toEqual({
       outcome: 'rate_limited',
+      source: 'event',
       signal: 'api_retry',
       field: 'retry_delay_ms',
       value: 60_000,

@@ -1,5 +1,6 @@
 import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
 import { costUsd } from '../../core/pricing.ts';
+import { askedQuestions } from '../../core/result-check.ts';
 import type { ClaudeStreamState, EarlyStop, RateLimitInfo } from './stream-state.ts';
 
 /**
@@ -39,6 +40,8 @@ export interface Classification {
   quotaWarning?: RateLimitInfo;
   resultText?: string;
   structuredOutput?: unknown;
+  /** What the agent asked a person (outcome `needs_input`). */
+  question?: string;
   permissionDenials: unknown[];
   usage: TokenUsage;
   costUsd: number;
@@ -55,6 +58,13 @@ const num = (value: unknown): number => (typeof value === 'number' && Number.isF
 
 /** Tools whose denial means the agent wanted a human to answer. */
 const ASKING_TOOLS = new Set(['AskUserQuestion', 'ExitPlanMode']);
+
+const EARLY_STOP_ERRORS: Record<EarlyStop['outcome'], string> = {
+  auth_failed: 'the API rejected the credential',
+  rate_limited: 'rate limited with a long retry delay',
+  quota_exhausted: 'the API refused the credential: its quota is used up until the window resets',
+  needs_input: 'the agent stopped to ask a question',
+};
 
 /** Usage and our own cost, from the result's per-model figures or, without a result, the live stream. */
 export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; costUsd: number } {
@@ -99,6 +109,7 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
     ...(typeof result?.result === 'string' ? { resultText: result.result } : {}),
     ...(result && 'structured_output' in result ? { structuredOutput: result.structured_output } : {}),
     ...(state.rateLimit?.status === 'allowed_warning' ? { quotaWarning: state.rateLimit } : {}),
+    ...(state.question ? { question: state.question } : {}),
   };
   const verdict = (
     outcome: Outcome,
@@ -119,20 +130,31 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
       { error: `could not start claude: ${facts.spawnError}` },
     );
   }
-  if (stop) return stopped(stop, verdict);
+  // A quota refusal stops the run early, and is told with the window it names, below.
+  if (stop && !(stop.kind === 'early' && stop.stop.outcome === 'quota_exhausted'))
+    return stopped(stop, verdict);
 
   if (state.rateLimit?.status === 'rejected') {
     const resetsAt = state.rateLimit.resetsAt ? new Date(state.rateLimit.resetsAt * 1000) : undefined;
+    const evidence: Evidence =
+      state.rateLimitSource === 'api'
+        ? {
+            source: 'api',
+            signal: 'response',
+            field: 'anthropic-ratelimit-unified-status',
+            value: 'rejected',
+          }
+        : { source: 'event', signal: 'rate_limit_event', field: 'rate_limit_info.status', value: 'rejected' };
+    const window = state.rateLimit.rateLimitType ? ` (${state.rateLimit.rateLimitType})` : '';
     return verdict(
       'quota_exhausted',
+      { ...evidence, ...(state.rateLimit.rateLimitType ? { detail: state.rateLimit.rateLimitType } : {}) },
       {
-        source: 'event',
-        signal: 'rate_limit_event',
-        field: 'rate_limit_info.status',
-        value: 'rejected',
-        detail: state.rateLimit.rateLimitType,
+        error:
+          errorText(result) ??
+          `the API refused the credential: its quota${window} is used up${resetsAt ? ` until ${resetsAt.toISOString()}` : ''}`,
+        ...(resetsAt ? { resetsAt } : {}),
       },
-      { error: errorText(result) ?? 'subscription quota exhausted', ...(resetsAt ? { resetsAt } : {}) },
     );
   }
 
@@ -191,7 +213,10 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
     return verdict(
       'needs_input',
       { source: 'event', signal: 'result', field: 'permission_denials', value: (asking as Json).tool_name },
-      { error: 'the agent asked for human input, which a headless run cannot give' },
+      {
+        error: 'the agent asked for human input, which a headless run cannot give',
+        question: askedQuestions((asking as Json).tool_input),
+      },
     );
   }
   if (denials.length > 0) {
@@ -247,17 +272,17 @@ function stopped(
       return verdict(
         stop.stop.outcome,
         {
-          source: 'event',
+          source: stop.stop.source,
           signal: stop.stop.signal,
           field: stop.stop.field,
           value: stop.stop.value,
-          detail: 'stopped early: the CLI would keep retrying',
+          detail:
+            stop.stop.outcome === 'needs_input'
+              ? 'stopped at the question: nobody answers a headless run'
+              : 'stopped early: the CLI would keep retrying',
         },
         {
-          error:
-            stop.stop.outcome === 'auth_failed'
-              ? 'the API rejected the credential'
-              : 'rate limited with a long retry delay',
+          error: EARLY_STOP_ERRORS[stop.stop.outcome],
           ...(stop.stop.retryAfterMs ? { retryAfterMs: stop.stop.retryAfterMs } : {}),
         },
       );
@@ -288,8 +313,10 @@ function apiFailure(
     });
   }
   if (status === 429 || kind === 'rate_limit') {
+    // The response's own headers (seen by the tap) say how long; else the CLI's last retry delay.
     const retry = state.lastApiRetry;
-    const retryAfterMs = retry?.error === 'rate_limit' ? num(retry.retry_delay_ms) : undefined;
+    const retryAfterMs =
+      state.retryAfterMs ?? (retry?.error === 'rate_limit' ? num(retry.retry_delay_ms) : undefined);
     return verdict('rate_limited', status === 429 ? byStatus : byKind, {
       error,
       ...(retryAfterMs ? { retryAfterMs } : {}),

@@ -5,11 +5,13 @@ import { MEMORY_TOOLS } from '../../memory/prompt-memory.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
 import { EventBatcher } from '../event-batcher.ts';
+import type { ModelApiTap, TapRoute } from '../model-api-tap.ts';
+import { fingerprint } from '../secrets.ts';
 import { CLAUDE_BIN } from './binary.ts';
 import { accountUsage, classify, type StopCause } from './classify.ts';
 import { claudeCommand, credentialSecrets } from './command.ts';
 import { LineSplitter } from './line-splitter.ts';
-import { ClaudeStreamState } from './stream-state.ts';
+import { ClaudeStreamState, type EarlyStop } from './stream-state.ts';
 import { watchdogVerdict } from './watchdog.ts';
 
 export interface ClaudeDriverOptions {
@@ -26,6 +28,11 @@ export interface ClaudeDriverOptions {
   watchdogIntervalMs?: number;
   /** Run agent processes as this unprivileged user (AGENT_USER); unset: as the supervisor's user. */
   runAs?: AgentUser;
+  /**
+   * Passes the CLI's model API calls through the supervisor, which reads quota signals off the
+   * responses' headers (src/agents/model-api-tap.ts). Unset: the CLI talks to the API directly.
+   */
+  tap?: ModelApiTap;
   now?: () => number;
 }
 
@@ -67,6 +74,10 @@ export class ClaudeCodeDriver implements AgentDriver {
     }
     const runAs = this.#options.runAs;
     if (runAs) await handOver([request.session.stateDir, request.workspace.dir], runAs);
+    const state = new ClaudeStreamState();
+    let stop: (cause: StopCause) => void = () => {};
+    const route = await this.#openRoute(request, state, (early) => stop({ kind: 'early', stop: early }));
+    const baseUrl = route?.url ?? request.agent.baseUrl;
     const { args, env } = claudeCommand({
       model: request.agent.model,
       sessionId: request.session.id,
@@ -79,7 +90,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       ...(request.prompt.jsonSchema ? { jsonSchema: request.prompt.jsonSchema } : {}),
       ...(request.mcp ? { mcp: { configFile: mcpConfigFile, tools: MEMORY_TOOLS } } : {}),
       credential: request.agent.credential,
-      ...(request.agent.baseUrl ? { baseUrl: request.agent.baseUrl } : {}),
+      ...(baseUrl ? { baseUrl } : {}),
       ...dirs,
       path: this.#options.agentPath,
       apiRetries: this.#options.apiRetries,
@@ -91,7 +102,6 @@ export class ClaudeCodeDriver implements AgentDriver {
     const secrets = [...credentialSecrets(request.agent.credential), ...(request.mcp?.secrets ?? [])];
     const scrub = (text: string) =>
       secrets.reduce((clean, secret) => clean.replaceAll(secret, '[redacted]'), text);
-    const state = new ClaudeStreamState();
     const batcher = new EventBatcher((events) => request.emit(events));
     const startedAt = this.#now();
     let lastEventAt = startedAt;
@@ -117,7 +127,7 @@ export class ClaudeCodeDriver implements AgentDriver {
     child.stdin?.on('error', () => {}); // the CLI may exit before reading all of a long prompt
     child.stdin?.end(request.prompt.text);
 
-    const stop = (cause: StopCause) => {
+    stop = (cause: StopCause) => {
       if (stopCause) return;
       stopCause = cause;
       terminate(child, this.#options.killGraceMs ?? 3000);
@@ -149,9 +159,17 @@ export class ClaudeCodeDriver implements AgentDriver {
     else request.signal.addEventListener('abort', onAbort, { once: true });
 
     const limits = request.limits;
+    let reported = '';
     const watchdog = setInterval(() => {
+      const spent = accountUsage(state);
+      const used = { apiRequests: state.requestCount, usage: spent.usage, costUsd: spent.costUsd };
+      const key = JSON.stringify(used);
+      if (key !== reported) {
+        reported = key;
+        request.onUsage?.(used);
+      }
       const verdict = watchdogVerdict(
-        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: accountUsage(state).costUsd },
+        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: spent.costUsd },
         this.#now(),
         {
           idleMs: limits.idleMs,
@@ -164,6 +182,7 @@ export class ClaudeCodeDriver implements AgentDriver {
     }, this.#options.watchdogIntervalMs ?? 250);
 
     const exit = await closed;
+    route?.close();
     clearInterval(watchdog);
     request.signal.removeEventListener('abort', onAbort);
     stdout.end().forEach(onLine);
@@ -189,6 +208,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       usage: verdict.usage,
       costUsd: verdict.costUsd,
       ...(verdict.error ? { error: verdict.error } : {}),
+      ...(verdict.question ? { question: verdict.question } : {}),
       ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
       ...(verdict.structuredOutput !== undefined
         ? { result: { structured_output: verdict.structuredOutput } }
@@ -205,7 +225,38 @@ export class ClaudeCodeDriver implements AgentDriver {
       apiRequests: state.requestCount,
     };
   }
+
+  /**
+   * A route through the model API tap for this run, whose responses feed the stream state; a
+   * refusal stops the run. Cloud credentials (Bedrock, Vertex) reach their provider by its own
+   * SDK and are not tapped.
+   */
+  async #openRoute(
+    request: AgentRunRequest,
+    state: ClaudeStreamState,
+    onStop: (early: EarlyStop) => void,
+  ): Promise<TapRoute | undefined> {
+    const tap = this.#options.tap;
+    const credential = request.agent.credential;
+    if (!tap || credential.kind === 'cloud') return undefined;
+    return tap.open({
+      upstream: request.agent.baseUrl ?? ANTHROPIC_API,
+      holdKey: `${request.agent.id}:${fingerprint(credential.value)}`,
+      onResponse: (response) => {
+        const now = new Date(this.#now());
+        const early = state.observeResponse(response.status, response.header, now);
+        if (early) onStop(early);
+        if (response.status !== 429) return undefined;
+        const resetsAt = state.rateLimit?.status === 'rejected' ? state.rateLimit.resetsAt : undefined;
+        if (resetsAt) return { holdUntil: new Date(resetsAt * 1000) };
+        return state.retryAfterMs ? { holdUntil: new Date(now.getTime() + state.retryAfterMs) } : undefined;
+      },
+    });
+  }
 }
+
+/** The provider's API, where the CLI goes when no base URL is configured. */
+const ANTHROPIC_API = 'https://api.anthropic.com';
 
 /** The event as stored: its type (with subtype) and the whole object, or a preview if huge. */
 function storedEvent(event: unknown, bytes: number): { type: string; data: unknown } {

@@ -1,4 +1,6 @@
 import type { TokenUsage } from '../../core/outcome.ts';
+import { askedQuestions } from '../../core/result-check.ts';
+import { type HeaderReader, retryAfterMs, unifiedRateLimit } from './response-headers.ts';
 
 /**
  * What the supervisor knows about a Claude Code run, built up one stream-json event at a time.
@@ -19,12 +21,20 @@ export interface RateLimitInfo {
 
 /** A signal that the run will not recover, seen before the CLI gives up by itself. */
 export interface EarlyStop {
-  outcome: 'auth_failed' | 'rate_limited';
+  outcome: 'auth_failed' | 'rate_limited' | 'quota_exhausted' | 'needs_input';
+  /** `event`: a stream-json line; `api`: a model API response seen by the tap. */
+  source: 'event' | 'api';
   signal: string;
   field: string;
   value: unknown;
   retryAfterMs?: number;
 }
+
+/**
+ * Tools a model calls to ask a person. Headless runs disable them (the CLI answers "No such tool
+ * available"), and the model then guesses; the run is stopped at the question instead.
+ */
+const ASKING_TOOLS = new Set(['AskUserQuestion']);
 
 /** A 429 whose retry the CLI would sit through for this long or longer is not worth waiting for. */
 export const LONG_RATE_LIMIT_MS = 30_000;
@@ -39,11 +49,19 @@ export class ClaudeStreamState {
   permissionMode: string | undefined;
   /** The last `result` event (one per turn in -p mode). */
   result: Json | undefined;
-  /** The last `rate_limit_event.rate_limit_info`. */
+  /**
+   * The latest unified rate-limit state: from a `rate_limit_event` (subscriptions) or from the
+   * headers of a response the model API tap saw (every credential class).
+   */
   rateLimit: RateLimitInfo | undefined;
+  rateLimitSource: 'event' | 'api' | undefined;
+  /** The wait the latest 429 asked for (its `retry-after`, or its rate-limit reset headers). */
+  retryAfterMs: number | undefined;
   /** `error` of the last synthetic assistant message (API failures). */
   assistantError: string | undefined;
   lastApiRetry: Json | undefined;
+  /** What the agent asked a person, in plain words (an `AskUserQuestion` call). */
+  question: string | undefined;
   eventCount = 0;
   readonly #runningTools = new Set<string>();
   /** Live usage per API message id: input and cache from message_start, output from message_delta. */
@@ -87,8 +105,7 @@ export class ClaudeStreamState {
       case 'system':
         return this.#system(event);
       case 'assistant':
-        this.#assistant(event);
-        return undefined;
+        return this.#assistant(event);
       case 'user':
         this.#user(event);
         return undefined;
@@ -104,6 +121,7 @@ export class ClaudeStreamState {
             ...(typeof info.rateLimitType === 'string' ? { rateLimitType: info.rateLimitType } : {}),
             ...(typeof info.utilization === 'number' ? { utilization: info.utilization } : {}),
           };
+          this.rateLimitSource = 'event';
         }
         return undefined;
       case 'result':
@@ -112,6 +130,40 @@ export class ClaudeStreamState {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Takes in the status and headers of a model API response (seen by the model API tap); returns
+   * an early stop when the API refused the credential's quota, or asked for a wait the run should
+   * not sit through.
+   */
+  observeResponse(status: number, header: HeaderReader, now: Date): EarlyStop | undefined {
+    const unified = unifiedRateLimit(header);
+    if (unified) {
+      this.rateLimit = unified;
+      this.rateLimitSource = 'api';
+    }
+    if (unified?.status === 'rejected') {
+      return {
+        outcome: 'quota_exhausted',
+        source: 'api',
+        signal: 'response',
+        field: 'anthropic-ratelimit-unified-status',
+        value: 'rejected',
+      };
+    }
+    if (status !== 429) return undefined;
+    const wait = retryAfterMs(status, header, now);
+    this.retryAfterMs = wait;
+    if (wait === undefined || wait < LONG_RATE_LIMIT_MS) return undefined;
+    return {
+      outcome: 'rate_limited',
+      source: 'api',
+      signal: 'response',
+      field: 'retry-after',
+      value: Math.round(wait / 1000),
+      retryAfterMs: wait,
+    };
   }
 
   #system(event: Json): EarlyStop | undefined {
@@ -124,12 +176,19 @@ export class ClaudeStreamState {
     this.lastApiRetry = event;
     // The CLI retries a bad key for minutes; it will not get better.
     if (event.error === 'authentication_failed') {
-      return { outcome: 'auth_failed', signal: 'api_retry', field: 'error', value: event.error };
+      return {
+        outcome: 'auth_failed',
+        source: 'event',
+        signal: 'api_retry',
+        field: 'error',
+        value: event.error,
+      };
     }
     const delay = num(event.retry_delay_ms);
     if (event.error === 'rate_limit' && delay >= LONG_RATE_LIMIT_MS) {
       return {
         outcome: 'rate_limited',
+        source: 'event',
         signal: 'api_retry',
         field: 'retry_delay_ms',
         value: delay,
@@ -139,14 +198,25 @@ export class ClaudeStreamState {
     return undefined;
   }
 
-  #assistant(event: Json): void {
+  #assistant(event: Json): EarlyStop | undefined {
     if (typeof event.error === 'string') this.assistantError = event.error;
     const message = isObject(event.message) ? event.message : undefined;
     if (typeof message?.model === 'string' && message.model !== '<synthetic>') this.model = message.model;
     for (const block of Array.isArray(message?.content) ? message.content : []) {
-      if (isObject(block) && block.type === 'tool_use' && typeof block.id === 'string')
-        this.#runningTools.add(block.id);
+      if (!isObject(block) || block.type !== 'tool_use') continue;
+      if (typeof block.id === 'string') this.#runningTools.add(block.id);
+      if (ASKING_TOOLS.has(String(block.name))) {
+        this.question = askedQuestions(block.input);
+        return {
+          outcome: 'needs_input',
+          source: 'event',
+          signal: 'assistant',
+          field: 'tool_use',
+          value: block.name,
+        };
+      }
     }
+    return undefined;
   }
 
   #user(event: Json): void {

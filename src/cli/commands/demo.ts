@@ -54,7 +54,7 @@ export async function demo(
 ): Promise<void> {
   out(BANNER);
   const workDir = mkdtempSync(join(tmpdir(), 'supervisor-demo-'));
-  const repository = createDemoRepository(join(workDir, 'calculator'));
+  const repository = createDemoRepository(join(workDir, 'service'));
   const model = await startScriptedModelServer();
   model.script(DEMO_KEY, [
     steps.toolUse([{ name: 'StructuredOutput', input: REVIEW }], {
@@ -103,7 +103,7 @@ export async function demo(
         type: 'PR_REVIEW',
         priority: 8,
         payload: {
-          repository: 'acme/auth-service',
+          repository,
           pr_number: 42,
           title: 'Refresh tokens before they expire',
           diff: '--- a/auth.py\n+++ b/auth.py\n@@ -1,3 +1,3 @@\n def token():\n-    return old_token()\n+    return refresh()\n',
@@ -191,8 +191,9 @@ function createDemoRepository(path: string): string {
   mkdirSync(path, { recursive: true });
   git('init', '--quiet', '--initial-branch', 'main');
   writeFileSync(join(path, 'calc.js'), 'export function add(a, b) {\n  return a - b;\n}\n');
-  writeFileSync(join(path, 'README.md'), '# calculator\n');
+  writeFileSync(join(path, 'auth.py'), 'def token():\n    return old_token()\n');
+  writeFileSync(join(path, 'README.md'), '# service\n');
   git('add', '-A');
-  git('commit', '--quiet', '-m', 'calculator with a bug');
+  git('commit', '--quiet', '-m', 'a service with a bug');
   return path;
 }

@@ -1,0 +1,45 @@
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { type ScriptedModelServer, startScriptedModelServer } from '../../src/scripted-model/server.ts';
+import { processesUnder } from './agent-processes.ts';
+import { startTestSupervisor, type TestSupervisor } from './harness.ts';
+
+export interface ScriptedSuite {
+  /** The describe block's scripted model server, started before its first test. */
+  readonly model: ScriptedModelServer;
+  /**
+   * A supervisor on a fresh embedded database. It is stopped after the test, and the test fails
+   * if it left an agent process behind.
+   */
+  start(options: Parameters<typeof startTestSupervisor>[1]): Promise<TestSupervisor>;
+}
+
+/**
+ * For a describe block whose tests run the real `claude` against one scripted model server:
+ * registers the hooks that start the server once and clean up after every test.
+ */
+export function scriptedSuite(): ScriptedSuite {
+  let model: ScriptedModelServer | undefined;
+  const started: TestSupervisor[] = [];
+  beforeAll(async () => {
+    model = await startScriptedModelServer();
+  });
+  afterAll(() => model?.close());
+  afterEach(async () => {
+    for (const test of started.splice(0)) {
+      const leftovers = processesUnder(test.dataDir);
+      await test.stop();
+      expect(leftovers, 'agent processes left behind').toEqual([]);
+    }
+  });
+  return {
+    get model() {
+      if (!model) throw new Error('the scripted model server starts before the first test');
+      return model;
+    },
+    async start(options) {
+      const test = await startTestSupervisor('pglite', options);
+      started.push(test);
+      return test;
+    },
+  };
+}
