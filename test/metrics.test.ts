@@ -114,7 +114,8 @@ describe('GET /api/v1/metrics (Prometheus)', () => {
     ).toBe(1);
     expect(value('supervisor_tasks_finished_total', { status: 'cancelled' })).toBe(1);
     expect(value('supervisor_task_retries_total', { type: 'PR_REVIEW', outcome: 'failed' })).toBe(1);
-    expect(value('supervisor_task_parks_total', { type: 'PR_REVIEW' })).toBe(1);
+    // The only agent is paused: parked for want of an enabled agent.
+    expect(value('supervisor_task_parks_total', { type: 'PR_REVIEW', reason: 'no_agent' })).toBe(1);
   });
 
   it('reports attempts, tokens and cost by agent, model and type', () => {

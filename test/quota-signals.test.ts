@@ -234,6 +234,12 @@ describe('quota signals from API keys (real Claude Code CLI)', () => {
     const [agent] = await quotaStatus();
     expect(agent).toMatchObject({ available: false, cooldowns: [{ reason: 'rate_limited' }] });
     expect(new Date(agent!.cooldowns[0]!.until).getTime()).toBeGreaterThanOrEqual(before + 119_000);
+    const metrics = (await test!.supervisor.app.inject({ url: '/api/v1/metrics' })).body;
+    const cooldown =
+      /^supervisor_agent_cooldown_seconds\{agent="claude-1",model="[^"]+",reason="rate_limited"\} (\S+)$/m.exec(
+        metrics,
+      );
+    expect(Number(cooldown?.[1])).toBeGreaterThan(100);
     expect(requestsOf(key)).toHaveLength(1);
   }, 120_000);
 });

@@ -62,8 +62,8 @@ export class Metrics {
   });
   readonly taskParks = new Counter({
     name: 'supervisor_task_parks_total',
-    help: 'Times a task was parked because no agent could take it yet, by task type.',
-    labelNames: ['type'] as const,
+    help: 'Times a task was parked because no agent could take it yet, by task type and park reason (quota, budget, no_agent).',
+    labelNames: ['type', 'reason'] as const,
     registers: [this.registry],
   });
   readonly taskRetries = new Counter({
@@ -200,7 +200,12 @@ export class Metrics {
       return;
     const { db } = this.#sources;
     const lookup = db
-      .select({ type: tasks.type, outcome: tasks.outcome, createdAt: tasks.createdAt })
+      .select({
+        type: tasks.type,
+        outcome: tasks.outcome,
+        parkReason: tasks.parkReason,
+        createdAt: tasks.createdAt,
+      })
       .from(tasks)
       .where(eq(tasks.id, message.taskId))
       .then(([task]) => {
@@ -210,7 +215,7 @@ export class Metrics {
           if (task.createdAt.getTime() === message.createdAt.getTime())
             this.tasksSubmitted.labels(task.type).inc();
         } else if (status === 'parked') {
-          this.taskParks.labels(task.type).inc();
+          this.taskParks.labels(task.type, task.parkReason ?? 'unknown').inc();
         } else {
           const outcome = (message.data as { outcome?: string | null }).outcome ?? task.outcome ?? 'none';
           this.tasksFinished.labels(task.type, status, outcome).inc();
@@ -339,18 +344,21 @@ export class Metrics {
     );
     agentGauge(
       'supervisor_agent_cooldown_seconds',
-      'Seconds left of an active cooldown, by agent and model (absent when none).',
-      ['agent', 'model'],
+      'Seconds left of an active cooldown, by agent, model and reason (rate_limited, quota_exhausted); absent when none.',
+      ['agent', 'model', 'reason'],
       (gauge, agents, now) => {
         for (const agent of agents) {
-          // Two cooldowns of one model: the longer one is the one that matters.
-          const longest = new Map<string, number>();
+          // Two cooldowns of one model and reason: the longer one is the one that matters.
+          const longest = new Map<string, { model: string; reason: string; left: number }>();
           for (const cooldown of agent.cooldowns) {
             const left = Math.max(0, (cooldown.until.getTime() - now.getTime()) / 1000);
             const model = cooldown.model || 'all';
-            longest.set(model, Math.max(left, longest.get(model) ?? 0));
+            const key = `${model}\n${cooldown.reason}`;
+            if (left >= (longest.get(key)?.left ?? 0))
+              longest.set(key, { model, reason: cooldown.reason, left });
           }
-          for (const [model, left] of longest) gauge.labels(agent.id, model).set(left);
+          for (const { model, reason, left } of longest.values())
+            gauge.labels(agent.id, model, reason).set(left);
         }
       },
     );

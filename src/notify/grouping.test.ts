@@ -68,3 +68,34 @@ describe('grouping alerts', () => {
     ).toBeUndefined();
   });
 });
+
+describe('alerts for tasks that wait', () => {
+  const alert = (id: number, action: string, details: Record<string, unknown>): PendingAlert => ({
+    id,
+    ...alertFromAudit({ action, at: t0, taskId: `task-${id}`, agentId: null, details })!,
+  });
+
+  it('says a task parked for want of an agent is parked, never failed, and what to do', () => {
+    const reason = 'no enabled agent can run it (claude-1: disabled): fix a disabled agent’s credential';
+    const message = notificationFor([alert(1, 'pool.no_agent', { because: 'no_agent', reason })], {
+      id: 'n-1',
+      now: t0,
+    });
+    expect(message).toMatchObject({ kind: 'no_agent', why: reason });
+    expect(message.title).toContain('parked');
+    expect(message.title).not.toContain('fail');
+    expect(message.what).toContain('none has failed for this');
+    expect(message.action).toContain('supervisor agents resume');
+  });
+
+  it('quotes the question of a task that needs input', () => {
+    const message = notificationFor(
+      [alert(2, 'task.failed', { type: 'REFACTOR', outcome: 'needs_input', question: 'Split util.js?' })],
+      { id: 'n-2', now: t0 },
+    );
+    expect(message).toMatchObject({
+      kind: 'task_needs_input',
+      what: 'The agent stopped to ask: Split util.js?',
+    });
+  });
+});
