@@ -73,6 +73,7 @@ async function bareRun(): Promise<void> {
     homeDir: join(state, 'home'),
     tmpDir: join(state, 'tmp'),
     path: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    attemptId: randomUUID(),
     apiRetries: 0,
     apiTimeoutMs: 120_000,
     gitIdentity: { name: 'b', email: 'b@b' },

@@ -319,7 +319,7 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
     // subject): the branch holds only the supervisor's commit of the files left in the worktree.
     const { commits } = (task.result as { workspace: { commits: Array<{ subject: string }> } }).workspace;
     expect(commits.map((commit) => commit.subject)).toEqual([`supervisor: BUG_FIX ${task.id}`]);
-    const worktree = join(dataDir, 'workspaces', task.id);
+    const worktree = join(dataDir, 'workspaces', task.id, attempts[0]!.id);
     expect(execFileSync('git', ['-C', worktree, 'log', '--format=%B'], { encoding: 'utf8' })).not.toContain(
       secret,
     );
@@ -463,7 +463,7 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
     expect(task).toMatchObject({ status: 'succeeded', resultText: 'Fixed add().' });
 
     // The changes are in the worktree and on the task's branch, and nowhere else.
-    const worktree = join(dataDir, 'workspaces', task.id);
+    const worktree = join(dataDir, 'workspaces', task.id, attempts[0]!.id);
     expect(readFileSync(join(worktree, 'calc.js'), 'utf8')).toContain('a + b');
     expect(readFileSync(join(worktree, 'NOTES.md'), 'utf8')).toBe('add() fixed\n');
     expect(existsSync(join(worktree, 'inside-bash.txt'))).toBe(true);
@@ -614,7 +614,7 @@ describe.skipIf(noAgentUser !== undefined)(
 
       // The agent, and the script its test runner ran, are nobody.
       expect(results.get('toolu_id')!.text).toMatch(new RegExp(`^uid=${agentUid}\\(nobody\\)`));
-      const worktree = join(dataDir, 'workspaces', task.id);
+      const worktree = join(dataDir, 'workspaces', task.id, attempts[0]!.id);
       expect(statSync(join(worktree, 'package.json')).uid, 'owner of the file the agent wrote').toBe(
         agentUid,
       );

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../src/core/outcome.ts';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
-import { listAttempts } from '../src/store/task-store.ts';
+import { listAttempts, listEvents } from '../src/store/task-store.ts';
 import { processesUnder } from './support/agent-processes.ts';
-import { createSourceRepo } from './support/git-repo.ts';
+import { createSourceRepo, LEAVES_A_DAEMON } from './support/git-repo.ts';
 import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
 import { scriptedSuite } from './support/scripted-suite.ts';
 import { SEED_PR_REVIEW } from './support/seed.ts';
@@ -217,7 +217,10 @@ describe('tasks run by the real Claude Code CLI', () => {
     expect(text).toContain('+  return a + b;');
 
     // The worktree holds the fix; the source repository has no new commit, branch or change.
-    expect(readFileSync(join(test!.dataDir, 'workspaces', id, 'calc.js'), 'utf8')).toContain('return a + b;');
+    const [attempt] = await listAttempts(test!.supervisor.database.db, id);
+    expect(readFileSync(join(test!.dataDir, 'workspaces', id, attempt!.id, 'calc.js'), 'utf8')).toContain(
+      'return a + b;',
+    );
     expect(source.git('rev-parse', 'HEAD')).toBe(source.head);
     expect(source.git('status', '--porcelain')).toBe('');
     expect(source.git('branch', '--list')).toBe('* main');
@@ -268,6 +271,41 @@ describe('tasks run by the real Claude Code CLI', () => {
       expect(processesUnder(test!.dataDir)).toEqual([]);
     },
   );
+
+  it('stops every process the agent started when the attempt ends, even one in a session of its own', async () => {
+    await start(
+      [
+        steps.toolUse([{ name: 'Bash', input: { command: 'npm test', description: 'run the tests' } }]),
+        steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+        steps.toolUse([
+          {
+            name: 'Edit',
+            input: { file_path: '{{cwd}}/calc.js', old_string: 'return a - b;', new_string: 'return a + b;' },
+          },
+        ]),
+        steps.text('Fixed.'),
+      ],
+      { AGENT_ALLOWED_COMMANDS: 'npm test,ls', AGENT_IDLE_TIMEOUT_SECONDS: '60' },
+    );
+    const { id } = await submit({
+      type: 'BUG_FIX',
+      payload: {
+        repository: createSourceRepo({ 'calc.js': 'return a - b;\n', ...LEAVES_A_DAEMON }).path,
+        description: 'add',
+      },
+    });
+    const done = await test!.waitForStatus(id, ['succeeded', 'failed'], 60_000);
+    const events = await listEvents(test!.supervisor.database.db, id, { limit: 1000 });
+    expect(done.status, JSON.stringify(events.filter((e) => e.type === 'user')).slice(0, 2000)).toBe(
+      'succeeded',
+    );
+    const [attempt] = await listAttempts(test!.supervisor.database.db, id);
+    // The test script ran and returned at once, leaving `sleep` behind in a session of its own.
+    expect(JSON.stringify(events)).toContain('setsid -f sleep 600');
+    // Nothing of the attempt is left 5 s after it ended.
+    await expect.poll(() => processesUnder(test!.dataDir), { timeout: 5000 }).toEqual([]);
+    expect(attempt!.endedAt).toBeTruthy();
+  });
 
   it('cancels a running task: its process group is stopped and the attempt recorded as cancelled', async () => {
     await start([steps.text('thinking about it for a long time', { chunkDelayMs: 2000, repeat: 1 })], {

@@ -143,6 +143,35 @@ describe('honest outcomes with the real Claude Code CLI', () => {
     expect(view.question).toBe('Should util.js be split into two modules?');
   });
 
+  it('stores an answer with a NUL in it and ends succeeded once, on PostgreSQL too', async () => {
+    for (const backend of ['pglite', ...(process.env.CI ? ['postgres' as const] : [])] as const) {
+      const repository = createSourceRepo({ 'a.js': '1\n' }).path;
+      const key = `sk-honest-nul-${backend}-${Date.now()}`;
+      suite.model.script(key, [
+        steps.toolUse([{ name: 'StructuredOutput', input: { summary: 'bytes a\u0000b', findings: [] } }], {
+          text: 'Reading \u0000 binary.',
+        }),
+      ]);
+      test = await suite.start({
+        backend,
+        env: { ...scriptedClaudeEnv(suite.model.url, key), AGENT_IDLE_TIMEOUT_SECONDS: '60' },
+      });
+      const { done, attempts, view } = await run({
+        type: 'CODE_ANALYSIS',
+        payload: { repository },
+        priority: 5,
+      });
+      expect(done.status, String(done.error)).toBe('succeeded');
+      expect(attempts.map((a) => a.outcome)).toEqual(['succeeded']);
+      expect(requestsOf(key)).toHaveLength(1);
+      expect(view.result.data.structured_output.summary).toBe('bytes a\uFFFDb');
+      // The task's memory entry is stored the same way.
+      const [memory] = await test.supervisor.database.db.query.memoryEntries.findMany();
+      expect(memory?.content).toContain('a\uFFFDb');
+      await test.stop();
+    }
+  });
+
   it('fails a review of a repository it cannot check out before any agent runs', async () => {
     const { key } = await start([steps.text('unreached')]);
     const { done, attempts } = await run({

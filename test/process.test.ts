@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
-import { createSourceRepo } from './support/git-repo.ts';
+import { createSourceRepo, LEAVES_A_DAEMON } from './support/git-repo.ts';
 import { freePort, pollTask, runCli, type ServerProcess, startServer } from './support/processes.ts';
 
 interface AttemptJson {
@@ -127,11 +127,77 @@ describe('the supervisor as a process', () => {
       expect(done.attempts.count).toBe(2);
       const items = await pollAttempts(second.url, id, () => true);
       expect(items[0]).toMatchObject({ outcome: 'infra_error', evidence: { signal: 'worker_lost' } });
-      expect(String(items[0]!.evidence.detail)).toContain(`orphaned agent process ${agentPid} was stopped`);
+      expect(String(items[0]!.evidence.detail)).toContain(
+        `1 orphaned process(es) of the attempt were stopped (the agent was pid ${agentPid})`,
+      );
       expect(processesUnder(DATA_DIR)).toEqual([]);
       // Its API route died with its supervisor: the orphan never reached the model again, only the
       // second attempt did.
       expect(model.requests()).toHaveLength(2);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('stops the tool processes of a killed supervisor’s attempt, even in a session of their own', async () => {
+    const model = await startScriptedModelServer();
+    try {
+      model.script('sk-tools', [
+        steps.toolUse([{ name: 'Bash', input: { command: 'npm test', description: 'run the tests' } }]),
+        { kind: 'hang' },
+        steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+        steps.toolUse([
+          {
+            name: 'Edit',
+            input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' },
+          },
+        ]),
+        steps.text('Fixed.'),
+      ]);
+      const DATA_DIR = dataDir();
+      const env = {
+        DATA_DIR,
+        PORT: String(await freePort()),
+        AGENT_DRIVER: 'claude-code',
+        CLAUDE_API_KEYS: 'sk-tools',
+        ANTHROPIC_BASE_URL: model.url,
+        CLAUDE_API_TIMEOUT_MS: '600000',
+        CLAUDE_API_RETRIES: '0',
+        AGENT_ALLOWED_COMMANDS: 'npm test,ls',
+      };
+      const first = await serve(env);
+      const repository = createSourceRepo({
+        'calc.js': 'export const add = (a, b) => a - b;\n',
+        ...LEAVES_A_DAEMON,
+      }).path;
+      const submitted = await runCli(
+        ['submit', '-t', 'BUG_FIX', '-r', repository, '--description', 'add() subtracts'],
+        {
+          SUPERVISOR_URL: first.url,
+        },
+      );
+      const id = submitted.stdout.trim();
+      // The tool's `sleep` runs in a session of its own; the agent waits on its next request.
+      await expect
+        .poll(() => processesUnder(DATA_DIR).some((p) => p.cmdline.startsWith('sleep 600')), {
+          timeout: 30_000,
+        })
+        .toBe(true);
+      await expect.poll(() => model.requests().length, { timeout: 30_000 }).toBe(2);
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const second = await serve(env);
+      await pollTask<TaskJson>(second.url, id, (task) => task.status === 'succeeded', 60_000);
+      const [lost] = await pollAttempts(second.url, id, () => true);
+      expect(lost).toMatchObject({ outcome: 'infra_error', evidence: { signal: 'worker_lost' } });
+      // At least the `sleep` its test script left in a session of its own (the agent itself may
+      // have exited already: its route to the model API died with its supervisor).
+      const stopped = /; (\d+) orphaned process\(es\) of the attempt were stopped/.exec(
+        String(lost!.evidence.detail),
+      );
+      expect(Number(stopped?.[1])).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => processesUnder(DATA_DIR), { timeout: 5000 }).toEqual([]);
     } finally {
       await model.close();
     }

@@ -26,6 +26,7 @@ function manager(settings: { reposRoot?: string; repositoryPolicy?: RepositoryPo
   });
 }
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const attempt = (n: number) => `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`;
 const branches = (mirrorOf: string) =>
   execFileSync('git', ['--git-dir', mirrorOf, 'branch', '--list', '--format=%(refname:short)'], {
     encoding: 'utf8',
@@ -37,16 +38,14 @@ describe('workspaces', () => {
   it('gives two mutating tasks on one repository their own worktree and branch', async () => {
     const source = createSourceRepo({ 'a.txt': 'base\n' });
     const workspaces = manager();
-    const first = await workspaces.prepare({
-      id: id(1),
-      type: 'BUG_FIX',
-      payload: { repository: source.path, description: 'x' },
-    });
-    const second = await workspaces.prepare({
-      id: id(2),
-      type: 'FEATURE',
-      payload: { repository: source.path, description: 'y' },
-    });
+    const first = await workspaces.prepare(
+      { id: id(1), type: 'BUG_FIX', payload: { repository: source.path, description: 'x' } },
+      attempt(1),
+    );
+    const second = await workspaces.prepare(
+      { id: id(2), type: 'FEATURE', payload: { repository: source.path, description: 'y' } },
+      attempt(2),
+    );
     expect(first.dir).not.toBe(second.dir);
     expect([first.branch, second.branch]).toEqual([`supervisor/${id(1)}`, `supervisor/${id(2)}`]);
     writeFileSync(join(first.dir, 'a.txt'), 'first\n');
@@ -71,7 +70,7 @@ describe('workspaces', () => {
     });
   });
 
-  it('lets a later attempt continue in the same worktree', async () => {
+  it('gives each attempt its own worktree; a retry continues work its predecessor never handed in', async () => {
     const source = createSourceRepo({ 'a.txt': 'base\n' });
     const workspaces = manager();
     const task = {
@@ -79,44 +78,73 @@ describe('workspaces', () => {
       type: 'REFACTOR' as const,
       payload: { repository: source.path, description: 'x' },
     };
-    const attempt1 = await workspaces.prepare(task);
-    writeFileSync(join(attempt1.dir, 'progress.txt'), 'half done\n');
-    const attempt2 = await workspaces.prepare(task);
-    expect(attempt2).toMatchObject({ dir: attempt1.dir, branch: attempt1.branch, baseCommit: source.head });
-    expect(readFileSync(join(attempt2.dir, 'progress.txt'), 'utf8')).toBe('half done\n');
+    const first = await workspaces.prepare(task, attempt(31));
+    // Its worker dies here: the work is in the worktree, uncommitted and never collected.
+    writeFileSync(join(first.dir, 'progress.txt'), 'half done\n');
+    const second = await workspaces.prepare(task, attempt(32));
+    expect(second.dir).not.toBe(first.dir);
+    expect(second).toMatchObject({ branch: first.branch, baseCommit: source.head });
+    expect(readFileSync(join(second.dir, 'progress.txt'), 'utf8')).toBe('half done\n');
+    writeFileSync(join(second.dir, 'done.txt'), 'done\n');
+    const result = await workspaces.collect(second, task);
+    expect(result).toMatchObject({ files_changed: 2, base_commit: source.head });
+    expect(result!.commits).toHaveLength(2);
+  });
+
+  it('never lets a late attempt move the branch under its successor, or touch its files', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const workspaces = manager();
+    const task = {
+      id: id(7),
+      type: 'BUG_FIX' as const,
+      payload: { repository: source.path, description: 'x' },
+    };
+    const late = await workspaces.prepare(task, attempt(71));
+    const current = await workspaces.prepare(task, attempt(72));
+    writeFileSync(join(current.dir, 'a.txt'), 'current\n');
+    const done = await workspaces.collect(current, task);
+    writeFileSync(join(late.dir, 'a.txt'), 'late\n');
+    await expect(workspaces.collect(late, task)).rejects.toThrow(/moved on while this attempt ran/);
+    await workspaces.release(late);
+    expect(readFileSync(join(current.dir, 'a.txt'), 'utf8')).toBe('current\n');
+    const tip = execFileSync('git', ['--git-dir', current.mirror!, 'rev-parse', current.branch!], {
+      encoding: 'utf8',
+    }).trim();
+    expect(tip).toBe(done!.head_commit);
   });
 
   it('removes read-only worktrees after the attempt; the sweep keeps live tasks and every branch', async () => {
     const source = createSourceRepo({ 'a.txt': 'base\n' });
     const workspaces = manager();
-    const readOnly = await workspaces.prepare({
-      id: id(4),
-      type: 'CODE_ANALYSIS',
-      payload: { repository: source.path },
-    });
+    const readOnly = await workspaces.prepare(
+      { id: id(4), type: 'CODE_ANALYSIS', payload: { repository: source.path } },
+      attempt(41),
+    );
     expect(readFileSync(join(readOnly.dir, 'a.txt'), 'utf8')).toBe('base\n');
     await workspaces.release(readOnly);
     expect(existsSync(readOnly.dir)).toBe(false);
-    // The same task can check out again (a retry) although git still lists the old worktree.
+    // The same task checks out again for a retry, in a directory of its own.
     await workspaces.release(
-      await workspaces.prepare({ id: id(4), type: 'CODE_ANALYSIS', payload: { repository: source.path } }),
+      await workspaces.prepare(
+        { id: id(4), type: 'CODE_ANALYSIS', payload: { repository: source.path } },
+        attempt(42),
+      ),
     );
 
-    const done = await workspaces.prepare({
-      id: id(5),
-      type: 'BUG_FIX',
-      payload: { repository: source.path, description: 'x' },
-    });
-    const live = await workspaces.prepare({
-      id: id(6),
-      type: 'BUG_FIX',
-      payload: { repository: source.path, description: 'y' },
-    });
+    const done = await workspaces.prepare(
+      { id: id(5), type: 'BUG_FIX', payload: { repository: source.path, description: 'x' } },
+      attempt(5),
+    );
+    const live = await workspaces.prepare(
+      { id: id(6), type: 'BUG_FIX', payload: { repository: source.path, description: 'y' } },
+      attempt(6),
+    );
     const mirror = readFileSync(join(done.dir, '.git'), 'utf8')
       .replace('gitdir: ', '')
       .trim()
       .replace(/\/worktrees\/.*$/, '');
-    expect(await workspaces.sweep(async (taskId) => taskId === id(6))).toBe(1);
+    // The done mutating task and the read-only one (its attempts released their worktrees already).
+    expect(await workspaces.sweep(async (taskId) => taskId === id(6))).toBe(2);
     expect(existsSync(done.dir)).toBe(false);
     expect(existsSync(live.dir)).toBe(true);
     expect(branches(mirror)).toEqual(expect.arrayContaining([`supervisor/${id(5)}`, `supervisor/${id(6)}`]));
@@ -128,11 +156,14 @@ describe('workspaces', () => {
     writeFileSync(join(source.path, 'a.txt'), 'changed\n');
     source.git('commit', '--quiet', '-am', 'change');
     source.git('checkout', '--quiet', 'main');
-    const workspace = await manager().prepare({
-      id: id(7),
-      type: 'PR_REVIEW',
-      payload: { repository: source.path, title: 'T', base_ref: 'main', head_ref: 'feature' },
-    });
+    const workspace = await manager().prepare(
+      {
+        id: id(7),
+        type: 'PR_REVIEW',
+        payload: { repository: source.path, title: 'T', base_ref: 'main', head_ref: 'feature' },
+      },
+      attempt(99),
+    );
     expect(workspace.reviewDiff).toContain('-base\n+changed');
     expect(readFileSync(join(workspace.dir, 'a.txt'), 'utf8')).toBe('changed\n');
   });
@@ -141,14 +172,20 @@ describe('workspaces', () => {
     const source = createSourceRepo({ 'a.txt': 'base\n' });
     const strict = manager({ repositoryPolicy: { schemes: ['https'], hosts: ['github.com'] } });
     await expect(
-      strict.prepare({ id: id(20), type: 'BUG_FIX', payload: { repository: source.path, description: 'x' } }),
+      strict.prepare(
+        { id: id(20), type: 'BUG_FIX', payload: { repository: source.path, description: 'x' } },
+        attempt(99),
+      ),
     ).rejects.toThrow('local repositories (paths and file:// URLs) are not allowed here');
     await expect(
-      strict.prepare({
-        id: id(21),
-        type: 'CODE_ANALYSIS',
-        payload: { repository: 'https://evil.example/x' },
-      }),
+      strict.prepare(
+        {
+          id: id(21),
+          type: 'CODE_ANALYSIS',
+          payload: { repository: 'https://evil.example/x' },
+        },
+        attempt(99),
+      ),
     ).rejects.toThrow('host evil.example is not allowed');
   });
 
@@ -157,50 +194,68 @@ describe('workspaces', () => {
     const reposRoot = mkdtempSync(join(tmpdir(), 'repos-root-'));
     dirs.push(reposRoot);
     execFileSync('git', ['clone', '--quiet', source.path, join(reposRoot, 'acme', 'calc')]);
-    const found = await manager({ reposRoot }).prepare({
-      id: id(9),
-      type: 'CODE_ANALYSIS',
-      payload: { repository: 'acme/calc' },
-    });
+    const found = await manager({ reposRoot }).prepare(
+      {
+        id: id(9),
+        type: 'CODE_ANALYSIS',
+        payload: { repository: 'acme/calc' },
+      },
+      attempt(99),
+    );
     expect(readFileSync(join(found.dir, 'a.txt'), 'utf8')).toBe('base\n');
     await expect(
-      manager({ reposRoot }).prepare({
-        id: id(8),
-        type: 'CODE_ANALYSIS',
-        payload: { repository: 'acme/missing' },
-      }),
+      manager({ reposRoot }).prepare(
+        {
+          id: id(8),
+          type: 'CODE_ANALYSIS',
+          payload: { repository: 'acme/missing' },
+        },
+        attempt(99),
+      ),
     ).rejects.toBeInstanceOf(WorkspaceError);
 
     await expect(
-      manager().prepare({
-        id: id(10),
-        type: 'BUG_FIX',
-        payload: { repository: 'acme/api', description: 'x' },
-      }),
+      manager().prepare(
+        {
+          id: id(10),
+          type: 'BUG_FIX',
+          payload: { repository: 'acme/api', description: 'x' },
+        },
+        attempt(99),
+      ),
     ).rejects.toThrow('set REPOS_ROOT or GIT_BASE_URL');
     await expect(
-      manager().prepare({
-        id: id(11),
-        type: 'CODE_ANALYSIS',
-        payload: { repository: source.path, ref: 'no-such-branch' },
-      }),
+      manager().prepare(
+        {
+          id: id(11),
+          type: 'CODE_ANALYSIS',
+          payload: { repository: source.path, ref: 'no-such-branch' },
+        },
+        attempt(99),
+      ),
     ).rejects.toThrow('ref "no-such-branch" does not exist');
     // A review reads the code around its diff: a repository it cannot check out is an error, not
     // a review of the diff alone passed off as one of the repository.
     await expect(
-      manager().prepare({
-        id: id(12),
-        type: 'PR_REVIEW',
-        payload: { repository: 'acme/api', title: 'T', diff: '+x' },
-      }),
+      manager().prepare(
+        {
+          id: id(12),
+          type: 'PR_REVIEW',
+          payload: { repository: 'acme/api', title: 'T', diff: '+x' },
+        },
+        attempt(99),
+      ),
     ).rejects.toThrow('set REPOS_ROOT or GIT_BASE_URL');
     // An issue summary reads the issue, which the payload carries: it can go without a checkout.
     expect(
-      await manager().prepare({
-        id: id(13),
-        type: 'ISSUE_SUMMARY',
-        payload: { repository: 'acme/api', title: 'T', body: 'It crashes' },
-      }),
+      await manager().prepare(
+        {
+          id: id(13),
+          type: 'ISSUE_SUMMARY',
+          payload: { repository: 'acme/api', title: 'T', body: 'It crashes' },
+        },
+        attempt(99),
+      ),
     ).toMatchObject({ kind: 'scratch', readOnly: true, note: expect.stringContaining('no checkout') });
   });
 });

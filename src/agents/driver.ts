@@ -6,6 +6,8 @@ import type { Credential } from './claude-code/command.ts';
 export const STOP_REASONS = {
   cancel: 'cancelled on request',
   shutdown: 'supervisor shutting down',
+  /** The attempt was recovered elsewhere (its lease was lost): its result could no longer land. */
+  lost: 'attempt recovered elsewhere',
 } as const;
 export type StopReason = (typeof STOP_REASONS)[keyof typeof STOP_REASONS];
 
@@ -50,8 +52,12 @@ export interface AgentRunRequest {
   agent: AgentIdentity;
   workspace: { dir: string; readOnly: boolean };
   prompt: BuiltPrompt;
-  /** The agent session: one per task, so a later attempt can resume it. */
-  session: { id: string; resume: boolean; stateDir: string };
+  /**
+   * The agent session. `stateDir` is this attempt's own (CLI config, home, tmp); resuming, the
+   * session's transcript is taken from `resumeFrom`, the state directory of the attempt that last
+   * ran it, which is only read.
+   */
+  session: { id: string; resume: boolean; stateDir: string; resumeFrom?: string };
   limits: AttemptLimits;
   /**
    * MCP servers the agent gets (the supervisor's memory tools), as an `mcpServers` configuration,

@@ -231,7 +231,10 @@ export const configSchema = z.object({
   MAX_BODY_BYTES: intInRange(1024, 104_857_600).default(1_048_576),
   /** How long shutdown waits for running attempts before handing them back to the queue. */
   SHUTDOWN_GRACE_SECONDS: intInRange(0, 3600).default(30),
-  /** A worker that sends no heartbeat for this long is presumed dead and its task is re-dispatched. */
+  /**
+   * Length of a running attempt's lease (renewed four times per period by its worker); an attempt
+   * not renewed for a lease, and a lease more after another worker noticed, is recovered.
+   */
   WORKER_HEARTBEAT_SECONDS: intInRange(10, 3600).default(10),
   /** How often a worker checks whether one of its running tasks was cancelled. */
   CANCEL_POLL_INTERVAL_MS: intInRange(50, 60_000).default(1000),

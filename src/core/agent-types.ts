@@ -15,6 +15,9 @@ export interface AdmissionRecord {
   decision: Omit<AdmissionDecision, 'verdicts'> & { verdicts: AdmissionDecision['verdicts'] };
   estimate: Usage;
   estimateBasis: 'repository' | 'type' | 'default';
-  /** Whether the attempt continues the agent session of an earlier attempt, and why (not). */
-  session: { id: string; resumed: boolean; note: string };
+  /**
+   * Whether the attempt continues the agent session of an earlier attempt, and why (not);
+   * resuming, `fromAttempt` is the attempt whose transcript it continues.
+   */
+  session: { id: string; resumed: boolean; note: string; fromAttempt?: string };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, getTableColumns, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from '../store/database.ts';
 import { type MemoryEntryRow, memoryEntries, type TaskRow, tasks } from '../store/schema.ts';
+import { storable } from '../store/storable.ts';
 import type { MemoryKind } from './memory-kinds.ts';
 import { memoryFromTask } from './task-memory.ts';
 
@@ -40,7 +41,7 @@ const { search: _search, ...entryColumns } = getTableColumns(memoryEntries);
 export async function insertMemory(q: Queryable, entry: NewMemoryEntry): Promise<MemoryEntry> {
   const [row] = await q
     .insert(memoryEntries)
-    .values({ id: randomUUID(), ...entry })
+    .values(storable({ id: randomUUID(), ...entry }))
     .returning(entryColumns);
   return row!;
 }

@@ -108,16 +108,6 @@ describe('memoryFromTask', () => {
     ).toBeUndefined();
   });
 
-  it('drops NUL characters, which PostgreSQL text cannot store', () => {
-    const draft = memoryFromTask({
-      type: 'REFACTOR',
-      payload: { repository: 'acme/api', description: 'Tidy\u0000 up' },
-      result: null,
-      resultText: 'done\u0000',
-    });
-    expect(draft).toMatchObject({ title: 'REFACTOR: Tidy up', content: 'done' });
-  });
-
   it('clips long content to the entry limit', () => {
     const draft = memoryFromTask({
       type: 'FEATURE',

@@ -116,7 +116,7 @@ function draft(kind: MemoryKind, title: string, body: { paths: string[]; lines: 
     kind,
     title: clip(title, MAX_MEMORY_TITLE_CHARS),
     content: clip(body.lines.filter((line) => line.trim()).join('\n'), MAX_MEMORY_CONTENT_CHARS),
-    paths: body.paths.map((path) => path.replaceAll('\u0000', '')).filter(Boolean),
+    paths: body.paths.filter(Boolean),
   };
 }
 
@@ -169,8 +169,7 @@ function firstLine(text: string): string {
   return text.trim().split('\n')[0]!;
 }
 
-/** Within `max` characters, and storable: PostgreSQL text cannot hold NUL, which agent output may. */
+/** Within `max` characters. (What PostgreSQL cannot store is replaced where memory is written.) */
 function clip(text: string, max: number): string {
-  const clean = text.replaceAll('\u0000', '');
-  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { AgentDefinition } from '../agents/agent-definition.ts';
 import type { Credential } from '../agents/claude-code/command.ts';
+import { transcriptExists } from '../agents/claude-code/session-files.ts';
 import type { AgentIdentity } from '../agents/driver.ts';
 import { fingerprint, type SecretBox } from '../agents/secrets.ts';
 import { appendAudit } from '../audit/audit-log.ts';
@@ -482,18 +482,25 @@ export class AgentPool {
   }
 
   /**
-   * The session an attempt runs in. A task keeps one CLI config dir for all its attempts, so a
-   * later attempt, on this or another agent, resumes the last session when its transcript is here.
+   * The session an attempt runs in. A later attempt, on this or another agent, resumes the last
+   * session when the transcript of the attempt that ran it is on this host (it is copied into the
+   * new attempt's own state directory).
    */
   #session(
     taskId: string,
-    previous: { sessionId: string; agentId: string | null } | undefined,
+    previous: { sessionId: string; agentId: string | null; attemptIds: string[] } | undefined,
   ): AdmissionRecord['session'] {
     if (!previous) return { id: randomUUID(), resumed: false, note: 'first session of this task' };
-    if (transcriptExists(join(this.#deps.sessionsDir, taskId, 'config'), previous.sessionId)) {
+    // The newest attempt that got as far as writing the transcript (a later one may have failed
+    // before its agent started).
+    const fromAttempt = previous.attemptIds.find((attemptId) =>
+      transcriptExists(join(this.#deps.sessionsDir, taskId, attemptId, 'config'), previous.sessionId),
+    );
+    if (fromAttempt) {
       return {
         id: previous.sessionId,
         resumed: true,
+        fromAttempt,
         note: `resuming session ${previous.sessionId} of agent ${previous.agentId}`,
       };
     }
@@ -592,12 +599,6 @@ function windowsOfLimits(limits: AgentLimits): QuotaWindow[] {
     });
   }
   return windows;
-}
-
-function transcriptExists(configDir: string, sessionId: string): boolean {
-  const projects = join(configDir, 'projects');
-  if (!existsSync(projects)) return false;
-  return readdirSync(projects).some((project) => existsSync(join(projects, project, `${sessionId}.jsonl`)));
 }
 
 function round(value: number): number {

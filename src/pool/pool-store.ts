@@ -212,16 +212,17 @@ export async function waitingTaskIds(
 }
 
 /**
- * The latest attempt of a task that opened an agent session of its own. A session shared with
- * other tasks (a batch) is left out: resuming it would carry the other items into this task's
- * retry, which runs alone.
+ * The latest agent session a task opened of its own, with the agent that last ran it and every
+ * attempt that ran it, newest first (each attempt keeps its own copy of the transcript). A session
+ * shared with other tasks (a batch) is left out: resuming it would carry the other items into this
+ * task's retry, which runs alone.
  */
 export async function lastSession(
   q: Queryable,
   taskId: string,
-): Promise<{ sessionId: string; agentId: string | null } | undefined> {
-  const [row] = await q
-    .select({ sessionId: taskAttempts.sessionId, agentId: taskAttempts.agentId })
+): Promise<{ sessionId: string; agentId: string | null; attemptIds: string[] } | undefined> {
+  const rows = await q
+    .select({ sessionId: taskAttempts.sessionId, agentId: taskAttempts.agentId, attemptId: taskAttempts.id })
     .from(taskAttempts)
     .where(
       and(
@@ -230,7 +231,12 @@ export async function lastSession(
         sql`not exists (select 1 from task_attempts shared where shared.session_id = ${taskAttempts.sessionId} and shared.task_id <> ${taskAttempts.taskId})`,
       ),
     )
-    .orderBy(desc(taskAttempts.number))
-    .limit(1);
-  return row?.sessionId ? { sessionId: row.sessionId, agentId: row.agentId } : undefined;
+    .orderBy(desc(taskAttempts.number));
+  const latest = rows[0];
+  if (!latest?.sessionId) return undefined;
+  return {
+    sessionId: latest.sessionId,
+    agentId: latest.agentId,
+    attemptIds: rows.filter((row) => row.sessionId === latest.sessionId).map((row) => row.attemptId),
+  };
 }

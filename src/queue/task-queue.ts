@@ -47,9 +47,12 @@ export class TaskQueue {
     await boss.start();
     await boss.createQueue(TASK_QUEUE, {
       notify: true,
+      // A job whose worker misses heartbeats is delivered again: that starts a task whose worker
+      // died before it began. A task whose attempt had begun is the attempt lease's to recover
+      // (src/store/lease-store.ts), so such a delivery finds it running and does nothing: a worker
+      // that only lost the database for a while keeps its agent.
       heartbeatSeconds: options.heartbeatSeconds,
-      // Redelivery after a lost worker. The task's own retries are decided by the supervisor, which
-      // also ends a task before this limit runs out (see EXTRA_ATTEMPTS_FOR_INTERRUPTIONS).
+      // The task's own retries are decided by the supervisor.
       retryLimit: 25,
       retryDelay: 0,
       // Attempts are bounded by their own watchdogs; this only reclaims jobs of a stuck worker.
@@ -86,11 +89,6 @@ export class TaskQueue {
     await this.boss.cancel(TASK_QUEUE, jobId).catch((error: unknown) => {
       this.#logger.warn({ err: error, jobId }, 'could not withdraw queue job; the worker will skip it');
     });
-  }
-
-  /** Hands an active job back to the queue so it is delivered again (used after a crash). */
-  async redeliver(jobIds: string[]): Promise<void> {
-    if (jobIds.length > 0) await this.boss.fail(TASK_QUEUE, jobIds, { reason: 'worker lost' });
   }
 
   async work(concurrency: number, handler: (job: DispatchJob) => Promise<void>): Promise<string> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { killAttemptProcesses } from '../agents/attempt-processes.ts';
 import type { AgentIdentity, AgentRunReport, LiveUsage } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools } from '../audit/tool-summary.ts';
@@ -12,15 +13,14 @@ import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
-import { runningMembersOfJob } from '../store/batch-store.ts';
 import type { Db, Tx } from '../store/database.ts';
+import * as leases from '../store/lease-store.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
 import { settleDependents } from '../tasks/dependencies.ts';
 import { recordStatus } from '../tasks/status-events.ts';
 import { type BatchMember, joinBatch } from './batch-join.ts';
 import { batchReports } from './batch-reports.ts';
-import { killOrphanedAgent } from './orphans.ts';
 
 /**
  * The two transactions around an agent run. `begin` claims the task for one attempt; `finish`
@@ -42,6 +42,8 @@ export interface AttemptLifecycleDeps {
   onlyAgents?: ReadonlySet<string>;
   /** A task parked without a time to wait for is looked at again after this long. */
   parkRecheckMs: number;
+  /** How long an attempt's lease lasts without a renewal (WORKER_HEARTBEAT_SECONDS). */
+  leaseMs: number;
   /** Most tasks one agent session runs as items of a batch (BATCH_SIZE); default 1, no batching. */
   batchSize?: number;
   /** Submitters whose batch tasks may share a session (BATCH_SHARED_SUBMITTERS); default none. */
@@ -103,16 +105,12 @@ export class AttemptLifecycle {
         return { kind: 'skip', reason: 'job superseded by a newer dispatch' } as const;
       if (isTerminal(task.status)) return { kind: 'skip', reason: `task is already ${task.status}` } as const;
 
-      let current = task;
-      if (current.status === 'running') {
-        // Delivered again while an attempt is open: its worker died or lost the job.
-        for (const member of await runningMembersOfJob(tx, jobId, taskId)) {
-          await this.#recoverBatchMember(tx, member, events);
-        }
-        current = await this.#closeLostAttempts(tx, current, events);
-        if (isTerminal(current.status))
-          return { kind: 'skip', reason: `task ended: ${current.error}` } as const;
+      // Delivered again while an attempt runs: that attempt's worker holds it until its lease is
+      // lost, and then recoverLost moves the task on with a job of its own.
+      if (task.status === 'running') {
+        return { kind: 'skip', reason: 'an attempt of this task is running; its worker holds it' } as const;
       }
+      const current = task;
       const now = this.#deps.now();
       if (current.cancelRequestedAt) {
         const cancelled = await store.updateTask(tx, taskId, {
@@ -200,6 +198,7 @@ export class AttemptLifecycle {
         sessionId: record.session.id,
         model: decision.model,
         startedAt: now,
+        leaseExpiresAt: new Date(now.getTime() + this.#deps.leaseMs),
       });
       const running = await store.updateTask(tx, taskId, {
         status: started.to,
@@ -227,6 +226,7 @@ export class AttemptLifecycle {
         tx,
         { task: running, attempt, statusBefore: current.status },
         {
+          leaseExpiresAt: attempt.leaseExpiresAt!,
           size: this.#deps.batchSize ?? 1,
           sharedSubmitters: this.#deps.batchSharedSubmitters ?? [],
           admit: (companion, agentId, session) =>
@@ -299,7 +299,7 @@ export class AttemptLifecycle {
     const { result, events } = await this.#inTransaction(async (tx, events) => {
       const now = this.#deps.now();
       const all = [lead, ...members];
-      // Locks the lead, then the others by id (as runningMembersOfJob does), so no two paths deadlock.
+      // Locks the lead, then the others by id, so two batches' finishes never deadlock.
       const locked = new Map<string, TaskRow | undefined>();
       locked.set(lead.task.id, await store.getTask(tx, lead.task.id, { lock: true }));
       for (const member of [...members].sort((a, b) => a.task.id.localeCompare(b.task.id))) {
@@ -439,31 +439,63 @@ export class AttemptLifecycle {
     );
   }
 
+  /** Renews the leases of attempts this worker runs; returns those it could not (closed elsewhere). */
+  async renewLeases(attemptIds: string[]): Promise<string[]> {
+    const until = new Date(this.#deps.now().getTime() + this.#deps.leaseMs);
+    const renewed = new Set(await leases.renewLeases(this.#deps.db, attemptIds, until));
+    return attemptIds.filter((id) => !renewed.has(id));
+  }
+
   /**
-   * A batch member whose lead's worker was lost: its attempt is closed like the lead's, and a retry
-   * gets a job of its own (the job that found it belongs to the lead), to run alone.
+   * Recovers running tasks whose attempts are lost (see src/store/lease-store.ts): each lost
+   * attempt is closed as `infra_error` (`worker_lost`) without using up an attempt, its processes on
+   * this host are stopped, and the task moves on with a job of its own. `everyOpenAttempt`: at the
+   * start of the embedded database's one owner, which knows the previous one is gone.
    */
-  async #recoverBatchMember(tx: Tx, member: TaskRow, events: TaskEventMessage[]): Promise<void> {
-    const moved = await this.#closeLostAttempts(tx, member, events);
-    if (moved.status !== 'retrying') return;
-    const jobId = await this.#deps.queue.dispatch(tx, member.id, { priority: member.priority });
-    await store.updateTask(tx, member.id, { dispatchJobId: jobId, updatedAt: this.#deps.now() });
+  async recoverLost(options: { everyOpenAttempt?: boolean } = {}): Promise<number> {
+    const { db, leaseMs } = this.#deps;
+    const now = this.#deps.now();
+    if (!options.everyOpenAttempt) await leases.markExpiredLeases(db, now, leaseMs);
+    let recovered = 0;
+    for (const taskId of await leases.tasksToRecover(db, now, leaseMs, options)) {
+      const { result: jobs, events } = await this.#inTransaction(async (tx, events) => {
+        const task = await store.getTask(tx, taskId, { lock: true });
+        const open = await store.openAttempts(tx, taskId, { lock: true });
+        // Confirmed under the locks: a lease renewed meanwhile keeps its attempt.
+        const still = await leases.tasksToRecover(tx, now, leaseMs, { ...options, taskId });
+        if (task?.status !== 'running' || still.length === 0) return [];
+        await this.#closeLostAttempts(tx, task, open, events);
+        return open.map((attempt) => attempt.jobId).filter((id): id is string => id !== null);
+      });
+      this.#deps.bus.publish(events);
+      // The lost worker's job would otherwise stay active until pg-boss expires it.
+      for (const jobId of new Set(jobs)) await this.#deps.queue.withdraw(jobId);
+      if (jobs.length) recovered += 1;
+    }
+    return recovered;
   }
 
   /** Closes attempts left open by a worker that is gone, and decides whether the task goes on. */
-  async #closeLostAttempts(tx: Tx, task: TaskRow, events: TaskEventMessage[]): Promise<TaskRow> {
+  async #closeLostAttempts(
+    tx: Tx,
+    task: TaskRow,
+    open: AttemptRow[],
+    events: TaskEventMessage[],
+  ): Promise<void> {
     const now = this.#deps.now();
     const evidence: Evidence & { detail: string } = {
       source: 'supervisor',
       signal: 'worker_lost',
       detail:
-        'the worker running this attempt stopped (crash, kill or lost heartbeat) before recording an outcome',
+        'the worker running this attempt stopped (crash, kill, or its lease was lost) before recording an outcome',
     };
-    for (const open of await store.openAttempts(tx, task.id)) {
-      if (open.agentPid && open.host === this.#deps.host && killOrphanedAgent(open.agentPid)) {
-        evidence.detail = `${evidence.detail}; its orphaned agent process ${open.agentPid} was stopped`;
+    for (const attempt of open) {
+      // The agent and its tools outlive a killed worker; stopped here, on their host.
+      const stopped = attempt.host === this.#deps.host ? killAttemptProcesses(attempt.id) : 0;
+      if (stopped > 0) {
+        evidence.detail = `${evidence.detail}; ${stopped} orphaned process(es) of the attempt were stopped (the agent was pid ${attempt.agentPid})`;
       }
-      await store.updateAttempt(tx, open.id, {
+      await store.updateAttempt(tx, attempt.id, {
         endedAt: now,
         outcome: 'infra_error',
         evidence,
@@ -475,18 +507,12 @@ export class AttemptLifecycle {
         actor: 'supervisor',
         action: 'attempt.recovered',
         taskId: task.id,
-        details: { attempt: open.number, worker: open.workerId },
+        details: { attempt: attempt.number, worker: attempt.workerId },
       });
     }
     const end = { outcome: 'infra_error' as const, interrupted: true, error: null };
-    const step = await this.#decide(tx, task, end);
-    // A retry runs right here, on the job that found the lost attempt, rather than on a new job.
-    const moved =
-      step.kind === 'retry'
-        ? await store.updateTask(tx, task.id, { status: 'retrying', outcome: 'infra_error', updatedAt: now })
-        : await this.#apply(tx, task, step, end);
+    const moved = await this.#apply(tx, task, await this.#decide(tx, task, end), end);
     events.push(...(await this.#recordStatus(tx, moved, now)));
-    return moved;
   }
 
   /** The retry policy's verdict on the task after an attempt ended as `end` says. */

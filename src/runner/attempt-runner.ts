@@ -32,7 +32,7 @@ import {
 export interface AttemptRunnerDeps {
   driver: AgentDriver;
   workspaces: WorkspaceManager;
-  /** Per-task agent state (CLI config dir with the session transcript) lives under here. */
+  /** Each attempt's agent state (CLI config dir with the session transcript) lives under here, per task and attempt. */
   sessionsDir: string;
   limits: AttemptLimits;
   /** Project memory for prompts and the agent's memory tools; unset: none. */
@@ -73,12 +73,14 @@ export class AttemptRunner {
     const { task, attempt, agent, signal, emit } = input;
     const log = this.#deps.logger.child({ taskId: task.id, attemptId: attempt.id });
     const started = performance.now();
+    // Each attempt's agent state is its own: a late attempt never shares a file with its successor.
+    const stateDir = join(this.#deps.sessionsDir, task.id, attempt.id);
     let workspace: Workspace;
     try {
       workspace = this.#deps.driver.usesWorkspace
-        ? await this.#deps.workspaces.prepare(task)
+        ? await this.#deps.workspaces.prepare(task, attempt.id)
         : {
-            dir: join(this.#deps.sessionsDir, task.id),
+            dir: stateDir,
             readOnly: true,
             kind: 'scratch',
             note: 'this driver runs no agent',
@@ -143,7 +145,10 @@ export class AttemptRunner {
         session: {
           id: input.session.id,
           resume: input.session.resumed,
-          stateDir: join(this.#deps.sessionsDir, task.id),
+          stateDir,
+          ...(input.session.fromAttempt
+            ? { resumeFrom: join(this.#deps.sessionsDir, task.id, input.session.fromAttempt) }
+            : {}),
         },
         limits,
         ...(memory.mcp ? { mcp: memory.mcp } : {}),

@@ -15,15 +15,9 @@ export interface BatchMember {
   attempt: AttemptRow;
 }
 
-/**
- * Inside the transaction that starts `lead`'s attempt: takes up to `size - 1` queued companions
- * (see claimBatchCompanions) into the same agent session. Each gets its own attempt, pointing at
- * the lead's, and the lead's dispatch job: its own job then finds itself superseded and does
- * nothing, `finish` accepts the batch's result for it, and if the lead's worker is lost the job's
- * redelivery recovers it together with the lead. Only a lead that is queued takes companions, so
- * a retry always runs alone and one bad item cannot fail a batch again and again.
- */
 export interface BatchPolicy {
+  /** The lead attempt's lease: the companions' attempts are held by the same worker, as long. */
+  leaseExpiresAt: Date;
   /** Most tasks in one session (BATCH_SIZE). */
   size: number;
   /** Submitters whose tasks may share a session with each other (BATCH_SHARED_SUBMITTERS). */
@@ -36,6 +30,15 @@ export interface BatchPolicy {
   ): Promise<AdmissionRecord | undefined>;
 }
 
+/**
+ * Inside the transaction that starts `lead`'s attempt: takes up to `size - 1` queued companions
+ * (see claimBatchCompanions) into the same agent session. Each gets its own attempt, pointing at
+ * the lead's, with the lead's dispatch job and lease: its own job then finds itself superseded and
+ * does nothing, `finish` accepts the batch's result for it, and if the lead's worker is lost each
+ * attempt's lease runs out with the lead's and each task is recovered on its own. Only a lead that
+ * is queued takes companions, so a retry always runs alone and one bad item cannot fail a batch
+ * again and again.
+ */
 export async function joinBatch(
   tx: Tx,
   lead: { task: TaskRow; attempt: AttemptRow; statusBefore: TaskRow['status'] },
@@ -73,6 +76,7 @@ export async function joinBatch(
       sessionId: lead.attempt.sessionId,
       model: lead.attempt.model,
       startedAt: now,
+      leaseExpiresAt: policy.leaseExpiresAt,
       batchLeadAttemptId: lead.attempt.id,
     });
     const running = await store.updateTask(tx, companion.id, {

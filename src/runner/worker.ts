@@ -27,6 +27,8 @@ export interface WorkerDeps {
   wakeParked(limit: number, reasons?: readonly WaitReason[]): Promise<unknown>;
   concurrency: number;
   cancelPollIntervalMs: number;
+  /** How often running attempts' leases are renewed, and lost attempts looked for. */
+  leaseRenewMs: number;
   logger: Logger;
   now: () => Date;
 }
@@ -36,6 +38,8 @@ interface RunningAttempt {
   finished: Promise<void>;
   /** The tasks the agent session runs: one, or the lead and the others of a batch. */
   taskIds: string[];
+  /** Their attempts, the lead's first: the leases this worker renews. */
+  attemptIds: string[];
 }
 
 /** Where a session's events are stored: every task of a batch keeps the whole stream. */
@@ -50,6 +54,7 @@ export class Worker {
   readonly #deps: WorkerDeps;
   readonly #running = new Map<string, RunningAttempt>();
   #cancelTimer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
   #started = false;
   #metrics: Pick<Metrics, 'observeAttempt'> | undefined;
 
@@ -76,6 +81,34 @@ export class Worker {
     await this.#deps.queue.work(this.#deps.concurrency, (job) => this.#handle(job));
     this.#cancelTimer = setInterval(() => void this.#pollCancellations(), this.#deps.cancelPollIntervalMs);
     this.#cancelTimer.unref();
+    this.#leaseTimer = setInterval(() => void this.#keepLeases(), this.#deps.leaseRenewMs);
+    this.#leaseTimer.unref();
+  }
+
+  /**
+   * Renews the leases of the attempts this worker runs, stopping any that was recovered elsewhere
+   * meanwhile, then recovers attempts whose worker is gone (any worker's). A database outage only
+   * delays both: a lease renewed when the database is back was never lost.
+   */
+  async #keepLeases(): Promise<void> {
+    const { lifecycle, logger } = this.#deps;
+    const ids = [...this.#running.values()].flatMap((run) => run.attemptIds);
+    try {
+      const lost = new Set(await lifecycle.renewLeases(ids));
+      for (const [taskId, run] of this.#running) {
+        if (lost.has(run.attemptIds[0]!) && !run.controller.signal.aborted) {
+          logger.warn(
+            { taskId, attemptId: run.attemptIds[0] },
+            'attempt recovered elsewhere; stopping its agent',
+          );
+          run.controller.abort(STOP_REASONS.lost);
+        }
+      }
+      const recovered = await lifecycle.recoverLost();
+      if (recovered) logger.warn({ recovered }, 'recovered tasks whose worker was lost');
+    } catch (error) {
+      logger.debug({ err: error }, 'could not renew leases or look for lost attempts; will try again');
+    }
   }
 
   /**
@@ -97,6 +130,8 @@ export class Worker {
       for (const run of this.#running.values()) run.controller.abort(STOP_REASONS.shutdown);
       await all();
     }
+    // Leases are renewed while attempts run, until the last one has been handed back.
+    clearInterval(this.#leaseTimer);
   }
 
   async #handle(job: DispatchJob): Promise<void> {
@@ -123,7 +158,11 @@ export class Worker {
       controller,
       finished,
       taskIds: [begun.task.id, ...begun.batch.map((member) => member.task.id)],
+      attemptIds: [begun.attempt.id, ...begun.batch.map((member) => member.attempt.id)],
     });
+    // Not pg-boss's job.signal: pg-boss aborts it when a heartbeat was missed, which a database
+    // outage causes for every running job. The attempt's lease says whether it is still this
+    // worker's (#keepLeases).
     try {
       await this.#runAttempt(begun, controller.signal);
     } finally {

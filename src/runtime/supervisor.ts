@@ -27,7 +27,6 @@ import { TaskQueue } from '../queue/task-queue.ts';
 import type { Worker } from '../runner/worker.ts';
 import { ScheduleService } from '../schedules/schedule-service.ts';
 import { type Database, openDatabase } from '../store/database.ts';
-import { tasksWithStatus } from '../store/task-store.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createHealthReporter } from './health.ts';
@@ -279,7 +278,12 @@ export class Supervisor {
         cleanups.push(() => setup.stop());
         worker = setup.worker;
         worker.instrument(metrics);
-        if (database.kind === 'pglite') await redeliverInterrupted(database, queue, logger);
+        // The embedded database has exactly one owner, so every attempt still open was interrupted
+        // by the previous process dying: recovered now rather than a lease later.
+        if (database.kind === 'pglite') {
+          const recovered = await setup.lifecycle.recoverLost({ everyOpenAttempt: true });
+          if (recovered) logger.warn({ recovered }, 'recovered tasks interrupted by a previous stop');
+        }
         await worker.start();
         logger.info({ driver: setup.driverName, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
       }
@@ -389,24 +393,8 @@ function showAdminToken(token: string): void {
   );
 }
 
-/**
- * The embedded database has exactly one owner, so at start-up every task still marked running was
- * interrupted by the previous process dying. Their jobs go back to the queue; the worker that picks
- * one up closes the lost attempt honestly and starts the next.
- */
 /** Waiting tasks looked at again when the supervisor starts, most urgent first. */
 const PARKED_WOKEN_AT_START = 100;
-
-async function redeliverInterrupted(database: Database, queue: TaskQueue, logger: Logger): Promise<void> {
-  const interrupted = await tasksWithStatus(database.db, 'running');
-  const jobIds = interrupted.map((task) => task.dispatchJobId).filter((id): id is string => id !== null);
-  if (jobIds.length === 0) return;
-  logger.warn(
-    { tasks: interrupted.map((task) => task.id) },
-    'recovering tasks interrupted by a previous stop',
-  );
-  await queue.redeliver(jobIds);
-}
 
 /** This process's API address as seen from the same machine (agents' memory tools call it). */
 function ownUrl(app: FastifyInstance, host: string): string | undefined {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,7 @@ const SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Builds the worker with everything it runs attempts with, and a sweeper for old workspaces. */
 export function setUpWorker(options: WorkerSetupOptions): {
   worker: Worker;
+  lifecycle: AttemptLifecycle;
   workspaces: WorkspaceManager;
   driverName: string;
   stop(): Promise<void>;
@@ -94,6 +95,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     pool: options.pool,
     ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
+    leaseMs: config.WORKER_HEARTBEAT_SECONDS * 1000,
     logger,
     batchSize: config.BATCH_SIZE,
     batchSharedSubmitters: config.BATCH_SHARED_SUBMITTERS,
@@ -137,6 +139,8 @@ export function setUpWorker(options: WorkerSetupOptions): {
     wakeParked: (limit, reasons) => options.tasks.wakeParked(limit, reasons),
     concurrency: config.WORKER_CONCURRENCY,
     cancelPollIntervalMs: config.CANCEL_POLL_INTERVAL_MS,
+    // A lease is renewed a few times within its length, so one slow renewal does not lose it.
+    leaseRenewMs: Math.floor((config.WORKER_HEARTBEAT_SECONDS * 1000) / 4),
     logger,
     now: options.now,
   });
@@ -149,9 +153,11 @@ export function setUpWorker(options: WorkerSetupOptions): {
     return (task.finishedAt?.getTime() ?? 0) > options.now().getTime() - retentionMs;
   };
   const sweep = () =>
-    workspaces
-      .sweep(keep)
-      .then((removed) => removed && logger.info({ removed }, 'removed workspaces of finished tasks'))
+    Promise.all([workspaces.sweep(keep), sweepSessions(sessionsDir, keep)])
+      .then(([removed, sessions]) => {
+        if (removed || sessions)
+          logger.info({ removed, sessions }, 'removed workspaces and agent state of finished tasks');
+      })
       .catch((error: unknown) => logger.warn({ err: error }, 'workspace sweep failed'));
   void sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -160,7 +166,22 @@ export function setUpWorker(options: WorkerSetupOptions): {
     clearInterval(timer);
     await tap.close();
   };
-  return { worker, workspaces, driverName: driver.name, stop };
+  return { worker, lifecycle, workspaces, driverName: driver.name, stop };
+}
+
+/** Removes the agent state (CLI config, transcripts) of tasks that no longer need it. */
+async function sweepSessions(
+  sessionsDir: string,
+  keep: (taskId: string) => Promise<boolean>,
+): Promise<number> {
+  if (!existsSync(sessionsDir)) return 0;
+  let removed = 0;
+  for (const entry of readdirSync(sessionsDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || (await keep(entry.name))) continue;
+    rmSync(join(sessionsDir, entry.name), { recursive: true, force: true });
+    removed += 1;
+  }
+  return removed;
 }
 
 export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {

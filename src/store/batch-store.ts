@@ -35,16 +35,3 @@ export async function claimBatchCompanions(
     .limit(limit)
     .for('update', { skipLocked: true });
 }
-
-/**
- * The other tasks a batch's job is running (a member's dispatch job is its lead's): found when
- * that job is delivered again after its worker was lost, so they are recovered with the lead.
- */
-export async function runningMembersOfJob(q: Queryable, jobId: string, leadId: string): Promise<TaskRow[]> {
-  return q
-    .select()
-    .from(tasks)
-    .where(and(eq(tasks.dispatchJobId, jobId), ne(tasks.id, leadId), eq(tasks.status, 'running')))
-    .orderBy(asc(tasks.id))
-    .for('update');
-}

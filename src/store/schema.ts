@@ -136,10 +136,18 @@ export const taskAttempts = pgTable(
      * share of the session's.
      */
     batchLeadAttemptId: uuid('batch_lead_attempt_id'),
+    /**
+     * While open: until when the attempt's worker holds it. The worker renews the lease while the
+     * agent runs; an attempt whose lease has expired is recovered (src/runner/lease.ts).
+     */
+    leaseExpiresAt: at('lease_expires_at'),
+    /** When another process first saw the lease expired; the attempt is recovered a lease later. */
+    leaseLostAt: at('lease_lost_at'),
   },
   (t) => [
     uniqueIndex('task_attempts_task_number_idx').on(t.taskId, t.number),
     index('task_attempts_agent_started_idx').on(t.agentId, t.startedAt),
+    index('task_attempts_open_lease_idx').on(t.leaseExpiresAt).where(sql`${t.endedAt} is null`),
   ],
 );
 

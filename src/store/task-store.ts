@@ -13,6 +13,7 @@ import {
   taskEvents,
   tasks,
 } from './schema.ts';
+import { storable } from './storable.ts';
 
 /** Queries on tasks, attempts and events. Each takes the database or a transaction to run on. */
 
@@ -84,7 +85,7 @@ export async function findRecentTaskByFingerprint(
 }
 
 export async function updateTask(q: Queryable, id: string, patch: Partial<NewTask>): Promise<TaskRow> {
-  const [row] = await q.update(tasks).set(patch).where(eq(tasks.id, id)).returning();
+  const [row] = await q.update(tasks).set(storable(patch)).where(eq(tasks.id, id)).returning();
   if (!row) throw new Error(`task ${id} vanished during an update`);
   return row;
 }
@@ -181,10 +182,6 @@ export async function cancelRequestedAmong(q: Queryable, ids: string[]): Promise
   return rows.map((row) => row.id);
 }
 
-export async function tasksWithStatus(q: Queryable, status: TaskStatus): Promise<TaskRow[]> {
-  return q.select().from(tasks).where(eq(tasks.status, status));
-}
-
 export async function countTasksBy(q: Queryable, column: 'status' | 'type'): Promise<Record<string, number>> {
   const field = column === 'status' ? tasks.status : tasks.type;
   const rows = await q.select({ key: field, count: sql<number>`count(*)::int` }).from(tasks).groupBy(field);
@@ -201,7 +198,7 @@ export async function updateAttempt(
   id: string,
   patch: Partial<NewAttempt>,
 ): Promise<AttemptRow> {
-  const [row] = await q.update(taskAttempts).set(patch).where(eq(taskAttempts.id, id)).returning();
+  const [row] = await q.update(taskAttempts).set(storable(patch)).where(eq(taskAttempts.id, id)).returning();
   if (!row) throw new Error(`attempt ${id} vanished during an update`);
   return row;
 }
@@ -243,11 +240,18 @@ export async function listAttempts(q: Queryable, taskId: string): Promise<Attemp
 }
 
 /** Attempts of a task that have not ended: at most one, unless something went badly wrong. */
-export async function openAttempts(q: Queryable, taskId: string): Promise<AttemptRow[]> {
-  return q
+/** A task's open attempts, optionally locked (a lease renewal then waits for the transaction). */
+export async function openAttempts(
+  q: Queryable,
+  taskId: string,
+  options: { lock?: boolean } = {},
+): Promise<AttemptRow[]> {
+  const query = q
     .select()
     .from(taskAttempts)
-    .where(and(eq(taskAttempts.taskId, taskId), isNull(taskAttempts.endedAt)));
+    .where(and(eq(taskAttempts.taskId, taskId), isNull(taskAttempts.endedAt)))
+    .orderBy(asc(taskAttempts.number));
+  return options.lock ? query.for('update') : query;
 }
 
 /** Cost and token totals per task, over all of its attempts. */
@@ -297,7 +301,7 @@ export async function overallTotals(
 
 export async function insertEvents(q: Queryable, rows: NewTaskEvent[]): Promise<TaskEventRow[]> {
   if (rows.length === 0) return [];
-  return q.insert(taskEvents).values(rows).returning();
+  return q.insert(taskEvents).values(storable(rows)).returning();
 }
 
 /** Events of a task after the given event id, oldest first. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMutatingTaskType, type TaskPayload, type TaskType } from '../core/task-types.ts';
 import { git } from './git.ts';
@@ -13,21 +13,28 @@ import { resolveRepository, type SourceSettings } from './repository-source.ts';
  * - Each repository is cloned once (bare) under `mirrorsDir` and fetched again when older than
  *   `refreshMs`. Upstream branches land in `refs/remotes/origin/*`; the supervisor's own branches
  *   live in `refs/heads/supervisor/*`, which a fetch never touches.
+ * - Every attempt works in its own directory, `<workspacesDir>/<task id>/<attempt id>`, so an
+ *   attempt that outlives its claim (a late one) can never touch its successor's files.
  * - Read-only tasks get a detached worktree at the requested ref, removed after the attempt.
  *   An issue summary whose repository cannot be fetched gets a scratch directory; any other task
  *   whose repository cannot be checked out fails before an agent runs.
- * - Mutating tasks get their own worktree on a new branch `supervisor/<task id>`, kept across
- *   attempts (a retry continues the work) and removed after the retention period. Branches are
- *   never deleted and the source repository is never written to.
+ * - Mutating tasks work on the branch `supervisor/<task id>`: each attempt gets a worktree
+ *   detached at the branch's tip, and its work moves the branch forward when it is collected,
+ *   only if the branch is still where the attempt started (compare and swap). Work an attempt
+ *   left behind without being collected (its worker died) is committed and moved onto the branch
+ *   before the next attempt starts, so a retry continues it. Attempt worktrees are removed after
+ *   the retention period; branches are never deleted and the source repository is never written.
  */
 
 export interface Workspace {
   dir: string;
   readOnly: boolean;
   kind: 'worktree' | 'scratch';
-  /** The commit the work starts from. */
+  /** The commit the work starts from (for a mutating task, the base of its branch). */
   baseCommit?: string;
   branch?: string;
+  /** Mutating: the branch's tip when this attempt started; the attempt's work moves it on. */
+  startCommit?: string;
   /**
    * The worktree's git directory inside the mirror, which the agent cannot write. The supervisor's
    * own git commands use it instead of discovering it through the agent-writable `.git` file.
@@ -80,10 +87,17 @@ export class WorkspaceError extends Error {
   }
 }
 
-interface Metadata {
+/** A mutating task's branch, kept beside its attempts' worktrees (`<task dir>/branch.json`). */
+interface BranchMetadata {
   baseCommit: string;
   branch: string;
   mirror: string;
+}
+
+/** A mutating attempt's worktree (`<attempt dir>.json`): where it started, and whether its work is on the branch. */
+interface AttemptMetadata {
+  startCommit: string;
+  collected: boolean;
 }
 
 export class WorkspaceManager {
@@ -100,21 +114,22 @@ export class WorkspaceManager {
     mkdirSync(settings.mirrorsDir, { recursive: true });
   }
 
-  dirFor(taskId: string): string {
-    return join(this.#settings.workspacesDir, taskId);
+  /** The directory of one attempt's work. */
+  dirFor(taskId: string, attemptId: string): string {
+    return join(this.#settings.workspacesDir, taskId, attemptId);
   }
 
-  async prepare(task: TaskForWorkspace): Promise<Workspace> {
+  async prepare(task: TaskForWorkspace, attemptId: string): Promise<Workspace> {
     const payload = task.payload as Record<string, unknown>;
     const refusal = repositoryRefusal(String(payload.repository), this.#settings.repositoryPolicy);
     const source = refusal
       ? ({ ok: false, reason: refusal } as const)
       : resolveRepository(String(payload.repository), this.#settings);
-    const dir = this.dirFor(task.id);
+    const dir = this.dirFor(task.id, attemptId);
 
     if (isMutatingTaskType(task.type)) {
       if (!source.ok) throw new WorkspaceError(source.reason);
-      return this.#mutatingWorktree(task.id, dir, source.url, optionalString(payload.base_ref));
+      return this.#mutatingWorktree(task, dir, source.url, optionalString(payload.base_ref));
     }
     // An issue summary reads the issue, which the payload carries; every other type reads the code,
     // and a review of a diff without the code around it would pass for a review of the repository.
@@ -128,10 +143,8 @@ export class WorkspaceManager {
       const ref = task.type === 'PR_REVIEW' ? optionalString(payload.head_ref) : optionalString(payload.ref);
       const commit = await this.#resolve(mirror, ref ?? optionalString(payload.base_ref));
       await this.#locked(mirror, async () => {
-        rmSync(dir, { recursive: true, force: true });
-        // -f: an earlier attempt's worktree may still be registered (its directory is gone);
-        // the sweeper prunes such records in bulk, off the path of a running task.
-        await git(['--git-dir', mirror, 'worktree', 'add', '-f', '--detach', dir, commit]);
+        mkdirSync(dirname(dir), { recursive: true });
+        await git(['--git-dir', mirror, 'worktree', 'add', '--detach', dir, commit]);
       });
       const workspace: Workspace = { dir, readOnly: true, kind: 'worktree', baseCommit: commit, mirror };
       if (task.type === 'PR_REVIEW' && payload.head_ref && !payload.diff) {
@@ -156,30 +169,14 @@ export class WorkspaceManager {
    * (commits and diff against the base). Undefined for other workspaces.
    */
   async collect(workspace: Workspace, task: TaskForWorkspace): Promise<WorkspaceResult | undefined> {
-    if (workspace.readOnly || !workspace.branch || !workspace.baseCommit || !workspace.gitDir)
-      return undefined;
-    // Explicit directories: the worktree may belong to the agent's user, and its `.git` file and
-    // config are the agent's to change, so git must not discover anything from it.
-    const inWorktree = ['--git-dir', workspace.gitDir, '--work-tree', workspace.dir];
-    const treeGit = (args: string[], options: { maxBytes?: number } = {}) =>
-      git([...inWorktree, ...args], { cwd: workspace.dir, ...options });
-    await treeGit(['add', '-A']);
-    const staged = await treeGit(['diff', '--cached', '--name-only']);
-    if (staged.trim()) {
-      const description = String((task.payload as Record<string, unknown>).description ?? '')
-        .split('\n')[0]!
-        .slice(0, 200);
-      await treeGit([
-        'commit',
-        '--no-verify',
-        '-m',
-        `supervisor: ${task.type} ${task.id}`,
-        '-m',
-        description || 'changes made by the agent',
-      ]);
-    }
-    const head = (await treeGit(['rev-parse', 'HEAD'])).trim();
-    const log = await treeGit(['log', '--format=%H%x00%s', `${workspace.baseCommit}..${head}`]);
+    const { branch, baseCommit, startCommit, gitDir, mirror } = workspace;
+    if (workspace.readOnly || !branch || !baseCommit || !startCommit || !gitDir || !mirror) return undefined;
+    const head = await this.#commitWork(workspace.dir, gitDir, task);
+    await this.#locked(mirror, () => advanceBranch(mirror, branch, startCommit, head));
+    writeAttemptMetadata(workspace.dir, { startCommit, collected: true });
+    const mirrorGit = (args: string[], options: { maxBytes?: number } = {}) =>
+      git(['--git-dir', mirror, ...args], options);
+    const log = await mirrorGit(['log', '--format=%H%x00%s', `${baseCommit}..${head}`]);
     const commits = log
       .split('\n')
       .filter(Boolean)
@@ -187,12 +184,12 @@ export class WorkspaceManager {
         const [sha, subject] = line.split('\0');
         return { sha: sha!, subject: subject ?? '' };
       });
-    const stat = await treeGit(['diff', '--shortstat', workspace.baseCommit, head]);
-    const fullDiff = await treeGit(['diff', workspace.baseCommit, head], { maxBytes: 256 * 1024 * 1024 });
+    const stat = await mirrorGit(['diff', '--shortstat', baseCommit, head]);
+    const fullDiff = await mirrorGit(['diff', baseCommit, head], { maxBytes: 256 * 1024 * 1024 });
     const truncated = Buffer.byteLength(fullDiff) > MAX_DIFF_BYTES;
     return {
-      branch: workspace.branch,
-      base_commit: workspace.baseCommit,
+      branch,
+      base_commit: baseCommit,
       head_commit: head,
       commits,
       files_changed: Number(/(\d+) files? changed/.exec(stat)?.[1] ?? 0),
@@ -223,8 +220,33 @@ export class WorkspaceManager {
   }
 
   /**
+   * Commits what the agent left uncommitted in an attempt's worktree; returns its HEAD. Explicit
+   * directories: the worktree may belong to the agent's user, and its `.git` file and config are
+   * the agent's to change, so git must not discover anything from it.
+   */
+  async #commitWork(dir: string, gitDir: string, task: TaskForWorkspace): Promise<string> {
+    const treeGit = (args: string[]) => git(['--git-dir', gitDir, '--work-tree', dir, ...args], { cwd: dir });
+    await treeGit(['add', '-A']);
+    const staged = await treeGit(['diff', '--cached', '--name-only']);
+    if (staged.trim()) {
+      const description = String((task.payload as Record<string, unknown>).description ?? '')
+        .split('\n')[0]!
+        .slice(0, 200);
+      await treeGit([
+        'commit',
+        '--no-verify',
+        '-m',
+        `supervisor: ${task.type} ${task.id}`,
+        '-m',
+        description || 'changes made by the agent',
+      ]);
+    }
+    return (await treeGit(['rev-parse', 'HEAD'])).trim();
+  }
+
+  /**
    * Removes a workspace an attempt no longer needs: read-only ones at once (just the files; the
-   * sweeper prunes git's record of them), mutating ones never here.
+   * sweeper prunes git's record of them), mutating ones after the retention period (the sweeper).
    */
   async release(workspace: Workspace): Promise<void> {
     if (workspace.readOnly) rmSync(workspace.dir, { recursive: true, force: true });
@@ -251,10 +273,14 @@ export class WorkspaceManager {
     return removed;
   }
 
-  async #remove(dir: string): Promise<void> {
-    const metadata = readMetadata(`${dir}.json`);
-    const gitFile = join(dir, '.git');
-    if (existsSync(gitFile) && statSync(gitFile).isFile()) {
+  /** Removes a task's directory: each attempt's worktree (and git's record of it), then the rest. */
+  async #remove(taskDir: string): Promise<void> {
+    const metadata = readJson<BranchMetadata>(join(taskDir, 'branch.json'));
+    for (const entry of readdirSync(taskDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(taskDir, entry.name);
+      const gitFile = join(dir, '.git');
+      if (!existsSync(gitFile) || !statSync(gitFile).isFile()) continue;
       const gitDir = /gitdir: (.*)/.exec(readFileSync(gitFile, 'utf8'))?.[1]?.trim();
       const mirror = metadata?.mirror ?? gitDir?.replace(/\/worktrees\/[^/]+$/, '');
       // The `.git` file is the agent's to change: only a mirror of ours is ever given to git.
@@ -264,64 +290,69 @@ export class WorkspaceManager {
         );
       }
     }
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(`${dir}.json`, { force: true });
+    rmSync(taskDir, { recursive: true, force: true });
   }
 
   async #mutatingWorktree(
-    taskId: string,
+    task: TaskForWorkspace,
     dir: string,
     url: string,
     baseRef: string | undefined,
   ): Promise<Workspace> {
-    const branch = `supervisor/${taskId}`;
-    const existing = readMetadata(`${dir}.json`);
-    if (existing && existsSync(join(dir, '.git'))) {
-      // A later attempt of the same task continues in the same worktree and branch.
-      const gitDir = worktreeGitDir(existing.mirror, dir);
-      return {
-        dir,
-        readOnly: false,
-        kind: 'worktree',
-        baseCommit: existing.baseCommit,
-        branch,
-        gitDir,
-        mirror: existing.mirror,
-      };
-    }
-    const mirror = await this.#mirror(url);
+    const branch = `supervisor/${task.id}`;
+    const taskDir = dirname(dir);
+    const existing = readJson<BranchMetadata>(join(taskDir, 'branch.json'));
+    const mirror = existing?.mirror ?? (await this.#mirror(url));
     const baseCommit = existing?.baseCommit ?? (await this.#resolve(mirror, baseRef));
-    await this.#locked(mirror, async () => {
-      rmSync(dir, { recursive: true, force: true });
-      const branchExists = await git([
-        '--git-dir',
-        mirror,
-        'rev-parse',
-        '--verify',
-        '--quiet',
-        `refs/heads/${branch}`,
-      ]).then(
-        () => true,
-        () => false,
-      );
-      await git([
-        '--git-dir',
-        mirror,
-        'worktree',
-        'add',
-        ...(branchExists ? [dir, branch] : ['-b', branch, dir, baseCommit]),
-      ]);
+    const startCommit = await this.#locked(mirror, async () => {
+      const tip = await branchTip(mirror, branch);
+      if (!tip) await git(['--git-dir', mirror, 'update-ref', `refs/heads/${branch}`, baseCommit, '']);
+      await this.#carryOver(task, taskDir, mirror, branch);
+      const start = (await branchTip(mirror, branch))!;
+      mkdirSync(taskDir, { recursive: true });
+      await git(['--git-dir', mirror, 'worktree', 'add', '--detach', dir, start]);
+      return start;
     });
-    writeFileSync(`${dir}.json`, JSON.stringify({ baseCommit, branch, mirror } satisfies Metadata));
+    writeFileSync(
+      join(taskDir, 'branch.json'),
+      JSON.stringify({ baseCommit, branch, mirror } satisfies BranchMetadata),
+    );
+    writeAttemptMetadata(dir, { startCommit, collected: false });
     return {
       dir,
       readOnly: false,
       kind: 'worktree',
       baseCommit,
       branch,
+      startCommit,
       gitDir: worktreeGitDir(mirror, dir),
       mirror,
     };
+  }
+
+  /**
+   * Moves the work of earlier attempts that were never collected (their worker died mid-run) onto
+   * the branch, so the next attempt continues it. Called under the mirror's lock, before the next
+   * attempt's worktree exists; an earlier attempt's work that no longer fits (the branch moved on
+   * since it started) stays in its worktree and is logged.
+   */
+  async #carryOver(task: TaskForWorkspace, taskDir: string, mirror: string, branch: string): Promise<void> {
+    if (!existsSync(taskDir)) return;
+    for (const entry of readdirSync(taskDir, { withFileTypes: true })) {
+      const dir = join(taskDir, entry.name);
+      const metadata = readJson<AttemptMetadata>(`${dir}.json`);
+      if (!entry.isDirectory() || !metadata || metadata.collected || !existsSync(join(dir, '.git'))) continue;
+      try {
+        const head = await this.#commitWork(dir, worktreeGitDir(mirror, dir), task);
+        await advanceBranch(mirror, branch, metadata.startCommit, head);
+        writeAttemptMetadata(dir, { ...metadata, collected: true });
+      } catch (error) {
+        this.#settings.logger.warn(
+          { err: error, taskId: task.id, dir },
+          'could not carry an earlier attempt’s work over to the branch; it stays in its worktree',
+        );
+      }
+    }
   }
 
   #scratch(dir: string, note: string): Workspace {
@@ -399,11 +430,38 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-function readMetadata(path: string): Metadata | undefined {
+function readJson<T>(path: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Metadata;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
     return undefined;
+  }
+}
+
+function writeAttemptMetadata(dir: string, metadata: AttemptMetadata): void {
+  writeFileSync(`${dir}.json`, JSON.stringify(metadata));
+}
+
+async function branchTip(mirror: string, branch: string): Promise<string | undefined> {
+  return git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).then(
+    (sha) => sha.trim(),
+    () => undefined,
+  );
+}
+
+/**
+ * Moves `branch` from `from` to `to`, only if it is still at `from`: the work of an attempt that
+ * started before the branch moved on (a late attempt) never overwrites its successor's.
+ */
+async function advanceBranch(mirror: string, branch: string, from: string, to: string): Promise<void> {
+  if (from === to) return;
+  try {
+    await git(['--git-dir', mirror, 'update-ref', `refs/heads/${branch}`, to, from]);
+  } catch (error) {
+    throw new WorkspaceError(
+      `branch ${branch} moved on while this attempt ran (another attempt changed it); this attempt's work stays at ${to}`,
+      { cause: error },
+    );
   }
 }
 

@@ -32,3 +32,8 @@ export function createSourceRepo(files: Record<string, string>): {
   run(path, 'commit', '--quiet', '-m', 'initial');
   return { path, head: run(path, 'rev-parse', 'HEAD'), git: (...args) => run(path, ...args) };
 }
+
+/** Files of a repository whose `npm test` leaves a process behind in a session of its own. */
+export const LEAVES_A_DAEMON = {
+  'package.json': JSON.stringify({ scripts: { test: 'setsid -f sleep 600' } }),
+};

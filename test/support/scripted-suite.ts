@@ -1,16 +1,17 @@
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { type ScriptedModelServer, startScriptedModelServer } from '../../src/scripted-model/server.ts';
 import { processesUnder } from './agent-processes.ts';
+import type { Backend } from './databases.ts';
 import { startTestSupervisor, type TestSupervisor } from './harness.ts';
 
 export interface ScriptedSuite {
   /** The describe block's scripted model server, started before its first test. */
   readonly model: ScriptedModelServer;
   /**
-   * A supervisor on a fresh embedded database. It is stopped after the test, and the test fails
+   * A supervisor on a fresh database (embedded unless `backend` says otherwise). It is stopped after the test, and the test fails
    * if it left an agent process behind.
    */
-  start(options: Parameters<typeof startTestSupervisor>[1]): Promise<TestSupervisor>;
+  start(options: Parameters<typeof startTestSupervisor>[1] & { backend?: Backend }): Promise<TestSupervisor>;
 }
 
 /**
@@ -36,8 +37,8 @@ export function scriptedSuite(): ScriptedSuite {
       if (!model) throw new Error('the scripted model server starts before the first test');
       return model;
     },
-    async start(options) {
-      const test = await startTestSupervisor('pglite', options);
+    async start({ backend = 'pglite', ...options }) {
+      const test = await startTestSupervisor(backend, options);
       started.push(test);
       return test;
     },

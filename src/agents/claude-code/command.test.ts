@@ -19,6 +19,7 @@ const input: ClaudeCommandInput = {
   apiRetries: 2,
   apiTimeoutMs: 120_000,
   gitIdentity: { name: 'Agent', email: 'a@x' },
+  attemptId: 'aaaaaaaa-0000-4000-8000-000000000001',
 };
 
 const valueAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -113,6 +114,7 @@ describe('claudeCommand', () => {
       GIT_COMMITTER_NAME: 'Agent',
       GIT_COMMITTER_EMAIL: 'a@x',
       GIT_TERMINAL_PROMPT: '0',
+      SUPERVISOR_ATTEMPT_ID: 'aaaaaaaa-0000-4000-8000-000000000001',
     });
     const oauth = claudeCommand({
       ...input,

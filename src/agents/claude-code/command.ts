@@ -1,3 +1,5 @@
+import { ATTEMPT_MARKER } from '../attempt-processes.ts';
+
 /**
  * The exact `claude` invocation for one attempt: arguments and an environment built from scratch.
  * Pure, so the policy it encodes is unit-tested line by line.
@@ -69,6 +71,8 @@ export interface ClaudeCommandInput {
   /** Per-request time limit until the response starts. */
   apiTimeoutMs: number;
   gitIdentity: { name: string; email: string };
+  /** Marks every process of the attempt, whatever group or session it moves to (attempt-processes.ts). */
+  attemptId: string;
   /**
    * A worktree the agent's git should trust although it runs as another user than the one owning
    * the repository's git directory (AGENT_USER): without it git refuses with "dubious ownership".
@@ -132,6 +136,7 @@ export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env:
     GIT_COMMITTER_NAME: input.gitIdentity.name,
     GIT_COMMITTER_EMAIL: input.gitIdentity.email,
     GIT_TERMINAL_PROMPT: '0',
+    [ATTEMPT_MARKER]: input.attemptId,
     ...(input.gitSafeDirectory
       ? {
           GIT_CONFIG_COUNT: '1',

@@ -3,6 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEMORY_TOOLS } from '../../memory/prompt-memory.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
+import { killAttemptProcesses } from '../attempt-processes.ts';
 import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
 import { EventBatcher } from '../event-batcher.ts';
 import type { ModelApiTap, TapRoute } from '../model-api-tap.ts';
@@ -11,6 +12,7 @@ import { CLAUDE_BIN } from './binary.ts';
 import { accountUsage, classify, type StopCause } from './classify.ts';
 import { claudeCommand, credentialSecrets } from './command.ts';
 import { LineSplitter } from './line-splitter.ts';
+import { copyTranscript } from './session-files.ts';
 import { ClaudeStreamState, type EarlyStop } from './stream-state.ts';
 import { watchdogVerdict } from './watchdog.ts';
 
@@ -64,6 +66,9 @@ export class ClaudeCodeDriver implements AgentDriver {
       tmpDir: join(request.session.stateDir, 'tmp'),
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    if (request.session.resume && request.session.resumeFrom) {
+      copyTranscript(join(request.session.resumeFrom, 'config'), dirs.configDir, request.session.id);
+    }
     // A file, not an argument: the configuration holds a token that `ps` would show to everyone.
     // The directory may belong to the agent's user (AGENT_USER): remove whatever is there and
     // create the file exclusively, so a planted symlink can never redirect the write.
@@ -96,6 +101,7 @@ export class ClaudeCodeDriver implements AgentDriver {
       apiRetries: this.#options.apiRetries,
       apiTimeoutMs: this.#options.apiTimeoutMs,
       gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+      attemptId: request.attemptId,
       ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
     });
 
@@ -186,8 +192,10 @@ export class ClaudeCodeDriver implements AgentDriver {
     clearInterval(watchdog);
     request.signal.removeEventListener('abort', onAbort);
     stdout.end().forEach(onLine);
-    // Whatever the agent's tools left running in its group goes with it.
+    // Whatever the agent's tools left running goes with it: in its group, and in any other group
+    // or session a tool moved to.
     killGroup(child, 'SIGKILL');
+    killAttemptProcesses(request.attemptId);
     rmSync(mcpConfigFile, { force: true });
     await batcher.close();
 
