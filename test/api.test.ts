@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { MemoryEventBus } from '../src/events/memory-bus.ts';
 import type { MemoryService } from '../src/memory/memory-service.ts';
 import type { Notifier } from '../src/notify/notifier.ts';
 import type { AgentPool } from '../src/pool/agent-pool.ts';
+import { TASK_QUEUE } from '../src/queue/task-queue.ts';
 import type { ScheduleService } from '../src/schedules/schedule-service.ts';
 import type { Db } from '../src/store/database.ts';
 import type { TaskService } from '../src/tasks/task-service.ts';
@@ -201,7 +203,9 @@ describe('REST API', () => {
 
   it('reports health, readiness and detail', async () => {
     expect((await inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    expect((await inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    const ready = await inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', agents_enabled: ['echo'] });
     const detailed = await inject({ method: 'GET', url: '/health/detailed' });
     expect(detailed.statusCode).toBe(200);
     expect(detailed.json()).toMatchObject({
@@ -209,11 +213,47 @@ describe('REST API', () => {
       state: 'ready',
       components: {
         database: { status: 'ok', details: { kind: 'pglite' } },
-        queue: { status: 'ok' },
+        queue: {
+          status: 'ok',
+          details: { jobs: { queued: expect.any(Number), active: expect.any(Number) } },
+        },
         event_bus: { status: 'ok' },
-        agents: { status: 'ok', details: { driver: 'echo' } },
+        agents: { status: 'ok', details: { enabled: ['echo'], worker: { driver: 'echo' } } },
       },
     });
+  });
+
+  it('reports the agents down while none is enabled; readiness stays up and says so', async () => {
+    expect((await inject({ method: 'POST', url: '/api/v1/agents/echo/pause' })).statusCode).toBe(200);
+    try {
+      const detailed = await inject({ method: 'GET', url: '/health/detailed' });
+      expect(detailed.statusCode).toBe(503);
+      expect(detailed.json().components.agents).toMatchObject({
+        status: 'down',
+        details: { enabled: [], paused: ['echo'] },
+        error: expect.stringContaining('supervisor agents resume'),
+      });
+      expect((await inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
+        status: 'ready',
+        agents_enabled: [],
+      });
+    } finally {
+      await inject({ method: 'POST', url: '/api/v1/agents/echo/resume' });
+    }
+  });
+
+  it('reports the queue degraded when pg-boss’s monitor has not run for ten of its intervals', async () => {
+    // As if the monitor had last run an hour ago and had just now been claimed (so it does not run).
+    await test.supervisor.database.db.execute(
+      sql`update pgboss.queue set monitor_on = now() - interval '1 hour', monitor_claim_on = now() where name = ${TASK_QUEUE}`,
+    );
+    const queue = (await inject({ method: 'GET', url: '/health/detailed' })).json().components.queue;
+    expect(queue).toMatchObject({
+      status: 'degraded',
+      details: { monitored_seconds_ago: expect.any(Number) },
+      error: expect.stringContaining("pg-boss's monitor last ran"),
+    });
+    expect(queue.details.monitored_seconds_ago).toBeGreaterThanOrEqual(3600);
   });
 
   it('serves OpenAPI 3.1 and the docs page', async () => {
@@ -279,7 +319,7 @@ describe('API edges without a running supervisor', () => {
         tasks: failing,
         pool: {} as AgentPool,
         bus: new MemoryEventBus(),
-        health: { check: async () => ({}), ready: async () => [] },
+        health: { check: async () => ({}), ready: async () => ({ problems: [], agentsEnabled: [] }) },
         tokens: {} as TokenService,
         notifier: {} as Notifier,
         db: {} as Db,

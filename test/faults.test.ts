@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { taskAttempts } from '../src/store/schema.ts';
-import { listAttempts } from '../src/store/task-store.ts';
+import { insertTask, listAttempts } from '../src/store/task-store.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { BACKENDS } from './support/databases.ts';
 import { createSourceRepo } from './support/git-repo.ts';
@@ -100,6 +101,67 @@ describe.skipIf(!hasPostgres)('faults with the real Claude Code CLI', () => {
     // The stopped agent asked nothing more; the second attempt resumed its session and asked once.
     expect(model.requests()).toHaveLength(3);
   }, 180_000);
+
+  it('keeps a streaming agent alive while 8 SSE readers replay a 100k-event task from the same process', async () => {
+    const model = await startScriptedModelServer();
+    cleanups.push(() => model.close());
+    // About 20 s of streamed text (25 deltas, 0.8 s apart); the CLI then asks for the result.
+    model.script('sk-readers', [
+      steps.text('word '.repeat(200), { chunkDelayMs: 800 }),
+      steps.toolUse([{ name: 'StructuredOutput', input: analysis }]),
+    ]);
+    const test = await startTestSupervisor('pglite', {
+      listen: true,
+      env: {
+        ...scriptedClaudeEnv(model.url, 'sk-readers'),
+        AGENT_IDLE_TIMEOUT_SECONDS: '120',
+        WORKER_HEARTBEAT_SECONDS: '10',
+      },
+    });
+    cleanups.push(() => test.stop());
+    const db = test.supervisor.database.db;
+    const now = new Date();
+    const old = await insertTask(db, {
+      id: randomUUID(),
+      type: 'CODE_ANALYSIS',
+      status: 'succeeded',
+      priority: 5,
+      repository: 'acme/history',
+      payload: { repository: 'acme/history' },
+      maxAttempts: 3,
+      submittedBy: 'local',
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: now,
+    });
+    await db.execute(
+      sql`insert into task_events (task_id, type, data, created_at) select ${old.id}, 'assistant', jsonb_build_object('n', g, 'text', 'an event of a long run'), now() from generate_series(1, 100000) g`,
+    );
+
+    const repository = createSourceRepo({ 'a.js': 'export const a = 1;\n' }).path;
+    const { task } = await test.supervisor.tasks.submit(
+      { type: 'CODE_ANALYSIS', payload: { repository }, priority: 5 },
+      { actor: { name: 'local' } },
+    );
+    const readers = Array.from({ length: 8 }, async () => {
+      const response = await fetch(`${test.url}/api/v1/tasks/${old.id}/events`);
+      // Counts whole SSE frames (they end with a blank line) of the seeded events.
+      let events = 0;
+      let partial = '';
+      for await (const chunk of response.body!) {
+        const frames = (partial + Buffer.from(chunk).toString('utf8')).split('\n\n');
+        partial = frames.pop()!;
+        events += frames.filter((frame) => frame.includes('\nevent: assistant\n')).length;
+      }
+      return events;
+    });
+    const done = await test.waitForStatus(task.id, ['succeeded', 'failed'], 180_000);
+    expect(await Promise.all(readers)).toEqual(Array(8).fill(100_000));
+    expect(done.status).toBe('succeeded');
+    const attempts = await listAttempts(db, task.id);
+    expect(attempts.map((a) => [a.outcome, a.countsAgainstBudget])).toEqual([['succeeded', true]]);
+    expect(processesUnder(test.dataDir)).toEqual([]);
+  }, 300_000);
 
   it('keeps attempts running through a PostgreSQL outage of 3 heartbeats: each agent runs once', async () => {
     const postgres: PrivateServer = await startPrivatePostgres();

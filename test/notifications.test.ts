@@ -197,7 +197,7 @@ describe('notifications', () => {
               { status, latency_ms: 1, ...(status === 'down' ? { error: `${name} refused` } : {}) },
             ]),
           ),
-        ready: async () => [],
+        ready: async () => ({ problems: [], agentsEnabled: [] }),
       },
       db: test.supervisor.database.db,
       logger: pino({ level: 'silent' }),

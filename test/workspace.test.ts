@@ -113,7 +113,7 @@ describe('workspaces', () => {
     expect(tip).toBe(done!.head_commit);
   });
 
-  it('removes read-only worktrees after the attempt; the sweep keeps live tasks and every branch', async () => {
+  it('removes read-only worktrees after the attempt; the sweep keeps what is needed and the branches of existing tasks', async () => {
     const source = createSourceRepo({ 'a.txt': 'base\n' });
     const workspaces = manager();
     const readOnly = await workspaces.prepare(
@@ -143,11 +143,27 @@ describe('workspaces', () => {
       .replace('gitdir: ', '')
       .trim()
       .replace(/\/worktrees\/.*$/, '');
-    // The done mutating task and the read-only one (its attempts released their worktrees already).
-    expect(await workspaces.sweep(async (taskId) => taskId === id(6))).toBe(2);
+    const liveRetry = await workspaces.prepare(
+      { id: id(6), type: 'BUG_FIX', payload: { repository: source.path, description: 'y' } },
+      attempt(61),
+    );
+    const sweep = (policy: { liveTasks: string[]; overAttempts: string[]; existing: string[] }) =>
+      workspaces.sweep({
+        keepTask: async (taskId) => policy.liveTasks.includes(taskId),
+        keepAttempt: async (_taskId, attemptId) => !policy.overAttempts.includes(attemptId),
+        existingTasks: async (ids) => new Set(ids.filter((taskId) => policy.existing.includes(taskId))),
+      });
+    // The done mutating task and the read-only one go whole (the read-only attempts had released
+    // their worktrees already), and so does the live task's attempt that is over, alone.
+    expect(await sweep({ liveTasks: [id(6)], overAttempts: [attempt(6)], existing: [id(5), id(6)] })).toBe(3);
     expect(existsSync(done.dir)).toBe(false);
-    expect(existsSync(live.dir)).toBe(true);
+    expect(existsSync(live.dir)).toBe(false);
+    expect(existsSync(liveRetry.dir)).toBe(true);
+    // Branches stay as long as their task exists; a task deleted by retention loses its branch.
     expect(branches(mirror)).toEqual(expect.arrayContaining([`supervisor/${id(5)}`, `supervisor/${id(6)}`]));
+    await sweep({ liveTasks: [id(6)], overAttempts: [], existing: [id(6)] });
+    expect(branches(mirror)).not.toContain(`supervisor/${id(5)}`);
+    expect(branches(mirror)).toContain(`supervisor/${id(6)}`);
   });
 
   it('computes the diff of a review given by refs', async () => {

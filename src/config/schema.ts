@@ -187,8 +187,14 @@ export const configSchema = z.object({
     .optional(),
   /** Where task worktrees go. Default: DATA_DIR/workspaces. */
   WORKSPACES_DIR: z.string().min(1).optional(),
-  /** How long a finished mutating task keeps its worktree (its branch is kept for good). */
+  /** How long a finished mutating task keeps its attempts' worktrees (its branch stays until the task is deleted). */
   WORKSPACE_RETENTION_HOURS: positiveNumber.default(24),
+  /**
+   * Finished tasks older than this many days are deleted with their attempts and events; workers
+   * then delete their branches and agent state. Audit records and memory entries are kept on
+   * their own terms (AUDIT_RETENTION_DAYS).
+   */
+  TASK_RETENTION_DAYS: intInRange(1, 36_500).default(90),
   /** A repository copy older than this is fetched again before use. */
   MIRROR_REFRESH_SECONDS: intInRange(0, 86_400).default(60),
   /** Agents file (YAML or JSON) with the full agent definitions; replaces the CLAUDE_API_KEYS form. */

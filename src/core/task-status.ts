@@ -4,6 +4,7 @@
  *
  *   queued ──start──▶ running ──succeed──▶ succeeded
  *     │                 │ ├──fail──────▶ failed ──manual_retry──▶ queued
+ *     │                 │                  ▲ fail (its own budget spent before a start) from queued, retrying, parked
  *     │                 │ ├──schedule_retry──▶ retrying ──start──▶ running
  *     │                 │ └──park──────▶ parked ──wake──▶ queued
  *     └──cancel (from any non-terminal status)──▶ cancelled ──manual_retry──▶ queued
@@ -44,7 +45,8 @@ export type TaskEvent = (typeof TASK_EVENTS)[number];
 const TRANSITIONS: Record<TaskStatus, Partial<Record<TaskEvent, TaskStatus>>> = {
   // A task with unfinished dependencies has no queue job until they settle (src/tasks/dependencies.ts).
   waiting: { release: 'queued', fail: 'failed', cancel: 'cancelled' },
-  queued: { start: 'running', park: 'parked', cancel: 'cancelled' },
+  // A task whose own budget (max_cost_usd, max_duration_seconds) is spent fails before it starts again.
+  queued: { start: 'running', park: 'parked', fail: 'failed', cancel: 'cancelled' },
   // A running task is parked when its agent runs out of quota mid-run and no other agent can take it;
   // `schedule_retry` also covers an attempt interrupted by a crash or a shutdown.
   running: {
@@ -54,8 +56,8 @@ const TRANSITIONS: Record<TaskStatus, Partial<Record<TaskEvent, TaskStatus>>> = 
     park: 'parked',
     cancel: 'cancelled',
   },
-  retrying: { start: 'running', park: 'parked', cancel: 'cancelled' },
-  parked: { wake: 'queued', start: 'running', cancel: 'cancelled' },
+  retrying: { start: 'running', park: 'parked', fail: 'failed', cancel: 'cancelled' },
+  parked: { wake: 'queued', start: 'running', fail: 'failed', cancel: 'cancelled' },
   succeeded: {},
   failed: { manual_retry: 'queued' },
   cancelled: { manual_retry: 'queued' },

@@ -31,6 +31,11 @@ export async function upsertAgent(q: Queryable, row: NewAgentRow): Promise<void>
     });
 }
 
+/** Each agent's id and state, for health checks (no credential, no limits). */
+export async function agentStates(q: Queryable): Promise<Array<{ id: string; state: string }>> {
+  return q.select({ id: agents.id, state: agents.state }).from(agents).orderBy(agents.id);
+}
+
 export async function listAgentRows(q: Queryable): Promise<AgentRow[]> {
   return q.select().from(agents).orderBy(agents.id);
 }

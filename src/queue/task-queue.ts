@@ -25,14 +25,18 @@ export interface TaskQueueOptions {
  */
 export class TaskQueue {
   readonly boss: PgBoss;
+  /** How often pg-boss's monitor (and supervise) pass should run. */
+  readonly monitorSeconds: number;
   readonly #logger: Logger;
 
-  private constructor(boss: PgBoss, logger: Logger) {
+  private constructor(boss: PgBoss, monitorSeconds: number, logger: Logger) {
     this.boss = boss;
+    this.monitorSeconds = monitorSeconds;
     this.#logger = logger;
   }
 
   static async start(database: Database, options: TaskQueueOptions): Promise<TaskQueue> {
+    const monitorSeconds = Math.max(1, Math.floor(options.heartbeatSeconds / 2));
     const boss = new PgBoss({
       ...database.bossOptions,
       useListenNotify: true,
@@ -40,8 +44,8 @@ export class TaskQueue {
       // How often pg-boss looks for jobs whose worker stopped sending heartbeats. The check runs in
       // its monitor pass, so both intervals matter: with the default 60 s monitor, a dead worker's
       // task would wait a minute for recovery whatever the heartbeat said.
-      superviseIntervalSeconds: Math.max(1, Math.floor(options.heartbeatSeconds / 2)),
-      monitorIntervalSeconds: Math.max(1, Math.floor(options.heartbeatSeconds / 2)),
+      superviseIntervalSeconds: monitorSeconds,
+      monitorIntervalSeconds: monitorSeconds,
     });
     boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
     await boss.start();
@@ -60,7 +64,7 @@ export class TaskQueue {
       retentionSeconds: 14 * 24 * 3600,
       deleteAfterSeconds: 7 * 24 * 3600,
     });
-    return new TaskQueue(boss, options.logger);
+    return new TaskQueue(boss, monitorSeconds, options.logger);
   }
 
   /**
@@ -89,6 +93,28 @@ export class TaskQueue {
     await this.boss.cancel(TASK_QUEUE, jobId).catch((error: unknown) => {
       this.#logger.warn({ err: error, jobId }, 'could not withdraw queue job; the worker will skip it');
     });
+  }
+
+  /**
+   * pg-boss's own view of the task queue (it answers, and its counts), and how long ago its
+   * monitor last ran: the pass that hands out again the jobs of workers that missed heartbeats.
+   */
+  async health(): Promise<{ queued: number; active: number; monitoredSecondsAgo: number | null }> {
+    const queue = await this.boss.getQueue(TASK_QUEUE);
+    if (!queue) throw new Error(`pg-boss has no queue ${TASK_QUEUE}: run \`supervisor migrate\``);
+    // pg-boss's queue table (schema `pgboss`, the default) records its monitor's last pass.
+    const { rows } = await this.boss
+      .getDb()
+      .executeSql(
+        'select extract(epoch from now() - monitor_on)::float8 as ago from pgboss.queue where name = $1',
+        [TASK_QUEUE],
+      );
+    const ago = (rows[0] as { ago: number | null } | undefined)?.ago ?? null;
+    return {
+      queued: queue.queuedCount,
+      active: queue.activeCount,
+      monitoredSecondsAgo: ago === null ? null : Math.round(ago),
+    };
   }
 
   async work(concurrency: number, handler: (job: DispatchJob) => Promise<void>): Promise<string> {

@@ -114,7 +114,7 @@ export class AttemptLifecycle {
       const now = this.#deps.now();
       if (current.cancelRequestedAt) {
         const cancelled = await store.updateTask(tx, taskId, {
-          status: 'cancelled',
+          status: transitionOrThrow(current.status, 'cancel'),
           outcome: 'cancelled',
           finishedAt: now,
           updatedAt: now,
@@ -129,7 +129,7 @@ export class AttemptLifecycle {
       const spentUsd = attempts.reduce((sum, a) => sum + a.costUsd, 0);
       const overBudget = taskBudgetExceeded(current, spentUsd, now);
       if (overBudget) {
-        const failed = await failTask(tx, taskId, {
+        const failed = await failTask(tx, current, {
           outcome: overBudget.outcome,
           error: overBudget.error,
           finishedAt: now,
@@ -163,13 +163,11 @@ export class AttemptLifecycle {
           priority: current.priority,
           startAfter: until ?? new Date(now.getTime() + this.#deps.parkRecheckMs),
         });
-        const status = waiting
-          ? current.status === 'parked'
-            ? transitionOrThrow(current.status, 'wake')
-            : current.status
-          : current.status === 'parked'
-            ? 'parked'
-            : transitionOrThrow(current.status, 'park');
+        // The status changes only where the kind of wait does: a parked task that now only waits
+        // for a slot wakes (queued); a queued or retrying one that must now park parks.
+        const wasParked = current.status === 'parked';
+        const event = waiting ? (wasParked ? 'wake' : undefined) : wasParked ? undefined : 'park';
+        const status = event ? transitionOrThrow(current.status, event) : current.status;
         const updated = await store.updateTask(tx, taskId, {
           status,
           dispatchJobId: jobId,
@@ -540,7 +538,7 @@ export class AttemptLifecycle {
       case 'succeed': {
         const done = await store.updateTask(tx, task.id, {
           ...common,
-          status: 'succeeded',
+          status: transitionOrThrow(task.status, 'succeed'),
           resultText: end.resultText ?? null,
           result: end.result ?? null,
           error: null,
@@ -560,14 +558,14 @@ export class AttemptLifecycle {
       case 'cancel':
         return store.updateTask(tx, task.id, {
           ...common,
-          status: 'cancelled',
+          status: transitionOrThrow(task.status, 'cancel'),
           error: end.error,
           finishedAt: now,
         });
       case 'fail':
         return failTask(
           tx,
-          task.id,
+          task,
           {
             ...common,
             error: end.error ? `${step.reason}: ${end.error}` : step.reason,
@@ -582,7 +580,7 @@ export class AttemptLifecycle {
         const jobId = await this.#deps.queue.dispatch(tx, task.id, { priority: task.priority, startAfter });
         return store.updateTask(tx, task.id, {
           ...common,
-          status: 'retrying',
+          status: transitionOrThrow(task.status, 'schedule_retry'),
           error: end.error,
           runAfter: startAfter,
           dispatchJobId: jobId,
@@ -677,11 +675,15 @@ function describeVerdicts(verdicts: AgentVerdict[]): string {
  */
 async function failTask(
   tx: Tx,
-  taskId: string,
+  task: TaskRow,
   patch: Omit<Partial<TaskRow>, 'status'> & { updatedAt: Date },
   evidence?: Evidence,
 ): Promise<TaskRow> {
-  const failed = await store.updateTask(tx, taskId, { ...patch, status: 'failed' });
+  const taskId = task.id;
+  const failed = await store.updateTask(tx, taskId, {
+    ...patch,
+    status: transitionOrThrow(task.status, 'fail'),
+  });
   await appendAudit(tx, {
     at: patch.updatedAt,
     actor: 'supervisor',

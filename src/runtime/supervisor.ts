@@ -8,7 +8,6 @@ import type { AgentDriver } from '../agents/driver.ts';
 import { SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
-import { pruneAudit } from '../audit/audit-retention.ts';
 import { resolveAuthMode } from '../auth/auth-mode.ts';
 import { TaskTokens } from '../auth/task-token.ts';
 import { TokenService } from '../auth/token-service.ts';
@@ -30,13 +29,12 @@ import { type Database, openDatabase } from '../store/database.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createHealthReporter } from './health.ts';
+import { startRetention } from './retention.ts';
 import { registerSecret } from './secret-scrubber.ts';
 import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
 import { setUpWorker } from './worker-setup.ts';
 
-/** How often audit retention runs; a day is as fine-grained as a retention measured in days needs. */
-const AUDIT_PRUNE_INTERVAL_MS = 24 * 3_600_000;
 /** How often each process looks at its dependencies for outages worth an alert. */
 const HEALTH_MONITOR_INTERVAL_MS = 15_000;
 
@@ -301,6 +299,7 @@ export class Supervisor {
         memory: new MemoryService({ db: database.db, now, repositoryPolicy }),
         health: createHealthReporter({
           database,
+          queue,
           eventBus: bus,
           ...(runningWorker
             ? {
@@ -323,19 +322,16 @@ export class Supervisor {
       });
       if ((options.notifyTickMs ?? 5000) > 0) monitor.start(HEALTH_MONITOR_INTERVAL_MS);
       cleanups.push(() => monitor.stop());
-      const retentionDays = config.AUDIT_RETENTION_DAYS;
-      if (retentionDays !== undefined && (options.api ?? true)) {
-        // Every API process prunes; the append lock serialises them and a second run finds nothing to do.
-        const prune = () =>
-          pruneAudit(database.db, new Date(now().getTime() - retentionDays * 86_400_000), now()).then(
-            (pruned) =>
-              pruned &&
-              logger.info({ removed: pruned.removed, throughId: pruned.through_id }, 'audit records pruned'),
-            (error: unknown) => logger.warn({ err: error }, 'audit pruning failed; retrying in a day'),
-          );
-        void prune();
-        const pruneTimer = setInterval(prune, AUDIT_PRUNE_INTERVAL_MS).unref();
-        cleanups.push(() => clearInterval(pruneTimer));
+      if (options.api ?? true) {
+        cleanups.push(
+          startRetention({
+            db: database.db,
+            logger,
+            now,
+            taskDays: config.TASK_RETENTION_DAYS,
+            ...(config.AUDIT_RETENTION_DAYS !== undefined ? { auditDays: config.AUDIT_RETENTION_DAYS } : {}),
+          }),
+        );
       }
       state = 'ready';
       logger.info(

@@ -12,7 +12,6 @@ import { ModelApiTap } from '../agents/model-api-tap.ts';
 import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { isTerminal } from '../core/task-status.ts';
 import type { EventBus } from '../events/bus.ts';
 import { RunMemory } from '../memory/run-memory.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -21,10 +20,10 @@ import { AttemptLifecycle } from '../runner/attempt-lifecycle.ts';
 import { AttemptRunner } from '../runner/attempt-runner.ts';
 import { Worker } from '../runner/worker.ts';
 import type { Database } from '../store/database.ts';
-import { getTask } from '../store/task-store.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { RepositoryPolicy } from '../workspace/repository-policy.ts';
-import { WorkspaceManager } from '../workspace/workspace-manager.ts';
+import { sweepPolicy } from '../workspace/sweep-policy.ts';
+import { type SweepPolicy, WorkspaceManager } from '../workspace/workspace-manager.ts';
 
 /** The CLI's entry point, run by the pinned Node: agents start `supervisor mcp` with it. */
 const SUPERVISOR_ENTRY = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -145,19 +144,14 @@ export function setUpWorker(options: WorkerSetupOptions): {
     now: options.now,
   });
 
-  const retentionMs = config.WORKSPACE_RETENTION_HOURS * 3600_000;
-  const keep = async (taskId: string) => {
-    const task = await getTask(database.db, taskId).catch(() => undefined);
-    if (!task) return !/^[0-9a-f-]{36}$/.test(taskId); // not a task's directory: leave it alone
-    if (!isTerminal(task.status)) return true;
-    return (task.finishedAt?.getTime() ?? 0) > options.now().getTime() - retentionMs;
-  };
+  const policy = sweepPolicy(database.db, options.now, config.WORKSPACE_RETENTION_HOURS * 3600_000);
   const sweep = () =>
-    Promise.all([workspaces.sweep(keep), sweepSessions(sessionsDir, keep)])
+    Promise.all([workspaces.sweep(policy), sweepSessions(sessionsDir, policy)])
       .then(([removed, sessions]) => {
         if (removed || sessions)
-          logger.info({ removed, sessions }, 'removed workspaces and agent state of finished tasks');
+          logger.info({ removed, sessions }, 'removed workspaces and agent state no longer needed');
       })
+      // A database that cannot answer keeps everything until the next sweep.
       .catch((error: unknown) => logger.warn({ err: error }, 'workspace sweep failed'));
   void sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -170,14 +164,11 @@ export function setUpWorker(options: WorkerSetupOptions): {
 }
 
 /** Removes the agent state (CLI config, transcripts) of tasks that no longer need it. */
-async function sweepSessions(
-  sessionsDir: string,
-  keep: (taskId: string) => Promise<boolean>,
-): Promise<number> {
+async function sweepSessions(sessionsDir: string, policy: SweepPolicy): Promise<number> {
   if (!existsSync(sessionsDir)) return 0;
   let removed = 0;
   for (const entry of readdirSync(sessionsDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || (await keep(entry.name))) continue;
+    if (!entry.isDirectory() || (await policy.keepTask(entry.name))) continue;
     rmSync(join(sessionsDir, entry.name), { recursive: true, force: true });
     removed += 1;
   }

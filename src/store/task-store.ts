@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { TokenUsage } from '../core/outcome.ts';
-import type { TaskStatus } from '../core/task-status.ts';
+import { type TaskStatus, TERMINAL_STATUSES } from '../core/task-status.ts';
 import type { TaskType } from '../core/task-types.ts';
 import type { CursorPosition } from './cursor.ts';
 import type { Queryable } from './database.ts';
@@ -240,6 +240,34 @@ export async function listAttempts(q: Queryable, taskId: string): Promise<Attemp
 }
 
 /** Attempts of a task that have not ended: at most one, unless something went badly wrong. */
+/**
+ * Deletes up to `limit` tasks that finished before `before`, with their attempts, events and
+ * dependency edges (by cascade); returns how many. A task still referenced as the dependency of an
+ * unfinished one is kept.
+ */
+export async function deleteFinishedTasks(q: Queryable, before: Date, limit: number): Promise<number> {
+  const old = q
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(
+      and(
+        inArray(tasks.status, [...TERMINAL_STATUSES]),
+        lt(tasks.finishedAt, before),
+        sql`not exists (select 1 from ${taskDependencies} d join ${tasks} t on t.id = d.task_id where d.depends_on_id = ${tasks.id} and t.status not in ('succeeded', 'failed', 'cancelled'))`,
+      ),
+    )
+    .limit(limit);
+  const deleted = await q.delete(tasks).where(inArray(tasks.id, old)).returning({ id: tasks.id });
+  return deleted.length;
+}
+
+/** Whether a task with this id exists (a worker asks before deleting what it keeps for the task). */
+export async function existingTaskIds(q: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await q.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, ids));
+  return new Set(rows.map((row) => row.id));
+}
+
 /** A task's open attempts, optionally locked (a lease renewal then waits for the transaction). */
 export async function openAttempts(
   q: Queryable,

@@ -22,8 +22,10 @@ import { resolveRepository, type SourceSettings } from './repository-source.ts';
  *   detached at the branch's tip, and its work moves the branch forward when it is collected,
  *   only if the branch is still where the attempt started (compare and swap). Work an attempt
  *   left behind without being collected (its worker died) is committed and moved onto the branch
- *   before the next attempt starts, so a retry continues it. Attempt worktrees are removed after
- *   the retention period; branches are never deleted and the source repository is never written.
+ *   before the next attempt starts, so a retry continues it.
+ * - The sweeper removes a read-only attempt's worktree once the attempt is over, a mutating one's
+ *   after the retention period, and a task's branch once the task itself is deleted
+ *   (TASK_RETENTION_DAYS). The source repository is never written to.
  */
 
 export interface Workspace {
@@ -66,6 +68,16 @@ export interface WorkspaceSettings extends SourceSettings {
   mirrorsDir: string;
   refreshMs: number;
   logger: Logger;
+}
+
+/** What the sweeper may remove; each answer comes from the database (an error stops the sweep). */
+export interface SweepPolicy {
+  /** Whether a task still needs its directory at all. */
+  keepTask(taskId: string): Promise<boolean>;
+  /** Whether one attempt's worktree is still needed (the attempt runs, or kept for inspection). */
+  keepAttempt(taskId: string, attemptId: string): Promise<boolean>;
+  /** The tasks among `ids` that still exist; the branches of the others are deleted. */
+  existingTasks(ids: string[]): Promise<Set<string>>;
 }
 
 export interface TaskForWorkspace {
@@ -253,12 +265,15 @@ export class WorkspaceManager {
   }
 
   /**
-   * Removes workspaces (worktree and metadata) of tasks that are done and older than the
-   * retention period. `keep(taskId)` says whether a task still needs its workspace.
+   * Removes what the sweep policy says is no longer needed: whole task directories, single
+   * attempts' worktrees (an attempt that is over), and the branches of tasks that no longer exist.
+   * Git's records of worktrees removed by hand are pruned. Returns how many directories went.
    */
-  async sweep(keep: (taskId: string) => Promise<boolean>): Promise<number> {
-    for (const entry of readdirSync(this.#settings.mirrorsDir)) {
-      const mirror = join(this.#settings.mirrorsDir, entry);
+  async sweep(policy: SweepPolicy): Promise<number> {
+    const mirrors = readdirSync(this.#settings.mirrorsDir).map((entry) =>
+      join(this.#settings.mirrorsDir, entry),
+    );
+    for (const mirror of mirrors) {
       await this.#locked(mirror, () =>
         git(['--git-dir', mirror, 'worktree', 'prune']).catch(() => undefined),
       );
@@ -266,21 +281,60 @@ export class WorkspaceManager {
     let removed = 0;
     for (const entry of readdirSync(this.#settings.workspacesDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
-      if (await keep(entry.name)) continue;
-      await this.#remove(join(this.#settings.workspacesDir, entry.name));
-      removed += 1;
+      const taskDir = join(this.#settings.workspacesDir, entry.name);
+      if (!(await policy.keepTask(entry.name))) {
+        await this.#remove(taskDir);
+        removed += 1;
+        continue;
+      }
+      for (const attempt of readdirSync(taskDir, { withFileTypes: true })) {
+        if (!attempt.isDirectory() || (await policy.keepAttempt(entry.name, attempt.name))) continue;
+        await this.#removeWorktree(
+          join(taskDir, attempt.name),
+          readJson<BranchMetadata>(join(taskDir, 'branch.json')),
+        );
+        removed += 1;
+      }
     }
+    for (const mirror of mirrors) await this.#pruneBranches(mirror, policy);
     return removed;
+  }
+
+  /** Deletes the `supervisor/<task id>` branches of tasks that no longer exist (deleted by retention). */
+  async #pruneBranches(mirror: string, policy: SweepPolicy): Promise<void> {
+    const listed = await git([
+      '--git-dir',
+      mirror,
+      'for-each-ref',
+      '--format=%(refname)',
+      'refs/heads/supervisor/',
+    ]);
+    const byTask = new Map(
+      listed
+        .split('\n')
+        .filter(Boolean)
+        .map((ref) => [ref.slice('refs/heads/supervisor/'.length), ref] as const),
+    );
+    const existing = await policy.existingTasks([...byTask.keys()]);
+    for (const [taskId, ref] of byTask) {
+      if (existing.has(taskId)) continue;
+      await this.#locked(mirror, () => git(['--git-dir', mirror, 'update-ref', '-d', ref]));
+    }
   }
 
   /** Removes a task's directory: each attempt's worktree (and git's record of it), then the rest. */
   async #remove(taskDir: string): Promise<void> {
     const metadata = readJson<BranchMetadata>(join(taskDir, 'branch.json'));
     for (const entry of readdirSync(taskDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const dir = join(taskDir, entry.name);
-      const gitFile = join(dir, '.git');
-      if (!existsSync(gitFile) || !statSync(gitFile).isFile()) continue;
+      if (entry.isDirectory()) await this.#removeWorktree(join(taskDir, entry.name), metadata);
+    }
+    rmSync(taskDir, { recursive: true, force: true });
+  }
+
+  /** Removes one attempt's directory, and git's record of it when it is a worktree of ours. */
+  async #removeWorktree(dir: string, metadata: BranchMetadata | undefined): Promise<void> {
+    const gitFile = join(dir, '.git');
+    if (existsSync(gitFile) && statSync(gitFile).isFile()) {
       const gitDir = /gitdir: (.*)/.exec(readFileSync(gitFile, 'utf8'))?.[1]?.trim();
       const mirror = metadata?.mirror ?? gitDir?.replace(/\/worktrees\/[^/]+$/, '');
       // The `.git` file is the agent's to change: only a mirror of ours is ever given to git.
@@ -290,7 +344,8 @@ export class WorkspaceManager {
         );
       }
     }
-    rmSync(taskDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.json`, { force: true });
   }
 
   async #mutatingWorktree(

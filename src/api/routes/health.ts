@@ -17,8 +17,11 @@ export interface ComponentHealth {
 /** Checks each dependency the supervisor needs; implemented by the runtime. */
 export interface HealthReporter {
   check(): Promise<Record<string, ComponentHealth>>;
-  /** Problems that make the process unable to serve now (empty when ready). */
-  ready(): Promise<string[]>;
+  /**
+   * Problems that make the process unable to serve now (empty when ready), and the agents that
+   * can take work (none: tasks are accepted and park until one can).
+   */
+  ready(): Promise<{ problems: string[]; agentsEnabled: string[] }>;
 }
 
 const componentSchema = z.object({
@@ -69,7 +72,14 @@ export function healthRoutes(
         summary:
           'Readiness: 200 once migrations ran and the queue started and while the database and event bus answer; 503 otherwise',
         response: {
-          200: z.object({ status: z.string() }),
+          200: z.object({
+            status: z.string(),
+            agents_enabled: z
+              .array(z.string())
+              .describe(
+                'Agents that can take work; none: tasks are accepted and park (`no_agent`) until one can',
+              ),
+          }),
           503: z.object({ status: z.string(), problems: z.array(z.string()).optional() }),
         },
       },
@@ -77,10 +87,13 @@ export function healthRoutes(
     async (_request, reply) => {
       const state = deps.state();
       if (state !== 'ready') return reply.status(503).send({ status: state });
-      const problems = (await deps.reporter()?.ready()) ?? [];
+      const { problems, agentsEnabled } = (await deps.reporter()?.ready()) ?? {
+        problems: [],
+        agentsEnabled: [],
+      };
       return problems.length
         ? reply.status(503).send({ status: 'unavailable', problems })
-        : reply.status(200).send({ status: 'ready' });
+        : reply.status(200).send({ status: 'ready', agents_enabled: agentsEnabled });
     },
   );
 

@@ -11,6 +11,8 @@ const HEARTBEAT_MS = 15_000;
 const REPLAY_PAGE = 500;
 /** A client that stops reading loses its stream rather than our memory; it can resume by id. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** A replay waits for the client to read once this much is buffered. */
+const REPLAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 export function sseFrame(message: TaskEventMessage): string {
   const data = {
@@ -106,6 +108,13 @@ export function taskEventRoutes(
         if (raw.writableLength > MAX_BUFFERED_BYTES) return finish();
         if (isTerminalStatusEvent(message)) finish();
       };
+      const drained = () =>
+        closed || raw.writableLength < REPLAY_HIGH_WATER_BYTES
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              raw.once('drain', resolve);
+              raw.once('close', resolve);
+            });
       const unsubscribe = deps
         .bus()
         .subscribe(taskId, (message) => (syncing ? pending.push(message) : send(message)));
@@ -119,6 +128,10 @@ export function taskEventRoutes(
           const page = await deps.tasks().events(taskId, { afterId: lastId, limit: REPLAY_PAGE });
           for (const message of page) send(message);
           if (page.length < REPLAY_PAGE || closed) break;
+          // The client's reading paces a long replay, and between pages the rest of the process
+          // (lease renewals, other requests) gets its turn: a replay never starves the worker.
+          await drained();
+          await new Promise((resolve) => setImmediate(resolve));
         }
         pending.sort((a, b) => a.id - b.id);
         for (const message of pending.splice(0)) send(message);
