@@ -6,8 +6,13 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateToken } from '../src/auth/token-secret.ts';
+import { startScriptedModelServer } from '../src/scripted-model/server.ts';
+import type { Step } from '../src/scripted-model/steps.ts';
+import * as steps from '../src/scripted-model/steps.ts';
 import { openDatabase, queryRows } from '../src/store/database.ts';
+import { processesUnder } from './support/agent-processes.ts';
 import { BACKENDS, freshDatabase, type TestDatabase } from './support/databases.ts';
+import { createSourceRepo } from './support/git-repo.ts';
 import { type ServerProcess, startServer } from './support/processes.ts';
 import { type PrivateServer, startPrivatePostgres, startPrivateRedis } from './support/services.ts';
 
@@ -18,9 +23,31 @@ const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /**
  * Distributed mode with real processes: `supervisor api` and several `supervisor worker`s on one
  * PostgreSQL database and one Redis, as on several machines. Each test has its own database and
- * key prefix. The agent is the echo driver (a scripted stand-in), so these runs are about the
- * supervisor's own machinery: dispatch, crash recovery, outages.
+ * key prefix. The throughput test runs the echo driver (it is about dispatch); the fault tests run
+ * the real Claude Code CLI against a scripted model server, whose every agent streams its answer
+ * for a few seconds and then gives its result.
  */
+
+/**
+ * The model side of the fault tests: a session's first request is answered with `seconds` of
+ * streamed text; the CLI then asks again for the structured result, which is counted: the number
+ * of agents that ran to the end.
+ */
+function streamingAgents(seconds: number): { script: Step; finished: () => number } {
+  let finished = 0;
+  const script = steps.reply(
+    (body) => {
+      const answered = (body.messages as Array<{ role: string }>).some(
+        (message) => message.role === 'assistant',
+      );
+      if (!answered) return steps.text('progress '.repeat(seconds * 20), { chunkDelayMs: 200 });
+      finished += 1;
+      return steps.toolUse([{ name: 'StructuredOutput', input: { summary: 'fine', findings: [] } }]);
+    },
+    { repeat: 10_000 },
+  );
+  return { script, finished: () => finished };
+}
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const hasPostgres = BACKENDS.includes('postgres');
@@ -28,6 +55,8 @@ const hasPostgres = BACKENDS.includes('postgres');
 interface Cluster {
   api: ServerProcess;
   workers: ServerProcess[];
+  /** Holds every process's DATA_DIR (worktrees, agent state). */
+  dataDir: string;
 }
 
 describe.skipIf(!hasPostgres)('distributed mode', () => {
@@ -73,10 +102,25 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
       ),
     );
     processes.push(...started);
-    return { api, workers: started };
+    return { api, workers: started, dataDir };
   };
 
-  const submit = async (url: string, count: number): Promise<string[]> => {
+  /** Agents for the cluster's workers: the real CLI against a scripted model server of this test. */
+  const claudeAgents = async (script: Step): Promise<Record<string, string>> => {
+    const model = await startScriptedModelServer();
+    cleanups.push(() => model.close());
+    model.script('sk-distributed', [script]);
+    return {
+      AGENT_DRIVER: 'claude-code',
+      CLAUDE_API_KEYS: 'sk-distributed',
+      ANTHROPIC_BASE_URL: model.url,
+      CLAUDE_API_RETRIES: '0',
+      AGENT_IDLE_TIMEOUT_SECONDS: '120',
+      REPOSITORY_SCHEMES: 'file,https',
+    };
+  };
+
+  const submit = async (url: string, count: number, repository = 'owner/repo'): Promise<string[]> => {
     const ids: string[] = [];
     for (let i = 0; i < count; i += 25) {
       const batch = await Promise.all(
@@ -84,7 +128,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
           const response = await fetch(`${url}/api/v1/tasks`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', ...AUTH },
-            body: JSON.stringify({ type: 'CODE_ANALYSIS', payload: { repository: 'owner/repo' } }),
+            body: JSON.stringify({ type: 'CODE_ANALYSIS', payload: { repository } }),
           });
           expect(response.status).toBe(201);
           return ((await response.json()) as { id: string }).id;
@@ -153,11 +197,12 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
   }, async () => {
     const db = await freshDatabase('postgres');
     cleanups.push(() => db.drop());
+    const agents = streamingAgents(4);
     const cluster = await launch(db.url!, REDIS_URL, 3, {
-      ECHO_DRIVER_DELAY_MS: '4000',
+      ...(await claudeAgents(agents.script)),
       WORKER_CONCURRENCY: '2',
     });
-    const ids = await submit(cluster.api.url, 12);
+    const ids = await submit(cluster.api.url, 12, createSourceRepo({ 'a.js': '1\n' }).path);
     const victim = cluster.workers[0]!;
     // Wait until the victim holds running attempts.
     const held = await (async () => {
@@ -210,6 +255,10 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
       sql`select status, count(*)::int as n from tasks group by status`,
     );
     expect(statuses).toEqual([{ status: 'succeeded', n: 12 }]);
+    // No agent ran to its end twice: the killed worker's agents were stopped mid-stream, and no
+    // process of any attempt is left.
+    expect(agents.finished()).toBe(12);
+    await expect.poll(() => processesUnder(cluster.dataDir), { timeout: 5000 }).toEqual([]);
   });
 
   it('rides out a Redis restart and a PostgreSQL restart: tasks finish once, the SSE stream misses nothing', {
@@ -227,14 +276,16 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
     await admin.query('create database supervisor');
     await admin.end();
 
-    // Each task streams progress for 6 s; the first one's stream is watched through both restarts.
+    // Each agent streams its answer for 6 s; the first task's stream is watched through both restarts.
+    const agents = streamingAgents(6);
     const cluster = await launch(databaseUrl, redis.url, 2, {
-      ECHO_DRIVER_DELAY_MS: '6000',
+      ...(await claudeAgents(agents.script)),
       WORKER_CONCURRENCY: '2',
     });
-    const [long] = await submit(cluster.api.url, 1);
+    const repository = createSourceRepo({ 'a.js': '1\n' }).path;
+    const [long] = await submit(cluster.api.url, 1, repository);
     const stream = readEvents(`${cluster.api.url}/api/v1/tasks/${long!}/events`);
-    const others = await submit(cluster.api.url, 5);
+    const others = await submit(cluster.api.url, 5, repository);
 
     await restart(redis);
     await expectUnavailableWhileDown(cluster.api.url, postgres);
@@ -256,6 +307,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
       );
       expect(statuses).toHaveLength(others.length + 1);
       for (const task of statuses) expect(task).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(agents.finished()).toBe(others.length + 1);
     } finally {
       await database.close();
     }
