@@ -7,13 +7,13 @@ import { existsSync, statSync } from 'node:fs';
 const stamp = 'node_modules/.package-lock.json';
 const newest = Math.max(statSync('package.json').mtimeMs, statSync('package-lock.json').mtimeMs);
 
-// `npm install --no-save` installs what the lockfile pins without rewriting it. (`npm ci` would be
-// the usual choice, but npm 11 rejects this lockfile for lacking other platforms' optional packages.)
+// `npm ci` installs exactly what the lockfile pins, never rewriting it (and refusing a lockfile out
+// of step with package.json), as CI and the Dockerfile do.
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < newest) {
   console.error(
     existsSync(stamp)
       ? 'setup: package files changed; updating dependencies…'
       : 'setup: installing dependencies…',
   );
-  execSync('npm install --no-save --no-audit --no-fund', { stdio: 'inherit' });
+  execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
 }

@@ -147,7 +147,7 @@ describe('Dockerfile', () => {
     const copies = instructions.filter(([keyword]) => keyword === 'COPY').map(([, args]) => args);
     expect(copies[0]).toBe('package.json package-lock.json ./');
     expect(
-      instructions.find(([keyword, args]) => keyword === 'RUN' && args.includes('npm install'))?.[1],
+      instructions.find(([keyword, args]) => keyword === 'RUN' && args.includes('npm ci'))?.[1],
     ).toContain('--omit=dev');
     const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect(packageJson.dependencies['@anthropic-ai/claude-code']).toMatch(/^\d+\.\d+\.\d+$/);
