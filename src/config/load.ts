@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
+import { parseDotEnv } from './dotenv.ts';
 import { type Config, type ConfigInput, configSchema, SECRET_KEYS } from './schema.ts';
 
 /** A configuration that failed validation; `problems` holds one line per bad variable. */
@@ -24,12 +24,14 @@ export interface LoadConfigOptions {
  * and returns a frozen config. Empty strings count as unset, so `FOO=` in `.env` means "default".
  */
 export function loadConfig({ env, envFile }: LoadConfigOptions): Config {
-  const fromFile = envFile && existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
+  const fromFile = envFile && existsSync(envFile) ? parseDotEnv(readFileSync(envFile, 'utf8')) : {};
   const input: Record<string, string> = {};
   for (const key of Object.keys(configSchema.shape)) {
     const value = env[key] ?? fromFile[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
+  // The seed project's APP_DEBUG=true turned on debug output; an explicit LOG_LEVEL wins.
+  if (input.LOG_LEVEL === undefined && /^(true|1)$/i.test(input.APP_DEBUG ?? '')) input.LOG_LEVEL = 'debug';
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -49,7 +51,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const key of Object.keys(configSchema.shape) as Array<keyof Config>) {
     const value = config[key];
-    shown[key] = SECRET_KEYS.has(key) ? (value === undefined ? 'unset' : 'set') : value;
+    const unset = value === undefined || (Array.isArray(value) && value.length === 0);
+    shown[key] = SECRET_KEYS.has(key) ? (unset ? 'unset' : 'set') : value;
   }
   return shown;
 }

@@ -40,10 +40,15 @@ const apiToken = z.string().regex(/^sv_[A-Za-z0-9_-]{43}$/, {
 });
 
 const booleanFlag = z
-  .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+  .preprocess(
+    (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+    z.enum(['true', 'false', '1', '0'], { error: 'expected true or false' }),
+  )
   .transform((value) => value === 'true' || value === '1');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** The seed project's (Python's) level names that are not ours. */
+const PYTHON_LOG_LEVELS: Record<string, (typeof LOG_LEVELS)[number]> = { warning: 'warn', critical: 'fatal' };
 export const AGENT_DRIVERS = ['claude-code', 'echo'] as const;
 export const AUTH_MODES = ['auto', 'tokens', 'none'] as const;
 
@@ -115,8 +120,16 @@ export const configSchema = z.object({
   AUDIT_RETENTION_DAYS: intInRange(1, 36_500).optional(),
   /** Public base URL of this supervisor, used for links in notifications. */
   PUBLIC_URL: httpUrl.optional(),
-  /** Log verbosity. */
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** Log verbosity, in any case; Python's WARNING and CRITICAL mean warn and fatal. */
+  LOG_LEVEL: z
+    .preprocess(
+      (value) =>
+        typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.toLowerCase()] ?? value.toLowerCase()) : value,
+      z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),
+    )
+    .default('info'),
+  /** The seed project's debug switch: `true` means LOG_LEVEL=debug when LOG_LEVEL is not set. */
+  APP_DEBUG: booleanFlag.optional(),
   /** Human-readable logs instead of JSON lines. */
   LOG_PRETTY: booleanFlag.optional(),
   /** Agents this worker may run, comma-separated names (empty: all). Lets hosts serve different agents. */

@@ -9,10 +9,18 @@ import { type ChannelName, parseRoutes, type Routes } from './rules.ts';
 /** Every call to a channel gives up after this long; the queue retries it later. */
 const CHANNEL_TIMEOUT_MS = 10_000;
 
-/** The channels whose settings are complete; a half-configured channel is a configuration error. */
-export function channelsFromConfig(config: Config): Map<ChannelName, NotificationChannel> {
+/**
+ * The channels whose settings are complete; a half-configured channel is a configuration error.
+ * Email takes the seed project's settings too: the sender defaults to EMAIL_USERNAME, and without
+ * recipients (EMAIL_TO) email is off with a warning, unless NOTIFY_ROUTES sends to it.
+ */
+export function channelsFromConfig(
+  config: Config,
+  routes: Routes,
+): { channels: Map<ChannelName, NotificationChannel>; warnings: string[] } {
   const channels = new Map<ChannelName, NotificationChannel>();
   const problems: string[] = [];
+  const warnings: string[] = [];
   const need = (channel: string, settings: Record<string, unknown>) => {
     const given = Object.entries(settings).filter(([, value]) => value !== undefined && value !== '');
     if (given.length === 0) return false;
@@ -32,10 +40,14 @@ export function channelsFromConfig(config: Config): Map<ChannelName, Notificatio
       }),
     );
   }
-  if (
+  const sender = config.EMAIL_FROM ?? config.EMAIL_USERNAME;
+  const emailRouted = routes.has('email');
+  if (config.EMAIL_SMTP_HOST && config.EMAIL_TO.length === 0 && !emailRouted) {
+    warnings.push('email notifications are off: EMAIL_SMTP_HOST is set but no recipient (set EMAIL_TO)');
+  } else if (
     need('email', {
       EMAIL_SMTP_HOST: config.EMAIL_SMTP_HOST,
-      EMAIL_FROM: config.EMAIL_FROM,
+      'EMAIL_FROM (or EMAIL_USERNAME)': sender,
       EMAIL_TO: config.EMAIL_TO.length ? config.EMAIL_TO : undefined,
     })
   ) {
@@ -49,7 +61,7 @@ export function channelsFromConfig(config: Config): Map<ChannelName, Notificatio
         tlsRejectUnauthorized: config.EMAIL_SMTP_TLS_REJECT_UNAUTHORIZED,
         ...(config.EMAIL_USERNAME ? { username: config.EMAIL_USERNAME } : {}),
         ...(config.EMAIL_PASSWORD ? { password: config.EMAIL_PASSWORD } : {}),
-        from: config.EMAIL_FROM!,
+        from: sender!,
         to: config.EMAIL_TO,
         connectionTimeoutMs: CHANNEL_TIMEOUT_MS,
       }),
@@ -66,7 +78,7 @@ export function channelsFromConfig(config: Config): Map<ChannelName, Notificatio
     );
   }
   if (problems.length) throw new ConfigError(problems);
-  return channels;
+  return { channels, warnings };
 }
 
 export function routesFromConfig(config: Config): Routes {

@@ -121,8 +121,9 @@ export class Supervisor {
       (options.api ?? true) && (options.worker ?? true),
     );
     if ('refused' in auth) throw new ConfigError([auth.refused]);
-    const notifyChannels = channelsFromConfig(config);
     const notifyRoutes = routesFromConfig(config);
+    const { channels: notifyChannels, warnings: notifyWarnings } = channelsFromConfig(config, notifyRoutes);
+    for (const warning of notifyWarnings) logger.warn(warning);
     if (auth.mode === 'none' && (options.api ?? true)) {
       logger.warn(
         'development mode: the API answers local requests without a token (AUTH_MODE=auto on a loopback HOST); set AUTH_MODE=tokens to require one',

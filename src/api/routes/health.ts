@@ -48,15 +48,25 @@ export function healthRoutes(
   app: FastifyInstance,
   deps: { state: () => LifecycleState; reporter: () => HealthReporter | undefined },
 ): void {
+  // The seed project served its probes under /api/v1: the same answers there, as aliases.
+  for (const prefix of ['', '/api/v1']) probes(app, deps, prefix);
+}
+
+function probes(
+  app: FastifyInstance,
+  deps: { state: () => LifecycleState; reporter: () => HealthReporter | undefined },
+  prefix: string,
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const alias = (summary: string) => (prefix ? `${summary} (alias of the path without ${prefix})` : summary);
 
   api.get(
-    '/healthz',
+    `${prefix}/healthz`,
     {
       config: { access: 'public' },
       schema: {
         tags: ['health'],
-        summary: 'Liveness',
+        summary: alias('Liveness'),
         response: { 200: z.object({ status: z.literal('ok') }) },
       },
     },
@@ -64,13 +74,14 @@ export function healthRoutes(
   );
 
   api.get(
-    '/readyz',
+    `${prefix}/readyz`,
     {
       config: { access: 'public' },
       schema: {
         tags: ['health'],
-        summary:
+        summary: alias(
           'Readiness: 200 once migrations ran and the queue started and while the database and event bus answer; 503 otherwise',
+        ),
         response: {
           200: z.object({
             status: z.string(),
@@ -98,12 +109,12 @@ export function healthRoutes(
   );
 
   api.get(
-    '/health/detailed',
+    `${prefix}/health/detailed`,
     {
       config: { access: 'viewer' },
       schema: {
         tags: ['health'],
-        summary: 'Status and latency of each component; 503 when any is down',
+        summary: alias('Status and latency of each component; 503 when any is down'),
         response: { 200: detailedSchema, 503: detailedSchema },
       },
     },
