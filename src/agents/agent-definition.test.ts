@@ -12,6 +12,8 @@ describe('agent definitions', () => {
           CLAUDE_API_KEYS: 'sk-1,sk-2',
           CLAUDE_QUOTA_LIMIT_PER_AGENT: '500',
           CLAUDE_QUOTA_RESET_HOURS: '5',
+          CLAUDE_CONCURRENCY_PER_AGENT: '1',
+          WORKER_CONCURRENCY: '8',
         },
       }),
       {},
@@ -21,6 +23,8 @@ describe('agent definitions', () => {
       credential: { kind: 'api_key', value: 'sk-2' },
       limits: {
         models: ['claude-sonnet-4-5'],
+        // The agent's slots across the cluster, whatever each worker's own concurrency.
+        maxConcurrent: 1,
         windows: [{ metric: 'requests', limit: 500, hours: 5, mode: 'fixed' }],
       },
     });

@@ -94,7 +94,7 @@ export function loadAgentDefinitions(
     credential: { kind: 'api_key', value: key },
     limits: {
       models: [config.CLAUDE_MODEL],
-      maxConcurrent: config.WORKER_CONCURRENCY,
+      maxConcurrent: config.CLAUDE_CONCURRENCY_PER_AGENT,
       windows: [
         {
           name: `requests/${config.CLAUDE_QUOTA_RESET_HOURS}h`,

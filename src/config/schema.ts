@@ -72,6 +72,11 @@ export const configSchema = z.object({
   CLAUDE_API_KEYS: commaList.default([]),
   /** Requests each agent may make per quota window. */
   CLAUDE_QUOTA_LIMIT_PER_AGENT: intInRange(1, 10_000_000).default(1000),
+  /**
+   * Attempts each CLAUDE_API_KEYS agent may run at once, across every worker of the cluster
+   * (the agents file says `max_concurrent` per agent). Independent of WORKER_CONCURRENCY.
+   */
+  CLAUDE_CONCURRENCY_PER_AGENT: intInRange(1, 1000).default(4),
   /** Length of an agent's quota window. */
   CLAUDE_QUOTA_RESET_HOURS: positiveNumber.default(5),
   /** Slack bot token for notifications. */
@@ -134,7 +139,7 @@ export const configSchema = z.object({
   LOG_PRETTY: booleanFlag.optional(),
   /** Agents this worker may run, comma-separated names (empty: all). Lets hosts serve different agents. */
   WORKER_AGENTS: commaList.default([]),
-  /** Agent runs one worker process executes at the same time. */
+  /** Attempts one worker process runs at the same time, whichever agents they use. */
   WORKER_CONCURRENCY: intInRange(1, 256).default(4),
   /**
    * Most `"batch": true` tasks (read-only, same type, repository and refs) run as items of one
