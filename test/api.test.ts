@@ -256,6 +256,20 @@ describe('REST API', () => {
     expect(queue.details.monitored_seconds_ago).toBeGreaterThanOrEqual(3600);
   });
 
+  it('answers a wrong method on a known path with 405 and the methods it takes', async () => {
+    const put = await inject({ method: 'PUT', url: '/api/v1/tasks' });
+    expect(put.statusCode).toBe(405);
+    expect(put.headers.allow).toBe('GET, HEAD, POST');
+    expect(put.json().error).toMatchObject({ code: 'method_not_allowed' });
+    const patch = await inject({
+      method: 'PATCH',
+      url: '/api/v1/tasks/00000000-0000-4000-8000-000000000001',
+    });
+    expect(patch.statusCode).toBe(405);
+    expect(patch.headers.allow).toBe('GET, HEAD');
+    expect((await inject({ method: 'GET', url: '/api/v1/nowhere' })).statusCode).toBe(404);
+  });
+
   it('serves OpenAPI 3.1 and the docs page', async () => {
     const spec = (await inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(spec.openapi).toBe('3.1.0');

@@ -18,6 +18,10 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /health/detailed': 'viewer',
+  // The seed project's paths for the same probes.
+  'GET /api/v1/healthz': 'public',
+  'GET /api/v1/readyz': 'public',
+  'GET /api/v1/health/detailed': 'viewer',
   'POST /api/v1/tasks': 'submitter',
   'POST /api/v1/tasks/batch': 'submitter',
   'GET /api/v1/tasks': 'viewer',

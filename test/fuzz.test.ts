@@ -146,7 +146,7 @@ describe('API fuzzing (fast-check)', () => {
     // The one 5xx that is an honest answer: a component really is down (say, a fuzzed request
     // paused the only agent), and the detailed health check says which.
     const componentDown =
-      request.url.split(/[?#]/)[0] === '/health/detailed' &&
+      /^(\/api\/v1)?\/health\/detailed$/.test(request.url.split(/[?#]/)[0]!) &&
       response.statusCode === 503 &&
       Object.values((response.json() as { components: Record<string, { status: string }> }).components).some(
         (component) => component.status === 'down',
@@ -1257,7 +1257,7 @@ describe('API fuzzing (fast-check)', () => {
               first !== undefined && /^bearer +/i.test(first) && first.replace(/^bearer +/i, '') === token,
           );
           const path = request.url.split('?')[0]!;
-          const isPublic = path === '/healthz' || path === '/readyz';
+          const isPublic = /^(\/api\/v1)?\/(healthz|readyz)$/.test(path);
           if (!valid && !isPublic) expect(response.statusCode, describeRequest(request)).toBe(401);
           if (valid) expect(response.statusCode, describeRequest(request)).not.toBe(401);
         },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
 import type { TokenService } from '../auth/token-service.ts';
@@ -18,6 +18,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import { installAccessControl } from './access.ts';
 import { installCors } from './cors.ts';
 import { installErrorHandling, send } from './error-handler.ts';
+import { openapiTransform, openapiTransformObject } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -144,6 +145,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Supervisor API',
         version: deps.version,
         description: 'Queue, run and watch coding tasks on a pool of headless coding agents.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      servers: [{ url: '/', description: 'This supervisor' }],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API token (`supervisor tokens create`); development mode on loopback needs none',
+          },
+        },
       },
       tags: [
         { name: 'tasks', description: 'Submit, list, cancel and retry tasks' },
@@ -155,7 +167,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'health', description: 'Liveness, readiness and component status' },
       ],
     },
-    transform: jsonSchemaTransform,
+    transform: openapiTransform,
+    transformObject: openapiTransformObject,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>

@@ -55,9 +55,30 @@ export function installErrorHandling(app: FastifyInstance): void {
     return send(reply, 'internal_error', `internal error; quote request id ${request.id} when reporting it`);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    send(reply, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
-  );
+  // The methods each known path answers, so a wrong method on a right path is a 405 with Allow.
+  const known: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(
+      `^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+')}/?$`,
+    );
+    const entry = known.find((item) => item.pattern.source === pattern.source) ?? {
+      pattern,
+      methods: new Set(),
+    };
+    if (!known.includes(entry)) known.push(entry);
+    for (const method of [route.method].flat()) entry.methods.add(method);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split(/[?#]/)[0]!;
+    const allowed = known.find((item) => item.pattern.test(path))?.methods;
+    if (allowed) {
+      const allow = [...allowed].sort().join(', ');
+      reply.header('allow', allow);
+      return send(reply, 'method_not_allowed', `${request.method} is not allowed on ${path}; use ${allow}`);
+    }
+    return send(reply, 'not_found', `no route for ${request.method} ${path}`);
+  });
 }
 
 export function send(reply: FastifyReply, code: ErrorCode, message: string, details?: unknown): FastifyReply {

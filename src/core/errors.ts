@@ -24,6 +24,10 @@ export const ERROR_CATALOGUE = {
     fix: 'Use a token whose role allows this (viewer < submitter < operator < admin); `message` names the role needed.',
   },
   not_found: { status: 404, fix: 'Check the method and path against the API reference at /docs.' },
+  method_not_allowed: {
+    status: 405,
+    fix: 'Use one of the methods the `Allow` header lists for this path (see /docs).',
+  },
   task_not_found: { status: 404, fix: 'Check the task id; list tasks with GET /api/v1/tasks.' },
   agent_not_found: { status: 404, fix: 'Check the agent name; list agents with GET /api/v1/agents.' },
   no_diff: {

@@ -29,7 +29,17 @@ export function mcpRoutes(app: FastifyInstance, service: () => MemoryService): v
         summary:
           'MCP endpoint for agents (task tokens only) (Streamable HTTP, stateless, JSON responses): the memory tools memory_search, memory_read, memory_save and task_history',
         body: z.unknown().describe('One JSON-RPC message (batches are refused)'),
-        response: { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema },
+        response: {
+          200: {
+            description: 'The JSON-RPC response',
+            content: { 'application/json': { schema: z.unknown() } },
+          },
+          202: z.unknown().describe('A notification or response accepted: no body'),
+          400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
+          503: errorSchema,
+        },
       },
     },
     async (request, reply) => {

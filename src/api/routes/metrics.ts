@@ -19,7 +19,12 @@ export function metricsRoutes(app: FastifyInstance, deps: { metrics: () => Metri
         description:
           'Plain text in the Prometheus exposition format: tasks, queue, attempts, tokens and cost, ' +
           'agents and quota, HTTP, event bus and process metrics. Names and labels: docs/metrics.md.',
-        response: { 200: z.string() },
+        response: {
+          200: {
+            description: 'The metrics, in the Prometheus text exposition format',
+            content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: z.string() } },
+          },
+        },
       },
     },
     async (_request, reply) => {

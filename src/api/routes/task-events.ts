@@ -64,6 +64,11 @@ export function taskEventRoutes(
             .optional(),
         }),
         response: {
+          200: {
+            description:
+              'Server-Sent Events: `id` (the stored event id), `event` (its type) and `data` (a JSON object: id, task_id, attempt_id, type, data, created_at); a `replay_complete` event after the stored ones; the stream ends after the final status',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
           401: errorSchema,
           403: errorSchema,
           404: errorSchema,

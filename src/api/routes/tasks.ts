@@ -12,9 +12,13 @@ import { principalOf } from '../access.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { attemptSchema, attemptView, errorSchema, taskSchema, taskView } from '../schemas.ts';
 
+/** A comma-separated list of `values`; the pattern puts the allowed values in the OpenAPI document. */
 const commaSeparated = <T extends string>(values: readonly [T, ...T[]]) =>
   z
     .string()
+    .regex(new RegExp(`^\\s*(${values.join('|')})\\s*(,\\s*(${values.join('|')})\\s*)*$`), {
+      error: `expected a comma-separated list of ${values.join(', ')}`,
+    })
     .transform((text) =>
       text
         .split(',')
