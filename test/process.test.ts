@@ -327,8 +327,9 @@ describe('the supervisor as a process', () => {
 
     const listed = await runCli(['tasks', '--json'], env);
     expect(listed.code).toBe(0);
-    const page = JSON.parse(listed.stdout) as { items: TaskJson[] };
+    const page = JSON.parse(listed.stdout) as { items: TaskJson[]; next_cursor: string | null };
     expect(page.items[0]!.status).toBe('succeeded');
+    expect(Object.keys(page)).toEqual(['items', 'next_cursor']);
     const table = await runCli(['tasks', '--status', 'succeeded'], env);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+TYPE/);
 
@@ -353,6 +354,14 @@ describe('the supervisor as a process', () => {
 
     const usage = await runCli(['frobnicate'], env);
     expect(usage.code).toBe(2);
+    // A bad number never reaches the server; a task that does not exist is its own exit code.
+    const badLimit = await runCli(['tasks', '-n', 'abc'], env);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain("option '-n, --limit <n>' argument 'abc' is invalid");
+    const missing = await runCli(['show', '00000000-0000-4000-8000-000000000001'], env);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('task_not_found');
+    expect((await runCli(['submit', '--help'], env)).stdout).toContain('Examples:\n  $ supervisor submit');
 
     const unreachable = await runCli(['tasks'], { SUPERVISOR_URL: `http://127.0.0.1:${await freePort()}` });
     expect(unreachable.code).toBe(3);
@@ -384,7 +393,8 @@ describe('the supervisor as a process', () => {
     await runCli(['memory', 'add', '-r', 'acme/web', '--title', 'Pool size', '--content', 'Ten.'], env);
 
     const found = await runCli(['memory', 'search', 'refresh', 'token', '--json'], env);
-    expect((JSON.parse(found.stdout) as Array<{ id: string }>).map((item) => item.id)).toEqual([entry.id]);
+    const foundPage = JSON.parse(found.stdout) as { items: Array<{ id: string }>; next_cursor: null };
+    expect(foundPage.items.map((item) => item.id)).toEqual([entry.id]);
     const listed = await runCli(['memory', 'search', '-r', 'acme/web'], env);
     expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+REPOSITORY\s+KIND\s+TITLE/);
     expect(listed.stdout).toContain('Pool size');
@@ -402,7 +412,7 @@ describe('the supervisor as a process', () => {
 
     expect((await runCli(['memory', 'rm', entry.id], env)).stdout.trim()).toBe(`deleted ${entry.id}`);
     const gone = await runCli(['memory', 'show', entry.id], env);
-    expect(gone.code).toBe(2);
+    expect(gone.code).toBe(4);
     expect(gone.stderr).toContain('memory_entry_not_found');
   });
 

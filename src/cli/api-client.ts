@@ -49,7 +49,9 @@ export class ApiClient {
     const message = apiError
       ? `${apiError.code}: ${apiError.message}${hint(response.status)}`
       : `HTTP ${response.status}`;
-    throw new ExitError(response.status >= 500 ? EXIT.unreachable : EXIT.usage, message);
+    const code =
+      response.status >= 500 ? EXIT.unreachable : response.status === 404 ? EXIT.notFound : EXIT.usage;
+    throw new ExitError(code, message);
   }
 }
 

@@ -2,6 +2,11 @@ import type { AttemptView, TaskView } from '../api/schemas.ts';
 
 /** Plain-text renderings of API objects for the terminal. `--json` bypasses all of this. */
 
+/** Every list a command prints with `--json` has one shape: `{ items, next_cursor }`. */
+export function listJson(items: unknown[], nextCursor: string | null = null): string {
+  return JSON.stringify({ items, next_cursor: nextCursor }, null, 2);
+}
+
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, i) =>
     Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),

@@ -7,6 +7,7 @@ import { registerAgentCommands } from './commands/agent-commands.ts';
 import { registerMemoryCommands } from './commands/memory-commands.ts';
 import { registerTaskCommands } from './commands/task-commands.ts';
 import { registerTokenCommands } from './commands/token-commands.ts';
+import { addExamples } from './examples.ts';
 import { EXIT, ExitError } from './exit.ts';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -99,6 +100,7 @@ registerTaskCommands(program, client, out);
 registerAgentCommands(program, client, out);
 registerTokenCommands(program, client, out);
 registerMemoryCommands(program, client, out);
+addExamples(program);
 
 try {
   await program.parseAsync(process.argv);

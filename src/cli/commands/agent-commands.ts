@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../api-client.ts';
-import { table } from '../format.ts';
+import { listJson, table } from '../format.ts';
 
 interface AgentQuotaJson {
   id: string;
@@ -55,7 +55,7 @@ export function registerAgentCommands(
         'GET',
         '/api/v1/agents/quota/status',
       );
-      out(flags.json ? JSON.stringify(items, null, 2) : agentTable(items));
+      out(flags.json ? listJson(items) : agentTable(items));
     });
 
   for (const [name, description] of [

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { MEMORY_KINDS } from '../../memory/memory-kinds.ts';
 import type { MemoryEntryView } from '../../memory/memory-views.ts';
 import type { ApiClient } from '../api-client.ts';
-import { EXIT, ExitError } from '../exit.ts';
-import { table } from '../format.ts';
+import { EXIT, ExitError, wholeNumber } from '../exit.ts';
+import { listJson, table } from '../format.ts';
 
 type EntryJson = MemoryEntryView;
 
@@ -55,7 +55,7 @@ export function registerMemoryCommands(
     .option('--kind <kind>', `one of ${MEMORY_KINDS.join(', ')}`)
     .option('--stale', 'only stale entries')
     .option('--current', 'only current (not stale) entries')
-    .option('-n, --limit <n>', 'how many (1-100)', '20')
+    .option('-n, --limit <n>', 'how many (1-100)', wholeNumber(1, 100), 20)
     .option('--json', 'print as JSON')
     .action(
       async (
@@ -66,7 +66,7 @@ export function registerMemoryCommands(
           kind?: string;
           stale?: boolean;
           current?: boolean;
-          limit: string;
+          limit: number;
           json?: boolean;
         },
       ) => {
@@ -78,14 +78,14 @@ export function registerMemoryCommands(
         }
         if (flags.stale && flags.current)
           throw new ExitError(EXIT.usage, '--stale and --current exclude each other');
-        const query = new URLSearchParams({ limit: flags.limit });
+        const query = new URLSearchParams({ limit: String(flags.limit) });
         if (words.length) query.set('q', words.join(' '));
         if (flags.repo) query.set('repository', flags.repo);
         if (flags.global) query.set('global', 'true');
         if (flags.kind) query.set('kind', flags.kind);
         if (flags.stale || flags.current) query.set('stale', flags.stale ? 'true' : 'false');
         const { items } = await client().request<{ items: EntryJson[] }>('GET', `/api/v1/memory?${query}`);
-        out(flags.json ? JSON.stringify(items, null, 2) : entryTable(items));
+        out(flags.json ? listJson(items) : entryTable(items));
       },
     );
 

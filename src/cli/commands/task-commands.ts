@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { AttemptView, TaskView } from '../../api/schemas.ts';
-import { isTerminal } from '../../core/task-status.ts';
+import { isTerminal, TASK_STATUSES } from '../../core/task-status.ts';
+import { TASK_TYPES } from '../../core/task-types.ts';
 import type { ApiClient } from '../api-client.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
-import { EXIT, ExitError } from '../exit.ts';
-import { taskDetails, taskTable } from '../format.ts';
+import { EXIT, ExitError, wholeNumber } from '../exit.ts';
+import { listJson, taskDetails, taskTable } from '../format.ts';
 import { taskSummary } from '../progress.ts';
 import { noProgress, type Progress, startProgress } from '../spinner.ts';
 import { followEvents } from '../sse-client.ts';
@@ -86,13 +87,10 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
   program
     .command('tasks')
     .description('List tasks, newest first')
-    .option(
-      '-s, --status <statuses>',
-      'comma-separated statuses (queued, running, retrying, parked, succeeded, failed, cancelled)',
-    )
-    .option('-t, --type <types>', 'comma-separated task types')
+    .option('-s, --status <statuses>', `comma-separated statuses (${TASK_STATUSES.join(', ')})`)
+    .option('-t, --type <types>', `comma-separated task types (${TASK_TYPES.join(', ')})`)
     .option('-r, --repository <repo>', 'only this repository')
-    .option('-n, --limit <n>', 'how many (1-500)', '20')
+    .option('-n, --limit <n>', 'how many (1-500)', wholeNumber(1, 500), 20)
     .option('--cursor <cursor>', 'continue after a previous page')
     .option('--json', 'print the page as JSON')
     .action(
@@ -100,11 +98,11 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         status?: string;
         type?: string;
         repository?: string;
-        limit: string;
+        limit: number;
         cursor?: string;
         json?: boolean;
       }) => {
-        const query = new URLSearchParams({ limit: flags.limit });
+        const query = new URLSearchParams({ limit: String(flags.limit) });
         if (flags.status) query.set('status', flags.status);
         if (flags.type) query.set('type', flags.type.toUpperCase());
         if (flags.repository) query.set('repository', flags.repository);
@@ -114,7 +112,7 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
           `/api/v1/tasks?${query}`,
         );
         if (flags.json) {
-          out(JSON.stringify(page, null, 2));
+          out(listJson(page.items, page.next_cursor));
           return;
         }
         out(taskTable(page.items));

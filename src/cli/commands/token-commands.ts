@@ -3,7 +3,7 @@ import { ROLES } from '../../auth/roles.ts';
 import { generateToken } from '../../auth/token-secret.ts';
 import type { ApiClient } from '../api-client.ts';
 import { EXIT, ExitError } from '../exit.ts';
-import { table } from '../format.ts';
+import { listJson, table } from '../format.ts';
 
 interface TokenJson {
   id: string;
@@ -93,7 +93,7 @@ export function registerTokenCommands(
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean }) => {
       const { items } = await client().request<{ items: TokenJson[] }>('GET', '/api/v1/tokens');
-      out(flags.json ? JSON.stringify(items, null, 2) : tokenTable(items));
+      out(flags.json ? listJson(items) : tokenTable(items));
     });
 
   tokens
