@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
@@ -117,6 +117,9 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     const id = new URL(page.url()).hash.slice('#/tasks/'.length);
     // A marker on the window: it survives only if the page is never reloaded.
     await page.evaluate('window.__noReload = true');
+    // Before it has an outcome the header shows the status alone (it once read "running null").
+    await page.locator('#task-status .badge').waitFor();
+    expect(await page.locator('.task-header').textContent()).not.toContain('null');
 
     const events = page.locator('ol.events > li');
     await events.first().waitFor();
@@ -222,6 +225,78 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     // A task that has not started is cancelled at once.
     expect((await post(`/tasks/${waiting.id}/cancel`)).status).toBe(200);
     expect((await post('/agents/claude-1/resume')).status).toBe(200);
+    await page.close();
+  });
+
+  it('fits a phone and a desktop on every page, with no serious accessibility violation (axe-core)', async () => {
+    const axe = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+    const tasks = (await (await fetch(`${dev!.url}/api/v1/tasks?limit=1`)).json()) as {
+      items: Array<{ id: string }>;
+    };
+    const views = [
+      '#/tasks',
+      `#/tasks/${tasks.items[0]!.id}`,
+      '#/submit',
+      '#/agents',
+      '#/charts',
+      '#/audit',
+      '#/memory',
+    ];
+    for (const width of [390, 1360]) {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        const page = await browser.newPage({ viewport: { width, height: 844 }, colorScheme });
+        for (const view of views) {
+          await page.goto(`${dev!.url}/${view}`);
+          await page.locator('main h1').waitFor();
+          await page.waitForLoadState('networkidle');
+          const where = `${view} at ${width} px, ${colorScheme}`;
+          expect(await page.evaluate('document.documentElement.scrollWidth'), where).toBeLessThanOrEqual(
+            width,
+          );
+          // No "null" where a value should be (raw event data and payloads may hold JSON nulls).
+          const shown = await page.evaluate(
+            `(() => { const main = document.querySelector('main').cloneNode(true); main.querySelectorAll('ol.events, pre, details').forEach((e) => e.remove()); return main.textContent; })()`,
+          );
+          expect(shown, where).not.toMatch(/\bnull\b/);
+          await page.evaluate(axe);
+          const { violations } = (await page.evaluate(
+            'axe.run(document, { resultTypes: ["violations"] })',
+          )) as {
+            violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }>;
+          };
+          const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+          expect(
+            serious.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((node) => node.target))}`),
+            where,
+          ).toEqual([]);
+        }
+        if (width === 390 && colorScheme === 'light') await shot(page, '10-tasks-phone');
+        await page.close();
+      }
+    }
+  });
+
+  it('names a missing or refused field at the field, and sends nothing while one is missing', async () => {
+    const page = await browser.newPage();
+    const before = (await (await fetch(`${dev!.url}/api/v1/tasks/stats/summary`)).json()) as {
+      total: number;
+    };
+    await page.goto(`${dev!.url}/#/submit`);
+    await page.getByRole('heading', { name: 'Submit a task' }).waitFor();
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await expect.poll(() => page.locator('#field-repository-error').textContent()).toBe('Required.');
+    expect(await page.locator('#field-repository').getAttribute('aria-invalid')).not.toBeNull();
+    const after = (await (await fetch(`${dev!.url}/api/v1/tasks/stats/summary`)).json()) as { total: number };
+    expect(after.total).toBe(before.total);
+
+    // A value only the server refuses comes back at its field too.
+    await page.getByLabel('Repository', { exact: true }).fill(source.path);
+    await page.getByLabel('Description', { exact: true }).fill('a change');
+    await page.getByLabel('Max attempts').fill('99');
+    await page.getByRole('button', { name: 'Submit task' }).click();
+    await expect.poll(() => page.locator('#field-max_attempts-error').textContent()).toMatch(/20/);
+    expect(await page.locator('#field-repository-error').isHidden()).toBe(true);
+    await shot(page, '11-submit-field-errors');
     await page.close();
   });
 

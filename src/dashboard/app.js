@@ -1,7 +1,17 @@
 // The Supervisor dashboard: hash routes, one view at a time, all data from /api/v1.
 import { ApiError, api, onUnauthorized, query, session, streamTaskEvents } from './api.js';
 import { stackedBars } from './charts.js';
-import { badge, facts, formatDuration, formatNumber, formatTime, formatUsd, h, setChildren } from './dom.js';
+import {
+  badge,
+  facts,
+  formatDuration,
+  formatNumber,
+  formatTime,
+  formatUsd,
+  h,
+  scrollRegion,
+  setChildren,
+} from './dom.js';
 
 const TASK_TYPES = ['PR_REVIEW', 'ISSUE_SUMMARY', 'CODE_ANALYSIS', 'REFACTOR', 'BUG_FIX', 'FEATURE'];
 const MUTATING = new Set(['REFACTOR', 'BUG_FIX', 'FEATURE']);
@@ -29,7 +39,7 @@ const announce = (text) => {
 /** Replaces the page's content; `cleanup` work (timers, streams) hangs off the returned signal. */
 function mount(title, ...children) {
   document.title = `${title} · Supervisor`;
-  main.replaceChildren(h('h1', {}, title), ...children);
+  setChildren(main, h('h1', {}, title), ...children);
   return viewController.signal;
 }
 
@@ -93,7 +103,7 @@ function showLogin(reason) {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    message.replaceChildren();
+    setChildren(message);
     session.signIn(input.value.trim());
     try {
       await fetchProbe();
@@ -103,7 +113,8 @@ function showLogin(reason) {
       route();
     } catch (error) {
       session.signOut();
-      message.replaceChildren(
+      setChildren(
+        message,
         errorBox(
           error.status === 401
             ? new ApiError(401, 'unauthorized', `That token was not accepted: ${error.message}`)
@@ -157,24 +168,25 @@ document.getElementById('sign-out').addEventListener('click', () => {
 // ---------------------------------------------------------------- tasks list
 
 function taskRow(task) {
+  // data-label: on a narrow screen each row is a card of labelled lines (the `stack` table style).
   return h(
     'tr',
     {},
-    h('td', {}, h('a', { href: `#/tasks/${task.id}` }, task.id.slice(0, 8))),
-    h('td', {}, task.type),
-    h('td', { class: 'wrap' }, task.repository),
+    h('td', { 'data-label': 'Task' }, h('a', { href: `#/tasks/${task.id}` }, task.id.slice(0, 8))),
+    h('td', { 'data-label': 'Type' }, task.type),
+    h('td', { class: 'wrap', 'data-label': 'Repository' }, task.repository),
     h(
       'td',
-      {},
+      { 'data-label': 'Status' },
       badge(task.status),
       task.park_reason
         ? h('span', { class: 'muted small', title: WAITING[task.park_reason] }, ` ${task.park_reason}`)
         : null,
     ),
-    h('td', {}, task.outcome ? badge(task.outcome, 'outcome') : '—'),
-    h('td', { class: 'num' }, `${task.attempts.count}/${task.attempts.max}`),
-    h('td', { class: 'num' }, formatUsd(task.cost.usd)),
-    h('td', {}, formatTime(task.created_at)),
+    h('td', { 'data-label': 'Outcome' }, task.outcome ? badge(task.outcome, 'outcome') : '—'),
+    h('td', { class: 'num', 'data-label': 'Attempts' }, `${task.attempts.count}/${task.attempts.max}`),
+    h('td', { class: 'num', 'data-label': 'Cost' }, formatUsd(task.cost.usd)),
+    h('td', { 'data-label': 'Created' }, formatTime(task.created_at)),
   );
 }
 
@@ -230,12 +242,11 @@ async function tasksView(params) {
     'Tasks',
     summary,
     form,
-    h(
-      'div',
-      { class: 'card table-wrap' },
+    scrollRegion(
+      'Tasks, newest first',
       h(
         'table',
-        {},
+        { class: 'stack' },
         h('caption', { class: 'visually-hidden' }, 'Tasks, newest first'),
         h(
           'thead',
@@ -250,6 +261,7 @@ async function tasksView(params) {
         ),
         body,
       ),
+      'card',
     ),
     footer,
     status,
@@ -261,7 +273,8 @@ async function tasksView(params) {
         api(`/tasks${query({ ...filters, limit: shown })}`, { signal }),
         api('/tasks/stats/summary', { signal }),
       ]);
-      summary.replaceChildren(
+      setChildren(
+        summary,
         stat('Tasks', formatNumber(stats.total)),
         stat('Running', formatNumber(stats.by_status.running)),
         stat('Queued', formatNumber((stats.by_status.queued ?? 0) + (stats.by_status.retrying ?? 0))),
@@ -269,7 +282,8 @@ async function tasksView(params) {
         stat('Failed', formatNumber(stats.by_status.failed)),
         stat('Spend', formatUsd(stats.cost_usd)),
       );
-      body.replaceChildren(
+      setChildren(
+        body,
         ...(page.items.length
           ? page.items.map(taskRow)
           : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No tasks match.'))]),
@@ -293,7 +307,7 @@ async function tasksView(params) {
       );
       status.textContent = `Live: refreshed every 3 s (last ${new Date().toLocaleTimeString()}).`;
     } catch (error) {
-      if (!signal.aborted && error.status !== 401) status.replaceChildren(errorBox(error));
+      if (!signal.aborted && error.status !== 401) setChildren(status, errorBox(error));
     }
   };
   await every(3000, signal, load);
@@ -400,14 +414,14 @@ async function taskView(id) {
   let count = 0;
 
   const act = async (action) => {
-    message.replaceChildren();
+    setChildren(message);
     try {
       await api(`/tasks/${id}/${action}`, { method: 'POST', signal });
       announce(action === 'cancel' ? 'Cancel requested' : 'Queued again');
       await refresh();
       if (action === 'retry') startStream();
     } catch (error) {
-      if (!signal.aborted) message.replaceChildren(errorBox(error));
+      if (!signal.aborted) setChildren(message, errorBox(error));
     }
   };
 
@@ -415,7 +429,8 @@ async function taskView(id) {
     const title = main.querySelector('h1');
     title.textContent = `${task.type} · ${task.id.slice(0, 8)}`;
     document.title = `${task.type} ${task.id.slice(0, 8)} · Supervisor`;
-    header.replaceChildren(
+    setChildren(
+      header,
       h('span', { class: 'label' }, 'Status'),
       h('span', { id: 'task-status', 'aria-live': 'polite' }, badge(task.status)),
       task.outcome ? badge(task.outcome, 'outcome') : null,
@@ -440,7 +455,8 @@ async function taskView(id) {
         'Retry',
       ),
     );
-    details.replaceChildren(
+    setChildren(
+      details,
       facts([
         ['Task id', h('code', {}, task.id)],
         ['Repository', task.repository],
@@ -473,7 +489,8 @@ async function taskView(id) {
       ]),
       h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, JSON.stringify(task.payload, null, 2))),
     );
-    result.replaceChildren(
+    setChildren(
+      result,
       h('h2', { id: 'result-title' }, 'Result'),
       task.result?.text
         ? h('pre', { class: 'result' }, task.result.text)
@@ -481,7 +498,8 @@ async function taskView(id) {
     );
     if (!diffSection.dataset.loaded) {
       const workspace = task.result?.data?.workspace;
-      diffSection.replaceChildren(
+      setChildren(
+        diffSection,
         h('h2', { id: 'diff-title' }, 'Diff'),
         MUTATING.has(task.type)
           ? workspace
@@ -512,7 +530,8 @@ async function taskView(id) {
     try {
       const { text, headers } = await api(`/tasks/${id}/diff`, { text: true, signal });
       diffSection.dataset.loaded = 'yes';
-      diffSection.replaceChildren(
+      setChildren(
+        diffSection,
         h('h2', { id: 'diff-title' }, 'Diff'),
         h(
           'p',
@@ -532,12 +551,12 @@ async function taskView(id) {
   }
 
   const renderAttempts = (items) => {
-    attempts.replaceChildren(
+    setChildren(
+      attempts,
       h('h2', { id: 'attempts-title' }, 'Attempts'),
       items.length
-        ? h(
-            'div',
-            { class: 'table-wrap' },
+        ? scrollRegion(
+            'Attempts',
             h(
               'table',
               { class: 'compact' },
@@ -589,7 +608,7 @@ async function taskView(id) {
       renderAttempts(attemptList.items);
       if (changed) announce(`Task is ${task.status}`);
     } catch (error) {
-      if (!signal.aborted && error.status !== 401) message.replaceChildren(errorBox(error));
+      if (!signal.aborted && error.status !== 401) setChildren(message, errorBox(error));
       throw error;
     }
   };
@@ -631,7 +650,7 @@ async function taskView(id) {
       },
     })
       .catch((error) => {
-        if (!signal.aborted && error.status !== 401) message.replaceChildren(errorBox(error));
+        if (!signal.aborted && error.status !== 401) setChildren(message, errorBox(error));
       })
       .finally(() => {
         streaming = false;
@@ -681,7 +700,9 @@ const FIELDS = {
 function field(name, label, kind, { required = false, hint, ...rest } = {}) {
   const id = `field-${name}`;
   const hintId = hint ? `${id}-hint` : undefined;
-  const common = { id, name, required, 'aria-describedby': hintId, ...rest };
+  const errorId = `${id}-error`;
+  const describedBy = [hintId, errorId].filter(Boolean).join(' ');
+  const common = { id, name, required, 'aria-describedby': describedBy, ...rest };
   const control =
     kind === 'textarea' || kind === 'list'
       ? h('textarea', { ...common, rows: kind === 'list' ? 3 : 5, 'data-kind': kind })
@@ -702,7 +723,36 @@ function field(name, label, kind, { required = false, hint, ...rest } = {}) {
     ),
     control,
     hint ? h('small', { id: hintId, class: 'muted' }, hint) : null,
+    h('small', { id: errorId, class: 'field-error', hidden: true }),
   );
+}
+
+/** Shows each message at its field (`errors`: field name → message); returns the names it placed. */
+function showFieldErrors(form, errors) {
+  const placed = [];
+  for (const control of form.querySelectorAll('input, textarea, select')) {
+    const slot = form.querySelector(`#${control.id}-error`);
+    const message = errors[control.name];
+    control.toggleAttribute('aria-invalid', Boolean(message));
+    if (!slot) continue;
+    slot.textContent = message ?? '';
+    slot.hidden = !message;
+    if (message) placed.push(control.name);
+  }
+  return placed;
+}
+
+/** The API's `details` of a validation error, by the form field they are about. */
+function fieldErrorsOf(error) {
+  const errors = {};
+  for (const detail of Array.isArray(error?.details) ? error.details : []) {
+    const name = String(detail.field ?? '')
+      .replace(/^body\./, '')
+      .replace(/^payload\./, '')
+      .split('.')[0];
+    if (name && !errors[name]) errors[name] = detail.message;
+  }
+  return errors;
 }
 
 function submitView() {
@@ -716,7 +766,8 @@ function submitView() {
   const renderFields = () => {
     const type = typeSelect.value;
     const fields = FIELDS[MUTATING.has(type) ? 'CHANGE' : type];
-    perType.replaceChildren(
+    setChildren(
+      perType,
       h('legend', {}, `${type} details`),
       ...fields.map(([name, label, kind, options]) => field(name, label, kind, options)),
     );
@@ -750,7 +801,17 @@ function submitView() {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    message.replaceChildren();
+    setChildren(message);
+    // Required fields are checked here, so an empty one is named at the field before anything is sent.
+    const missing = Object.fromEntries(
+      [...form.querySelectorAll('[required]')]
+        .filter((control) => !control.value.trim())
+        .map((control) => [control.name, 'Required.']),
+    );
+    if (showFieldErrors(form, missing).length) {
+      form.querySelector('[aria-invalid]')?.focus();
+      return;
+    }
     const payload = { repository: form.elements.repository.value.trim() };
     for (const control of perType.querySelectorAll('input, textarea')) {
       const raw = control.value.trim();
@@ -778,8 +839,13 @@ function submitView() {
       announce('Task submitted');
       location.hash = `#/tasks/${task.id}`;
     } catch (error) {
-      message.replaceChildren(errorBox(error));
-      message.querySelector('[role=alert]')?.focus();
+      // The server's reasons go next to the fields they are about; the rest above the button.
+      const placed = showFieldErrors(form, fieldErrorsOf(error));
+      if (placed.length) form.querySelector('[aria-invalid]')?.focus();
+      else {
+        setChildren(message, errorBox(error));
+        message.querySelector('[role=alert]')?.focus();
+      }
     } finally {
       button.disabled = false;
     }
@@ -902,7 +968,8 @@ async function agentsView() {
   const load = async () => {
     try {
       const { items } = await api('/agents/quota/status', { signal });
-      list.replaceChildren(
+      setChildren(
+        list,
         ...(items.length
           ? items.map((agent) => agentCard(agent, load))
           : [h('p', { class: 'muted card' }, 'No agents are configured.')]),
@@ -910,7 +977,7 @@ async function agentsView() {
       tick();
       status.textContent = `${items.length} agent${items.length === 1 ? '' : 's'} · refreshed every 5 s`;
     } catch (error) {
-      if (!signal.aborted && error.status !== 401) status.replaceChildren(errorBox(error));
+      if (!signal.aborted && error.status !== 401) setChildren(status, errorBox(error));
     }
   };
   const tick = () => {
@@ -972,7 +1039,8 @@ async function chartsView() {
         add(pick(spend, task.finished_at), MUTATING.has(task.type) ? 'mutating' : 'read_only', task.cost.usd);
       }
     }
-    area.replaceChildren(
+    setChildren(
+      area,
       stackedBars({
         title: 'Throughput',
         description: 'tasks submitted and finished per hour',
@@ -1009,7 +1077,7 @@ async function chartsView() {
       }),
     );
   } catch (error) {
-    if (!signal.aborted && error.status !== 401) area.replaceChildren(errorBox(error));
+    if (!signal.aborted && error.status !== 401) setChildren(area, errorBox(error));
   }
 }
 
@@ -1039,9 +1107,8 @@ function pagedTable({ caption, columns, empty, moreLabel, fetchPage, row, onErro
     }
   };
   const elements = [
-    h(
-      'div',
-      { class: 'card table-wrap' },
+    scrollRegion(
+      caption,
       h(
         'table',
         {},
@@ -1057,6 +1124,7 @@ function pagedTable({ caption, columns, empty, moreLabel, fetchPage, row, onErro
         ),
         body,
       ),
+      'card',
     ),
     more,
   ];
@@ -1130,7 +1198,8 @@ async function auditView(params) {
       ),
     onError: (error) => {
       if (signal.aborted || error.status === 401) return;
-      message.replaceChildren(
+      setChildren(
+        message,
         error.status === 403
           ? errorBox(new ApiError(403, 'forbidden', `The audit log is for admins. ${error.message}`))
           : errorBox(error),
@@ -1243,7 +1312,7 @@ async function memoryView(params) {
         ),
       ),
     onError: (error) => {
-      if (!signal.aborted && error.status !== 401) message.replaceChildren(errorBox(error));
+      if (!signal.aborted && error.status !== 401) setChildren(message, errorBox(error));
     },
   });
   const signal = mount(

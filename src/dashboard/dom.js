@@ -75,3 +75,14 @@ export const facts = (pairs) =>
     { class: 'facts' },
     pairs.filter(Boolean).map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value ?? '—'))),
   );
+
+/**
+ * A table in a box that scrolls sideways when it is wider than the screen: focusable, so the
+ * keyboard can scroll it too, and named for screen readers.
+ */
+export const scrollRegion = (label, table, className = '') =>
+  h(
+    'div',
+    { class: `table-wrap ${className}`.trim(), tabindex: '0', role: 'region', 'aria-label': label },
+    table,
+  );
