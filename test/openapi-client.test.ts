@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Ajv2020 from 'ajv/dist/2020.js';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
@@ -97,6 +98,36 @@ describe('the OpenAPI document with generators and linters', () => {
     expect(JSON.parse(stdout)).toMatchObject({ status: 'succeeded', includesOurs: true });
     expect(JSON.parse(stdout).frames).toBeGreaterThan(2);
   }, 120_000);
+
+  it('states the cross-field rules the server enforces, so a client validating by it agrees', async () => {
+    const document = JSON.parse(spec);
+    const ajv = new Ajv2020.default({ strict: false });
+    const bodyOf = (path: string) => document.paths[path].post.requestBody.content['application/json'].schema;
+    const checks = [
+      {
+        path: '/api/v1/tasks',
+        body: { type: 'PR_REVIEW', payload: { repository: 'owner/repo', title: 'Fix' } },
+      },
+      {
+        path: '/api/v1/schedules',
+        body: {
+          name: 'nightly',
+          cron: '0 3 * *',
+          submission: { type: 'CODE_ANALYSIS', payload: { repository: 'o/r' } },
+        },
+      },
+    ];
+    for (const { path, body } of checks) {
+      const schema = { ...bodyOf(path), components: document.components };
+      expect(ajv.validate(schema, body), `${path} accepts ${JSON.stringify(body)}`).toBe(false);
+      const served = await fetch(`${test.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(served.status, path).toBe(400);
+    }
+  });
 
   it("passes Redocly's recommended lint with no errors", async () => {
     const redocly = join(REPO_ROOT, 'node_modules', '.bin', 'redocly');

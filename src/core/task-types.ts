@@ -81,7 +81,9 @@ export const prReviewPayload = z
   .refine((p) => p.diff !== undefined || p.head_ref !== undefined, {
     error: 'give either diff or head_ref (with an optional base_ref) so there is something to review',
     path: ['diff'],
-  });
+  })
+  // The same rule in the OpenAPI document, where JSON Schema can say it.
+  .meta({ anyOf: [{ required: ['diff'] }, { required: ['head_ref'] }] });
 
 export const issueSummaryPayload = z.strictObject({
   repository: repositorySchema,

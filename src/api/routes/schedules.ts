@@ -58,7 +58,12 @@ export function scheduleRoutes(app: FastifyInstance, service: () => ScheduleServ
           name: z
             .string()
             .regex(/^[\w .@-]{1,100}$/, { error: 'expected 1-100 letters, digits, spaces and . _ @ -' }),
-          cron: z.string().min(1).max(200),
+          cron: z
+            .string()
+            .min(1)
+            .max(200)
+            .describe('Five fields (minute hour day-of-month month day-of-week), UTC')
+            .meta({ pattern: '^\\s*\\S+(\\s+\\S+){4}\\s*$' }),
           submission: taskSubmissionSchema,
           enabled: z.boolean().default(true),
         }),
