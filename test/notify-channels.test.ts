@@ -411,7 +411,7 @@ describe('webhook channel', () => {
           kind: 'task_failed',
           severity: 'warning',
           title: 'Task 7f3c failed (timeout)',
-          subject: { task_id: '7f3c', agent_id: 'claude-2', component: null },
+          subject: { task_id: '7f3c', agent_id: 'claude-2', component: null, submission_id: null },
           why: 'the agent stalled; evidence: no output for 600 s',
           link: 'https://supervisor.example.com/api/v1/tasks/7f3c',
           count: 1,

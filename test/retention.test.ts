@@ -5,6 +5,8 @@ import type { TaskStatus } from '../src/core/task-status.ts';
 import type { TaskType } from '../src/core/task-types.ts';
 import { startRetention } from '../src/runtime/retention.ts';
 import type { Db } from '../src/store/database.ts';
+import { submissions } from '../src/store/schema.ts';
+import { insertSubmission } from '../src/store/submission-store.ts';
 import {
   deleteFinishedTasks,
   getTask,
@@ -22,7 +24,13 @@ const DAY = 86_400_000;
 const NOW = new Date('2026-12-06T12:00:00Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
 
-async function task(db: Db, type: TaskType, status: TaskStatus, finishedAt: Date | null) {
+async function task(
+  db: Db,
+  type: TaskType,
+  status: TaskStatus,
+  finishedAt: Date | null,
+  submissionId: string | null = null,
+) {
   return insertTask(db, {
     id: randomUUID(),
     type,
@@ -32,6 +40,7 @@ async function task(db: Db, type: TaskType, status: TaskStatus, finishedAt: Date
     payload: { repository: 'acme/app', description: 'x' },
     maxAttempts: 3,
     submittedBy: 'test',
+    submissionId,
     createdAt: ago(200 * DAY),
     updatedAt: finishedAt ?? NOW,
     finishedAt,
@@ -109,17 +118,24 @@ describe.each(BACKENDS)('retention on %s', (backend) => {
     expect(await policy.existingTasks([fix.id, gone, 'x'])).toEqual(new Set([fix.id]));
   });
 
-  it('runs at once when started', async () => {
+  it('runs at once when started, and deletes batch submissions once their tasks are gone', async () => {
     testDb = await freshDatabase(backend);
     const db = testDb.database.db;
+    const batch = { id: randomUUID(), submittedBy: 'test', taskCount: 3, createdAt: ago(200 * DAY) };
+    const kept = { ...batch, id: randomUUID(), taskCount: 1 };
+    await insertSubmission(db, batch);
+    await insertSubmission(db, kept);
     const old = await Promise.all(
-      Array.from({ length: 3 }, () => task(db, 'CODE_ANALYSIS', 'succeeded', ago(100 * DAY))),
+      Array.from({ length: 3 }, () => task(db, 'CODE_ANALYSIS', 'succeeded', ago(100 * DAY), batch.id)),
     );
+    await task(db, 'CODE_ANALYSIS', 'succeeded', ago(DAY), kept.id);
     const stop = startRetention({ db, logger: pino({ level: 'silent' }), now: () => NOW, taskDays: 90 });
+    const submissionIds = async () => (await db.select().from(submissions)).map((row) => row.id);
     try {
       await expect
         .poll(async () => (await Promise.all(old.map((t) => getTask(db, t.id)))).filter(Boolean).length)
         .toBe(0);
+      await expect.poll(submissionIds).toEqual([kept.id]);
     } finally {
       stop();
     }

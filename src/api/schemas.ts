@@ -31,6 +31,10 @@ export const taskSchema = z
     repository: z.string(),
     payload: z.record(z.string(), z.unknown()),
     depends_on: z.array(z.uuid()).describe('Ids of the tasks that must succeed before this one starts'),
+    submission_id: z
+      .uuid()
+      .nullable()
+      .describe('The batch submission (POST /tasks/batch) this task came with; null when submitted alone'),
     batch: z
       .boolean()
       .describe('Submitted with `"batch": true`: may run as an item of a shared agent session'),
@@ -138,6 +142,7 @@ export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string
     repository: task.repository,
     payload: task.payload as Record<string, unknown>,
     depends_on: dependsOn,
+    submission_id: task.submissionId,
     batch: task.batchKey !== null,
     outcome: task.outcome,
     error: task.error,

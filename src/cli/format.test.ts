@@ -10,6 +10,7 @@ const task = (extra: Partial<TaskView>): TaskView => ({
   repository: 'acme/app',
   payload: {},
   depends_on: [],
+  submission_id: null,
   batch: false,
   outcome: null,
   error: null,

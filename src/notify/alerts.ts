@@ -13,6 +13,7 @@ export const ALERT_KINDS = [
   'task_needs_input',
   'component_down',
   'component_recovered',
+  'batch_finished',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type Severity = 'info' | 'warning' | 'critical';
@@ -61,6 +62,13 @@ export function alertFromAudit(row: AuditFacts): Alert | undefined {
       return { ...base, kind: 'task_failed', groupKey: 'tasks', severity: 'warning' };
     case 'component.down':
       return { ...base, kind: 'component_down', groupKey: String(details.component), severity: 'critical' };
+    case 'submission.finished':
+      return {
+        ...base,
+        kind: 'batch_finished',
+        groupKey: String(details.submission),
+        severity: details.succeeded === details.tasks ? 'info' : 'warning',
+      };
     case 'component.recovered':
       return { ...base, kind: 'component_recovered', groupKey: String(details.component), severity: 'info' };
     default:

@@ -59,6 +59,7 @@ export function notificationFor(
       ...(count === 1 && taskId ? { taskId } : {}),
       ...(agentId ? { agentId } : {}),
       ...(str(facts.component) ? { component: str(facts.component)! } : {}),
+      ...(str(facts.submission) ? { submissionId: str(facts.submission)! } : {}),
     },
     ...(text.why ? { why: text.why } : {}),
     action: text.action,
@@ -176,6 +177,8 @@ function describe(
           'Check the service and the supervisor’s connection settings; work resumes by itself when it is back.',
         path: '/health/detailed',
       };
+    case 'batch_finished':
+      return batchSummary(facts);
     case 'component_recovered':
       return {
         title: `${str(facts.component)} is back`,
@@ -184,4 +187,32 @@ function describe(
         path: '/health/detailed',
       };
   }
+}
+
+/** The summary of a finished batch submission (facts: src/tasks/submissions.ts). */
+function batchSummary(facts: Record<string, unknown>): Text {
+  const id = str(facts.submission) ?? '?';
+  const number = (value: unknown) => (typeof value === 'number' ? value : 0);
+  const total = number(facts.tasks);
+  const succeeded = number(facts.succeeded);
+  const outcomes = Object.entries((facts.outcomes ?? {}) as Record<string, number>)
+    .map(([outcome, count]) => `${outcome} ${count}`)
+    .join(', ');
+  const unsuccessful = (facts.unsuccessful ?? []) as Array<{ id: string; outcome: string }>;
+  const listed = unsuccessful.map((task) => `${task.id} (${task.outcome})`).join(', ');
+  const unlisted = total - succeeded - unsuccessful.length;
+  const cost = `$${number(facts.costUsd).toFixed(4)}`;
+  return {
+    title: `Batch ${id.slice(0, 8)} finished: ${succeeded} of ${total} ${total === 1 ? 'task' : 'tasks'} succeeded, ${cost}`,
+    what:
+      `Succeeded ${succeeded}, failed ${number(facts.failed)}, cancelled ${number(facts.cancelled)}` +
+      `${outcomes ? ` (${outcomes})` : ''}; ${cost} spent over ${number(facts.durationSeconds)} s. ` +
+      `Submitted by ${str(facts.submittedBy) ?? 'unknown'}.`,
+    ...(listed ? { why: `Did not succeed: ${listed}${unlisted > 0 ? ` and ${unlisted} more` : ''}.` } : {}),
+    action:
+      succeeded === total
+        ? 'Nothing to do: every task succeeded.'
+        : 'Read the tasks that did not succeed (supervisor show <id>), fix the cause, then retry them; the batch is summed up again when they end.',
+    path: `/api/v1/tasks?submission=${id}`,
+  };
 }

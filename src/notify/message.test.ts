@@ -128,7 +128,7 @@ describe('toWebhookPayload', () => {
         severity: 'critical',
         title: 'Every agent is out of quota: tasks are parked (12 times in 50 s)',
         what: single.what,
-        subject: { task_id: null, agent_id: null, component: null },
+        subject: { task_id: null, agent_id: null, component: null, submission_id: null },
         why: null,
         action: single.action,
         link: null,
@@ -141,6 +141,7 @@ describe('toWebhookPayload', () => {
       task_id: '7f3c',
       agent_id: 'claude-2',
       component: null,
+      submission_id: null,
     });
   });
 });

@@ -14,6 +14,8 @@ export interface NotificationSubject {
   agentId?: string;
   /** A service the supervisor depends on: `database`, `redis`, `model_api`. */
   component?: string;
+  /** A batch submission (POST /tasks/batch). */
+  submissionId?: string;
 }
 
 export interface Notification {
@@ -84,6 +86,7 @@ function subjectLines(subject: NotificationSubject): Array<[label: string, value
   if (subject.taskId) lines.push(['Task', subject.taskId]);
   if (subject.agentId) lines.push(['Agent', subject.agentId]);
   if (subject.component) lines.push(['Component', subject.component]);
+  if (subject.submissionId) lines.push(['Batch', subject.submissionId]);
   return lines;
 }
 
@@ -190,7 +193,12 @@ export interface WebhookPayload {
     severity: Severity;
     title: string;
     what: string;
-    subject: { task_id: string | null; agent_id: string | null; component: string | null };
+    subject: {
+      task_id: string | null;
+      agent_id: string | null;
+      component: string | null;
+      submission_id: string | null;
+    };
     why: string | null;
     action: string;
     link: string | null;
@@ -215,6 +223,7 @@ export function toWebhookPayload(n: Notification): WebhookPayload {
         task_id: n.subject.taskId ?? null,
         agent_id: n.subject.agentId ?? null,
         component: n.subject.component ?? null,
+        submission_id: n.subject.submissionId ?? null,
       },
       why: n.why ?? null,
       action: n.action,

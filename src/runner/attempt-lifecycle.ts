@@ -17,8 +17,7 @@ import type { Db, Tx } from '../store/database.ts';
 import * as leases from '../store/lease-store.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
-import { settleDependents } from '../tasks/dependencies.ts';
-import { recordStatus } from '../tasks/status-events.ts';
+import { recordStatusChange } from '../tasks/status-change.ts';
 import { type BatchMember, joinBatch } from './batch-join.ts';
 import { batchReports } from './batch-reports.ts';
 
@@ -612,13 +611,9 @@ export class AttemptLifecycle {
     });
   }
 
-  /**
-   * Stores the task's status event and, when the task has ended, moves on the tasks waiting for it
-   * in the same transaction. Every status change here goes through this, so no ending is missed.
-   */
+  /** Every status change here goes through this (see recordStatusChange), so no ending is missed. */
   async #recordStatus(tx: Tx, task: TaskRow, now: Date): Promise<TaskEventMessage[]> {
-    const events = await recordStatus(tx, task, now);
-    return [...events, ...(await settleDependents(tx, task, this.#deps.queue, now))];
+    return recordStatusChange(tx, task, this.#deps.queue, now);
   }
 
   async #inTransaction<T>(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { pruneAudit } from '../audit/audit-retention.ts';
 import type { Db } from '../store/database.ts';
+import { deleteEmptySubmissions } from '../store/submission-store.ts';
 import { deleteFinishedTasks } from '../store/task-store.ts';
 
 /** Retention runs at start and then this often. */
@@ -34,6 +35,7 @@ export function startRetention(settings: RetentionSettings): () => void {
         batch = await deleteFinishedTasks(db, before, TASKS_PER_DELETE);
       }
       if (deleted) logger.info({ deleted, before }, 'finished tasks past TASK_RETENTION_DAYS deleted');
+      await deleteEmptySubmissions(db, before);
       if (settings.auditDays !== undefined) {
         const pruned = await pruneAudit(db, new Date(now().getTime() - settings.auditDays * DAY_MS), now());
         if (pruned)

@@ -31,6 +31,18 @@ import type { MemoryKind } from '../memory/memory-kinds.ts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
 
+/**
+ * One POST /tasks/batch: its tasks point here, and the transaction that ends the last of them sets
+ * `finished_at` and records `submission.finished`, from which the batch summary is sent.
+ */
+export const submissions = pgTable('submissions', {
+  id: uuid('id').primaryKey(),
+  submittedBy: text('submitted_by').notNull(),
+  taskCount: integer('task_count').notNull(),
+  createdAt: at('created_at').notNull(),
+  finishedAt: at('finished_at'),
+});
+
 export const tasks = pgTable(
   'tasks',
   {
@@ -69,6 +81,8 @@ export const tasks = pgTable(
      */
     batchKey: text('batch_key'),
     submittedBy: text('submitted_by').notNull(),
+    /** The batch submission the task came in with (null: submitted on its own). */
+    submissionId: uuid('submission_id').references(() => submissions.id),
     resultText: text('result_text'),
     result: jsonb('result'),
     /** Outcome of the latest finished attempt, or `dependency_failed` for a task that never ran. */
@@ -90,6 +104,7 @@ export const tasks = pgTable(
     index('tasks_fingerprint_created_idx').on(t.fingerprint, t.createdAt.desc()),
     // Companions of a batch are looked up among queued tasks of one key when a batch starts.
     index('tasks_batch_key_idx').on(t.batchKey, t.status).where(sql`${t.batchKey} is not null`),
+    index('tasks_submission_idx').on(t.submissionId).where(sql`${t.submissionId} is not null`),
     uniqueIndex('tasks_idempotency_key_idx').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );
@@ -347,6 +362,7 @@ export const memoryEntries = pgTable(
 );
 
 export type TaskRow = typeof tasks.$inferSelect;
+export type SubmissionRow = typeof submissions.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;

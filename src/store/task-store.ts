@@ -25,6 +25,7 @@ export interface TaskFilters {
   status?: TaskStatus[];
   type?: TaskType[];
   repository?: string;
+  submissionId?: string;
   createdAfter?: Date;
   createdBefore?: Date;
 }
@@ -155,6 +156,7 @@ export async function listTasks(
     filters.status?.length ? inArray(tasks.status, filters.status) : undefined,
     filters.type?.length ? inArray(tasks.type, filters.type) : undefined,
     filters.repository ? eq(tasks.repository, filters.repository) : undefined,
+    filters.submissionId ? eq(tasks.submissionId, filters.submissionId) : undefined,
     filters.createdAfter ? gte(tasks.createdAt, filters.createdAfter) : undefined,
     filters.createdBefore ? lt(tasks.createdAt, filters.createdBefore) : undefined,
     page.after

@@ -13,7 +13,8 @@ import { recordStatus } from './status-events.ts';
  * dependent is never left waiting on a task that has finished). A dependent whose dependencies have
  * all succeeded is queued with a new job; one with a failed or cancelled dependency fails with
  * outcome `dependency_failed`, and so, in turn, do its own waiting dependents. Does nothing while
- * `ended` has not ended. Returns the status events to publish after the commit.
+ * `ended` has not ended. Returns the status events to publish after the commit, and the dependents
+ * it failed (which have ended too).
  *
  * Each dependent is locked before its dependencies are read: two dependencies ending at once then
  * take turns on it, and the second sees the first's committed status, so one of them releases it.
@@ -23,9 +24,10 @@ export async function settleDependents(
   ended: TaskRow,
   queue: TaskQueue,
   now: Date,
-): Promise<TaskEventMessage[]> {
-  if (!isTerminal(ended.status)) return [];
+): Promise<{ events: TaskEventMessage[]; failed: TaskRow[] }> {
   const events: TaskEventMessage[] = [];
+  const failedDependents: TaskRow[] = [];
+  if (!isTerminal(ended.status)) return { events, failed: failedDependents };
   for (const id of await store.waitingDependentsOf(tx, ended.id)) {
     const task = await store.getTask(tx, id, { lock: true });
     if (task?.status !== 'waiting') continue; // settled by another transaction meanwhile
@@ -68,10 +70,12 @@ export async function settleDependents(
         },
       });
       events.push(...(await recordStatus(tx, failed, now)));
-      events.push(...(await settleDependents(tx, failed, queue, now)));
+      const further = await settleDependents(tx, failed, queue, now);
+      events.push(...further.events);
+      failedDependents.push(failed, ...further.failed);
     }
   }
-  return events;
+  return { events, failed: failedDependents };
 }
 
 /** The status `event` leads to; the callers only ever move waiting tasks, which allows both events. */

@@ -15,9 +15,10 @@ import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
-import { settleDependents } from './dependencies.ts';
+import { recordStatusChange } from './status-change.ts';
 import { recordStatus } from './status-events.ts';
 
 /** Who asked for an operation, for the audit trail. */
@@ -44,8 +45,9 @@ export interface SubmitResult {
   deduplicated: boolean;
 }
 
-/** What a batch created: its tasks in dependency order, and the id each key became. */
+/** What a batch created: its submission, its tasks in dependency order, and the id each key became. */
 export interface BatchResult {
+  submissionId: string;
   tasks: Array<{ key: string; task: TaskRow; dependsOn: string[] }>;
   ids: Record<string, string>;
 }
@@ -227,9 +229,16 @@ export class TaskService {
     const plan = planDag(batch.tasks.map((task) => ({ key: task.key, dependsOn: task.depends_on ?? [] })));
     if (!plan.ok) throw invalidBody(plan.problems);
     const ids = Object.fromEntries(plan.order.map((node) => [node.key, randomUUID()]));
+    const submissionId = randomUUID();
 
     const { tasks, events } = await this.#db.transaction(async (tx) => {
       const now = this.#now();
+      await insertSubmission(tx, {
+        id: submissionId,
+        submittedBy: options.actor.name,
+        taskCount: plan.order.length,
+        createdAt: now,
+      });
       const existing = plan.order.flatMap((node) =>
         node.dependsOnTaskIds.map((id) => ({ id, field: `body.tasks.${node.index}.depends_on` })),
       );
@@ -254,6 +263,7 @@ export class TaskService {
           actor: options.actor,
           now,
           batchKey: node.key,
+          submissionId,
         });
         tasks.push({ key: node.key, task: created.task, dependsOn });
         events.push(...created.events);
@@ -261,7 +271,7 @@ export class TaskService {
       return { tasks, events };
     });
     this.#bus.publish(events);
-    return { tasks, ids };
+    return { submissionId, tasks, ids };
   }
 
   /**
@@ -282,6 +292,7 @@ export class TaskService {
       actor: Actor;
       now: Date;
       batchKey?: string;
+      submissionId?: string;
     },
   ): Promise<{ task: TaskRow; events: TaskEventMessage[] }> {
     const { id, now } = spec;
@@ -309,6 +320,7 @@ export class TaskService {
       fingerprint: spec.fingerprint,
       batchKey: submission.batch ? batchKey(submission.type, submission.payload) : null,
       submittedBy: spec.actor.name,
+      submissionId: spec.submissionId ?? null,
       createdAt: now,
       updatedAt: now,
     });
@@ -334,6 +346,7 @@ export class TaskService {
         repository: task.repository,
         ...(spec.dependsOn.length ? { dependsOn: spec.dependsOn } : {}),
         ...(spec.batchKey ? { batchKey: spec.batchKey } : {}),
+        ...(spec.submissionId ? { submission: spec.submissionId } : {}),
         ...(submission.batch ? { batch: true } : {}),
         ...origin(spec.actor),
       },
@@ -459,10 +472,7 @@ export class TaskService {
         taskId: id,
         details: origin(actor),
       });
-      const events = [
-        ...(await recordStatus(tx, updated, now)),
-        ...(await settleDependents(tx, updated, this.#queue, now)),
-      ];
+      const events = await recordStatusChange(tx, updated, this.#queue, now);
       return { task: updated, stopping: false, events };
     });
     this.#bus.publish(result.events);
@@ -500,6 +510,8 @@ export class TaskService {
         taskId: id,
         details: { previousStatus: task.status, ...origin(actor) },
       });
+      // Its batch is open again: a new summary follows when the retried task ends.
+      if (task.submissionId) await reopenSubmission(tx, task.submissionId);
       return { task: updated, events: await recordStatus(tx, updated, now) };
     });
     this.#bus.publish(events);

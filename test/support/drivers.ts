@@ -5,7 +5,8 @@ import { ZERO_USAGE } from '../../src/core/outcome.ts';
 /**
  * A test driver that plays a script of outcomes, one per attempt (the last repeats), and records
  * which tasks it ran in which order. With `holdUntilAborted`, attempts run until stopped, which
- * lets tests cancel or shut down mid-run.
+ * lets tests cancel or shut down mid-run. With `together: n`, each attempt waits until n attempts
+ * have started and then all of them end at once, for races between endings.
  */
 export class ScriptedDriver implements AgentDriver {
   readonly name = 'scripted';
@@ -14,10 +15,13 @@ export class ScriptedDriver implements AgentDriver {
   readonly #outcomes: Outcome[];
   readonly #holdUntilAborted: boolean;
   readonly #started = new Set<(taskId: string) => void>();
+  readonly #together: number;
+  readonly #gate = Promise.withResolvers<void>();
 
-  constructor(options: { outcomes?: Outcome[]; holdUntilAborted?: boolean } = {}) {
+  constructor(options: { outcomes?: Outcome[]; holdUntilAborted?: boolean; together?: number } = {}) {
     this.#outcomes = options.outcomes ?? ['succeeded'];
     this.#holdUntilAborted = options.holdUntilAborted ?? false;
+    this.#together = options.together ?? 1;
   }
 
   /** Resolves when an attempt of `taskId` has started running. */
@@ -50,6 +54,8 @@ export class ScriptedDriver implements AgentDriver {
         costUsd: 0,
       };
     }
+    if (this.runs.length >= this.#together) this.#gate.resolve();
+    await this.#gate.promise;
     const index = Math.min(
       this.runs.filter((run) => run.taskId === request.taskId).length - 1,
       this.#outcomes.length - 1,

@@ -32,6 +32,7 @@ const listQuery = z.strictObject({
   status: commaSeparated(TASK_STATUSES).optional(),
   type: commaSeparated(TASK_TYPES).optional(),
   repository: z.string().min(1).max(1000).optional(),
+  submission: z.uuid().optional().describe('Only the tasks of this batch submission (`submission_id`)'),
   created_after: isoDateTime.optional().describe('Only tasks created at or after this time'),
   created_before: isoDateTime.optional().describe('Only tasks created before this time'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -152,10 +153,14 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           '(independent tasks run in parallel), and fails with outcome `dependency_failed` if one fails or is ' +
           'cancelled. Duplicate or unknown keys and cycles are a 400 naming the field (and the cycle, ' +
           '`a → b → a`). Answers with the tasks in dependency order and the id each key became. Counts as one ' +
-          'submission for the rate limits; Idempotency-Key and `dedupe` do not apply.',
+          'submission for the rate limits; Idempotency-Key and `dedupe` do not apply. When its last task ends, one ' +
+          'batch summary is sent (alert kind `batch_finished`) with counts by outcome, cost and links.',
         body: batchSubmissionSchema,
         response: {
           201: z.object({
+            submission_id: z
+              .uuid()
+              .describe('Names the batch: its tasks carry it, and `GET /tasks?submission=` lists them'),
             items: z.array(taskSchema).describe('The created tasks, each after the tasks it depends on'),
             ids: z.record(z.string(), z.uuid()).describe('The id of each key'),
           }),
@@ -168,6 +173,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       limitSubmission(request);
       const result = await tasks().submitBatch(request.body, { actor: actorOf(request) });
       return reply.status(201).send({
+        submission_id: result.submissionId,
         items: result.tasks.map(({ task, dependsOn }) => taskView(task, NO_TOTALS, dependsOn)),
         ids: result.ids,
       });
@@ -199,6 +205,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           status: query.status,
           type: query.type,
           repository: query.repository,
+          submissionId: query.submission,
           createdAfter: query.created_after ? new Date(query.created_after) : undefined,
           createdBefore: query.created_before ? new Date(query.created_before) : undefined,
         },

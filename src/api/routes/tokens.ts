@@ -63,7 +63,7 @@ export function tokenRoutes(app: FastifyInstance, tokens: () => TokenService): v
         body: z.strictObject({
           name: tokenNameSchema,
           role: z.enum(ROLES),
-          expires_at: isoDateTime.optional().describe('No expiry when omitted'),
+          expires_at: isoDateTime.optional().describe('A future instant; no expiry when omitted'),
         }),
         response: { 201: createdSchema, ...errors },
       },

@@ -90,6 +90,7 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     .option('-s, --status <statuses>', `comma-separated statuses (${TASK_STATUSES.join(', ')})`)
     .option('-t, --type <types>', `comma-separated task types (${TASK_TYPES.join(', ')})`)
     .option('-r, --repository <repo>', 'only this repository')
+    .option('--submission <id>', 'only the tasks of this batch submission (its submission_id)')
     .option('-n, --limit <n>', 'how many (1-500)', wholeNumber(1, 500), 20)
     .option('--cursor <cursor>', 'continue after a previous page')
     .option('--json', 'print the page as JSON')
@@ -98,6 +99,7 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         status?: string;
         type?: string;
         repository?: string;
+        submission?: string;
         limit: number;
         cursor?: string;
         json?: boolean;
@@ -106,6 +108,7 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         if (flags.status) query.set('status', flags.status);
         if (flags.type) query.set('type', flags.type.toUpperCase());
         if (flags.repository) query.set('repository', flags.repository);
+        if (flags.submission) query.set('submission', flags.submission);
         if (flags.cursor) query.set('cursor', flags.cursor);
         const page = await client().request<{ items: TaskView[]; next_cursor: string | null }>(
           'GET',
