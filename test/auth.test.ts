@@ -26,6 +26,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/tasks/batch': 'submitter',
   'GET /api/v1/tasks': 'viewer',
   'GET /api/v1/tasks/stats/summary': 'viewer',
+  'GET /api/v1/tasks/changes': 'viewer',
   'GET /api/v1/tasks/{id}': 'viewer',
   'GET /api/v1/tasks/{id}/attempts': 'viewer',
   'GET /api/v1/tasks/{id}/diff': 'viewer',
@@ -138,6 +139,19 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     return { method, url, ...(payload ? { payload } : {}) };
   };
 
+  /** A live stream never ends, so an answer that opens one is taken as it starts and let go. */
+  const injectAs = async (request: InjectOptions, token: string) => {
+    const response = await inject({ ...request, headers: bearer(token), payloadAsStream: true });
+    const stream = response.stream();
+    if (response.headers['content-type'] === 'text/event-stream; charset=utf-8') {
+      stream.destroy();
+      return { statusCode: response.statusCode, body: '', json: () => ({}) };
+    }
+    let body = '';
+    for await (const chunk of stream) body += chunk;
+    return { statusCode: response.statusCode, body, json: () => JSON.parse(body) };
+  };
+
   it.each(Object.entries(EXPECTED_ACCESS))('%s: needs %s', async (operation, access) => {
     const request = requestFor(operation);
     const denied = async (headers: Record<string, string>, status: number, message: RegExp) => {
@@ -157,7 +171,7 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     await denied(bearer(tokens.expired), 401, /expired on/);
     await denied(bearer(tokens.revoked), 401, /revoked on/);
     for (const role of ROLE_ORDER) {
-      const response = await inject({ ...request, headers: bearer(tokens[role]) });
+      const response = await injectAs(request, tokens[role]);
       if (access === 'task') {
         // Only a running task's token opens it (test/memory-api.test.ts); no role does.
         expect(response.statusCode, `${operation} as ${role}`).toBe(403);

@@ -30,6 +30,33 @@ const unlabelledControls = (page: Page) =>
     .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || control.getAttribute('aria-labelledby')))
     .map((control) => control.outerHTML)`) as Promise<string[]>;
 
+/**
+ * Resolves once the page has had no request in flight for half a second, the event streams aside
+ * (they stay open, so Playwright's `networkidle` never comes on pages that show live data).
+ */
+function whenQuiet(page: Page): () => Promise<void> {
+  const inFlight = new Set<unknown>();
+  const isStream = (url: string) => /\/api\/v1\/tasks\/(changes|[0-9a-f-]{36}\/events)(\?|$)/.test(url);
+  page.on('request', (request) => {
+    if (!isStream(request.url())) inFlight.add(request);
+  });
+  page.on('requestfinished', (request) => inFlight.delete(request));
+  page.on('requestfailed', (request) => inFlight.delete(request));
+  return async () => {
+    await page.waitForLoadState('load');
+    let quietSince = Date.now();
+    await expect
+      .poll(
+        () => {
+          if (inFlight.size) quietSince = Date.now();
+          return Date.now() - quietSince >= 500;
+        },
+        { timeout: 30_000, interval: 100 },
+      )
+      .toBe(true);
+  };
+}
+
 describe.skipIf(skip)('the dashboard in a browser', () => {
   let browser: Browser;
   let model: ScriptedModelServer;
@@ -41,6 +68,11 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
   });
 
   const key = `sk-dashboard-${Date.now()}`;
+  const post = async (path: string, body?: unknown) =>
+    fetch(`${dev!.url}/api/v1${path}`, {
+      method: 'POST',
+      ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -189,11 +221,6 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
 
   it('shows the question of a task that needs input, and why a waiting task waits', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-    const post = async (path: string, body?: unknown) =>
-      fetch(`${dev!.url}/api/v1${path}`, {
-        method: 'POST',
-        ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-      });
 
     model.script(key, [steps.text('I read calc.js.\n\nShould add() also accept strings?')]);
     const asked = (await (
@@ -228,6 +255,49 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.close();
   });
 
+  it('keeps the task list current from the status stream, loading the list once', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const listLoads: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      // The sign-in probe asks for one task; the view's list loads ask for a page.
+      if (url.pathname === '/api/v1/tasks' && url.searchParams.get('limit') !== '1')
+        listLoads.push(url.search);
+    });
+    // Tasks that wait for a far-off run_after: they change status only when cancelled.
+    const later = async () =>
+      (await (
+        await post('/tasks', {
+          type: 'CODE_ANALYSIS',
+          payload: { repository: source.path },
+          run_after: '2099-01-01T00:00:00Z',
+        })
+      ).json()) as { id: string };
+
+    await page.goto(`${dev!.url}/#/tasks`);
+    await page.getByText('Live: updated as tasks change.').waitFor();
+    await expect.poll(() => listLoads.length).toBe(1);
+    const added = await later();
+    const row = page.locator('tbody tr', { hasText: added.id.slice(0, 8) });
+    await row.locator('.badge', { hasText: 'queued' }).waitFor();
+    expect(await page.locator('tbody tr').first().textContent()).toContain(added.id.slice(0, 8));
+    expect((await post(`/tasks/${added.id}/cancel`)).status).toBe(200);
+    await row.locator('.badge', { hasText: 'cancelled' }).first().waitFor();
+    await expect.poll(() => page.locator('.stats').textContent()).toContain('Tasks');
+    expect(listLoads).toHaveLength(1);
+
+    // A filtered list takes in a task that matches and lets it go once it no longer does.
+    await page.goto(`${dev!.url}/#/tasks?status=queued`);
+    await expect.poll(() => listLoads.length).toBe(2);
+    const queued = await later();
+    const queuedRow = page.locator('tbody tr', { hasText: queued.id.slice(0, 8) });
+    await queuedRow.waitFor();
+    expect((await post(`/tasks/${queued.id}/cancel`)).status).toBe(200);
+    await queuedRow.waitFor({ state: 'detached' });
+    expect(listLoads).toHaveLength(2);
+    await page.close();
+  });
+
   it('fits a phone and a desktop on every page, with no serious accessibility violation (axe-core)', async () => {
     const axe = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
     const tasks = (await (await fetch(`${dev!.url}/api/v1/tasks?limit=1`)).json()) as {
@@ -245,10 +315,11 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     for (const width of [390, 1360]) {
       for (const colorScheme of ['light', 'dark'] as const) {
         const page = await browser.newPage({ viewport: { width, height: 844 }, colorScheme });
+        const quiet = whenQuiet(page);
         for (const view of views) {
           await page.goto(`${dev!.url}/${view}`);
           await page.locator('main h1').waitFor();
-          await page.waitForLoadState('networkidle');
+          await quiet();
           const where = `${view} at ${width} px, ${colorScheme}`;
           expect(await page.evaluate('document.documentElement.scrollWidth'), where).toBeLessThanOrEqual(
             width,
@@ -302,10 +373,11 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
 
   it('labels every form control and can be driven from the keyboard', async () => {
     const page = await browser.newPage();
+    const quiet = whenQuiet(page);
     for (const view of ['#/submit', '#/tasks', '#/audit', '#/agents', '#/memory']) {
       await page.goto(`${dev!.url}/${view}`);
       await page.locator('main h1').waitFor();
-      await page.waitForLoadState('networkidle');
+      await quiet();
       expect(await unlabelledControls(page), view).toEqual([]);
     }
     // Every per-type set of fields, too.

@@ -65,6 +65,28 @@ describe.each(buses)('%s event bus', (_name, open) => {
     }
   });
 
+  it('delivers every task’s status events, and only those, to status subscribers', async () => {
+    const bus = await open();
+    try {
+      const seen: TaskEventMessage[] = [];
+      const off = bus.subscribeStatus((m) => seen.push(m));
+      const last = collect(bus, 'task-b', 1);
+      bus.publish([
+        message(1, 'task-a'),
+        { ...message(2, 'task-a'), type: 'assistant' },
+        message(3, 'task-b'),
+      ]);
+      await last;
+      off();
+      expect(seen.map((m) => [m.id, m.taskId])).toEqual([
+        [1, 'task-a'],
+        [3, 'task-b'],
+      ]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('stops delivering after unsubscribe', async () => {
     const bus = await open();
     try {

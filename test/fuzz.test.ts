@@ -145,12 +145,14 @@ describe('API fuzzing (fast-check)', () => {
     expect(serverErrors, `server logged an error for ${where}`).toEqual([]);
     // The one 5xx that is an honest answer: a component really is down (say, a fuzzed request
     // paused the only agent), and the detailed health check says which.
+    // A HEAD has no body to say which; it runs the handler of the GET, whose body is checked.
     const componentDown =
       /^(\/api\/v1)?\/health\/detailed$/.test(request.url.split(/[?#]/)[0]!) &&
       response.statusCode === 503 &&
-      Object.values((response.json() as { components: Record<string, { status: string }> }).components).some(
-        (component) => component.status === 'down',
-      );
+      (request.method === 'HEAD' ||
+        Object.values(
+          (response.json() as { components: Record<string, { status: string }> }).components,
+        ).some((component) => component.status === 'down'));
     if (!componentDown) expect(response.statusCode, where).toBeLessThan(500);
     expect(response.statusCode, where).toBeGreaterThanOrEqual(200);
     expect(({} as Record<string, unknown>).polluted, `prototype polluted by ${where}`).toBeUndefined();
@@ -243,9 +245,13 @@ describe('API fuzzing (fast-check)', () => {
     const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>;
     };
-    operations = Object.entries(spec.paths).flatMap(([path, methods]) =>
-      Object.keys(methods).map((method) => ({ method: method.toUpperCase() as Method, path })),
-    );
+    // The status stream is live-only and never ends, so an authorised request would never answer:
+    // it is left out here and driven by test/dashboard.test.ts and test/event-bus.test.ts.
+    operations = Object.entries(spec.paths)
+      .filter(([path]) => path !== '/api/v1/tasks/changes')
+      .flatMap(([path, methods]) =>
+        Object.keys(methods).map((method) => ({ method: method.toUpperCase() as Method, path })),
+      );
     expect(operations.length).toBeGreaterThan(10);
 
     const agents = (

@@ -1,5 +1,5 @@
 // The API client: the token from sessionStorage as `Authorization: Bearer`, JSON errors as ApiError,
-// and the task event stream read with fetch() (EventSource cannot send headers).
+// and the event streams read with fetch() (EventSource cannot send headers).
 
 const TOKEN_KEY = 'supervisor.token';
 
@@ -96,12 +96,24 @@ export function parseFrame(frame) {
  * `Last-Event-ID`, so nothing is missed or repeated. Resolves when the server ends the stream
  * after the task's final status (or when `signal` aborts); rejects on 401, 403 and 404.
  */
-export async function streamTaskEvents(taskId, { onEvent, onState, signal, isFinished }) {
+export const streamTaskEvents = (taskId, options) =>
+  streamEvents(`/tasks/${encodeURIComponent(taskId)}/events`, options);
+
+/**
+ * Streams every task's status changes until `signal` aborts, reconnecting when the connection
+ * drops. Each connection opens with a `ready` event and may bring a `resync` one: reload the list
+ * then (see GET /tasks/changes).
+ */
+export const streamTaskChanges = (options) =>
+  streamEvents('/tasks/changes', { ...options, isFinished: async () => false });
+
+/** Reads Server-Sent Events from `/api/v1${path}` with fetch, reconnecting until `isFinished` says so. */
+async function streamEvents(path, { onEvent, onState, signal, isFinished }) {
   let lastId = null;
   let retryMs = 2000;
   for (let failures = 0; !signal.aborted; ) {
     try {
-      const response = await fetch(`/api/v1/tasks/${encodeURIComponent(taskId)}/events`, {
+      const response = await fetch(`/api/v1${path}`, {
         headers: headers(
           lastId === null
             ? { accept: 'text/event-stream' }

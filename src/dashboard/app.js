@@ -1,5 +1,5 @@
 // The Supervisor dashboard: hash routes, one view at a time, all data from /api/v1.
-import { ApiError, api, onUnauthorized, query, session, streamTaskEvents } from './api.js';
+import { ApiError, api, onUnauthorized, query, session, streamTaskChanges, streamTaskEvents } from './api.js';
 import { stackedBars } from './charts.js';
 import {
   badge,
@@ -266,51 +266,113 @@ async function tasksView(params) {
     footer,
     status,
   );
+  // The list is loaded once (and again after a reconnect); then the status stream keeps it
+  // current: a changed row is fetched alone and replaced, a new task is added at the top.
   let shown = 50;
-  const load = async () => {
-    try {
-      const [page, stats] = await Promise.all([
-        api(`/tasks${query({ ...filters, limit: shown })}`, { signal }),
-        api('/tasks/stats/summary', { signal }),
-      ]);
-      setChildren(
-        summary,
-        stat('Tasks', formatNumber(stats.total)),
-        stat('Running', formatNumber(stats.by_status.running)),
-        stat('Queued', formatNumber((stats.by_status.queued ?? 0) + (stats.by_status.retrying ?? 0))),
-        stat('Succeeded', formatNumber(stats.by_status.succeeded)),
-        stat('Failed', formatNumber(stats.by_status.failed)),
-        stat('Spend', formatUsd(stats.cost_usd)),
-      );
-      setChildren(
-        body,
-        ...(page.items.length
-          ? page.items.map(taskRow)
-          : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No tasks match.'))]),
-      );
-      setChildren(
-        footer,
-        page.next_cursor && shown < 500
-          ? h(
-              'button',
-              {
-                type: 'button',
-                class: 'ghost',
-                onclick: () => {
-                  shown = Math.min(500, shown + 50);
-                  load();
-                },
+  let rows = [];
+  let more = false;
+  const rowElements = new WeakMap();
+  const oneOf = (list, value) => !list || list.split(',').includes(value);
+  const matches = (task) =>
+    oneOf(filters.status, task.status) &&
+    oneOf(filters.type, task.type) &&
+    (!filters.repository || task.repository === filters.repository);
+  const newestFirst = (a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id);
+  const render = () => {
+    setChildren(
+      body,
+      ...(rows.length
+        ? rows.map((task) => {
+            if (!rowElements.has(task)) rowElements.set(task, taskRow(task));
+            return rowElements.get(task);
+          })
+        : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No tasks match.'))]),
+    );
+    setChildren(
+      footer,
+      more && shown < 500
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost',
+              onclick: () => {
+                shown = Math.min(500, shown + 50);
+                loadList().catch(showError);
               },
-              'Show more',
-            )
-          : null,
-      );
-      status.textContent = `Live: refreshed every 3 s (last ${new Date().toLocaleTimeString()}).`;
-    } catch (error) {
-      if (!signal.aborted && error.status !== 401) setChildren(status, errorBox(error));
+            },
+            'Show more',
+          )
+        : null,
+    );
+  };
+  const showError = (error) => {
+    if (!signal.aborted && error.status !== 401) setChildren(status, errorBox(error));
+  };
+  const loadList = async () => {
+    const page = await api(`/tasks${query({ ...filters, limit: shown })}`, { signal });
+    rows = page.items;
+    more = page.next_cursor !== null;
+    render();
+  };
+  const loadStats = async () => {
+    const stats = await api('/tasks/stats/summary', { signal });
+    setChildren(
+      summary,
+      stat('Tasks', formatNumber(stats.total)),
+      stat('Running', formatNumber(stats.by_status.running)),
+      stat('Queued', formatNumber((stats.by_status.queued ?? 0) + (stats.by_status.retrying ?? 0))),
+      stat('Succeeded', formatNumber(stats.by_status.succeeded)),
+      stat('Failed', formatNumber(stats.by_status.failed)),
+      stat('Spend', formatUsd(stats.cost_usd)),
+    );
+  };
+  const load = () => Promise.all([loadList(), loadStats()]).catch(showError);
+
+  /** Puts a task fetched after a change where it belongs: replaced, dropped, or added in order. */
+  const place = (task) => {
+    const index = rows.findIndex((row) => row.id === task.id);
+    if (index >= 0) {
+      if (matches(task)) rows[index] = task;
+      else rows.splice(index, 1);
+    } else if (matches(task) && (rows.length < shown || newestFirst(task, rows.at(-1)) < 0)) {
+      rows = [...rows, task].sort(newestFirst);
+      if (rows.length > shown) {
+        rows.length = shown;
+        more = true;
+      }
     }
   };
-  await every(3000, signal, load);
+  // Changes are gathered for a moment: a burst costs one look per task, or one list load.
+  const BURST = 20;
+  const changed = new Set();
+  let flushTimer = null;
+  const flush = async () => {
+    flushTimer = null;
+    const ids = [...changed];
+    changed.clear();
+    if (ids.length > BURST) return load();
+    const fresh = await Promise.all(ids.map((id) => api(`/tasks/${id}`, { signal }).catch(() => null)));
+    for (const task of fresh) if (task) place(task);
+    render();
+    await loadStats();
+  };
+  signal.addEventListener('abort', () => clearTimeout(flushTimer));
+  const onChange = (event) => {
+    changed.add(event.task_id);
+    flushTimer ??= setTimeout(() => flush().catch(showError), 300);
+  };
+  streamTaskChanges({
+    signal,
+    onState: (state) => {
+      status.textContent =
+        state === 'live' ? 'Live: updated as tasks change.' : 'Reconnecting to live updates…';
+    },
+    onEvent: (type, event) => {
+      if (type === 'ready' || type === 'resync') load();
+      else if (type === 'status') onChange(event);
+    },
+  }).catch(showError);
 }
 
 const stat = (label, value) =>

@@ -1,3 +1,5 @@
+import type { EventEmitter } from 'node:events';
+
 /** A task event as stored and as delivered to live subscribers. `id` is its position in the store. */
 export interface TaskEventMessage {
   id: number;
@@ -10,6 +12,21 @@ export interface TaskEventMessage {
 
 export type EventListener = (message: TaskEventMessage) => void;
 
+/** The local channel that carries every task's `status` events (task ids are UUIDs, so it cannot clash). */
+const STATUS_CHANNEL = 'status:*';
+
+/** Hands `message` to the subscribers of its task and, for a status change, to the status subscribers. */
+export function emitLocally(emitter: EventEmitter, message: TaskEventMessage): void {
+  emitter.emit(message.taskId, message);
+  if (message.type === 'status') emitter.emit(STATUS_CHANNEL, message);
+}
+
+/** Subscribes `listener` to every task's status events on `emitter`; returns the unsubscribe function. */
+export function onStatusEvents(emitter: EventEmitter, listener: EventListener): () => void {
+  emitter.on(STATUS_CHANNEL, listener);
+  return () => emitter.off(STATUS_CHANNEL, listener);
+}
+
 /**
  * Live delivery of task events to whoever is watching. Events are always stored before they are
  * published, so a subscriber that misses a message (or connects late) reads it back from the store.
@@ -19,6 +36,8 @@ export interface EventBus {
   publish(messages: TaskEventMessage[]): void;
   /** Calls `listener` for each new event of `taskId` until the returned function is called. */
   subscribe(taskId: string, listener: EventListener): () => void;
+  /** Calls `listener` for every task's `status` events until the returned function is called. */
+  subscribeStatus(listener: EventListener): () => void;
   /**
    * Calls `callback` when the bus may have missed messages (it reconnected after an outage);
    * subscribers then re-read what they missed from the store. Returns the unsubscribe function.

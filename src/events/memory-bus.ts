@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import type { EventBus, EventListener, TaskEventMessage } from './bus.ts';
+import {
+  type EventBus,
+  type EventListener,
+  emitLocally,
+  onStatusEvents,
+  type TaskEventMessage,
+} from './bus.ts';
 
 /** The event bus of a single process: publish and subscribe are plain function calls. */
 export class MemoryEventBus implements EventBus {
@@ -12,12 +18,16 @@ export class MemoryEventBus implements EventBus {
   }
 
   publish(messages: TaskEventMessage[]): void {
-    for (const message of messages) this.#emitter.emit(message.taskId, message);
+    for (const message of messages) emitLocally(this.#emitter, message);
   }
 
   subscribe(taskId: string, listener: EventListener): () => void {
     this.#emitter.on(taskId, listener);
     return () => this.#emitter.off(taskId, listener);
+  }
+
+  subscribeStatus(listener: EventListener): () => void {
+    return onStatusEvents(this.#emitter, listener);
   }
 
   /** An in-process bus never loses messages, so it never asks for a re-read. */

@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventBus, EventListener, TaskEventMessage } from './bus.ts';
+import {
+  type EventBus,
+  type EventListener,
+  emitLocally,
+  onStatusEvents,
+  type TaskEventMessage,
+} from './bus.ts';
 
 /**
  * The event bus of a distributed deployment: one capped Redis Stream that every worker appends to
@@ -101,6 +107,10 @@ export class RedisEventBus implements EventBus {
     return () => this.#emitter.off(taskId, listener);
   }
 
+  subscribeStatus(listener: EventListener): () => void {
+    return onStatusEvents(this.#emitter, listener);
+  }
+
   onReconnect(callback: () => void): () => void {
     this.#reconnectListeners.add(callback);
     return () => this.#reconnectListeners.delete(callback);
@@ -151,7 +161,7 @@ export class RedisEventBus implements EventBus {
             const raw = fields[fields.indexOf('m') + 1];
             if (!raw) continue;
             const parsed = JSON.parse(raw) as TaskEventMessage & { createdAt: string };
-            this.#emitter.emit(parsed.taskId, { ...parsed, createdAt: new Date(parsed.createdAt) });
+            emitLocally(this.#emitter, { ...parsed, createdAt: new Date(parsed.createdAt) });
           }
         }
       } catch (error) {

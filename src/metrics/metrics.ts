@@ -426,6 +426,10 @@ class InstrumentedBus implements EventBus {
     });
   }
 
+  subscribeStatus(listener: EventListener): () => void {
+    return this.#inner.subscribeStatus(listener);
+  }
+
   onReconnect(callback: () => void): () => void {
     return this.#inner.onReconnect(callback);
   }

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isTerminal, type TaskStatus } from '../../core/task-status.ts';
@@ -27,6 +28,74 @@ export function sseFrame(message: TaskEventMessage): string {
   return `id: ${message.id}\nevent: ${message.type.replace(/[\r\n]/g, ' ')}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** An SSE response taken over from Fastify, with a heartbeat; ends when either side is done. */
+interface EventStream {
+  /** Writes unless ended; a client that has stopped reading (too much buffered) is let go. */
+  write(text: string): void;
+  end(): void;
+  readonly ended: boolean;
+  readonly raw: ServerResponse;
+}
+
+type OpenEventStream = (request: FastifyRequest, reply: FastifyReply, onEnd: () => void) => EventStream;
+
+/**
+ * Event streams of this app. They are ended when the app closes: an open stream would otherwise
+ * keep the server (and a supervisor's shutdown) waiting for a client that may never hang up.
+ */
+function eventStreams(app: FastifyInstance): OpenEventStream {
+  const open = new Set<EventStream>();
+  app.addHook('preClose', async () => {
+    for (const stream of open) stream.end();
+  });
+  return (request, reply, onEnd) => {
+    const stream = openEventStream(request, reply, () => {
+      open.delete(stream);
+      onEnd();
+    });
+    open.add(stream);
+    return stream;
+  };
+}
+
+function openEventStream(request: FastifyRequest, reply: FastifyReply, onEnd: () => void): EventStream {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+  });
+  raw.write('retry: 2000\n\n');
+  let ended = false;
+  const stream: EventStream = {
+    raw,
+    get ended() {
+      return ended;
+    },
+    write(text) {
+      if (ended) return;
+      raw.write(text);
+      if (raw.writableLength > MAX_BUFFERED_BYTES) stream.end();
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      onEnd();
+      raw.end();
+    },
+  };
+  const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
+  heartbeat.unref();
+  request.raw.on('close', () => stream.end());
+  return stream;
+}
+
+const sseErrors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema };
+
 const isTerminalStatusEvent = (message: TaskEventMessage) =>
   message.type === 'status' && isTerminal((message.data as { status: TaskStatus }).status);
 
@@ -42,6 +111,8 @@ export function taskEventRoutes(
   app: FastifyInstance,
   deps: { tasks: () => TaskService; bus: () => EventBus },
 ): void {
+  const openStream = eventStreams(app);
+  taskChangesRoute(app, deps.bus, openStream);
   app.withTypeProvider<ZodTypeProvider>().get(
     '/tasks/:id/events',
     {
@@ -69,11 +140,8 @@ export function taskEventRoutes(
               'Server-Sent Events: `id` (the stored event id), `event` (its type) and `data` (a JSON object: id, task_id, attempt_id, type, data, created_at); a `replay_complete` event after the stored ones; the stream ends after the final status',
             content: { 'text/event-stream': { schema: z.string() } },
           },
-          401: errorSchema,
-          403: errorSchema,
+          ...sseErrors,
           404: errorSchema,
-          400: errorSchema,
-          503: errorSchema,
         },
       },
     },
@@ -83,38 +151,23 @@ export function taskEventRoutes(
       const header = request.headers['last-event-id'];
       let lastId = header !== undefined ? Number(header) : (request.query.after ?? 0);
 
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
+      const stream = openStream(request, reply, () => {
+        unsubscribe();
+        offReconnect();
       });
-      raw.write('retry: 2000\n\n');
+      const { raw } = stream;
 
       // While reading from the store, live messages wait in `pending`; ids make the merge exact.
       let syncing = true;
-      let closed = false;
       const pending: TaskEventMessage[] = [];
-      const finish = () => {
-        if (closed) return;
-        closed = true;
-        unsubscribe();
-        offReconnect();
-        clearInterval(heartbeat);
-        raw.end();
-      };
       const send = (message: TaskEventMessage) => {
-        if (closed || message.id <= lastId) return;
+        if (stream.ended || message.id <= lastId) return;
         lastId = message.id;
-        raw.write(sseFrame(message));
-        if (raw.writableLength > MAX_BUFFERED_BYTES) return finish();
-        if (isTerminalStatusEvent(message)) finish();
+        stream.write(sseFrame(message));
+        if (isTerminalStatusEvent(message)) stream.end();
       };
       const drained = () =>
-        closed || raw.writableLength < REPLAY_HIGH_WATER_BYTES
+        stream.ended || raw.writableLength < REPLAY_HIGH_WATER_BYTES
           ? Promise.resolve()
           : new Promise<void>((resolve) => {
               raw.once('drain', resolve);
@@ -132,7 +185,7 @@ export function taskEventRoutes(
         for (;;) {
           const page = await deps.tasks().events(taskId, { afterId: lastId, limit: REPLAY_PAGE });
           for (const message of page) send(message);
-          if (page.length < REPLAY_PAGE || closed) break;
+          if (page.length < REPLAY_PAGE || stream.ended) break;
           // The client's reading paces a long replay, and between pages the rest of the process
           // (lease renewals, other requests) gets its turn: a replay never starves the worker.
           await drained();
@@ -146,7 +199,7 @@ export function taskEventRoutes(
       // be briefly down too (both restarting), so the catch-up is retried until it succeeds.
       const offReconnect = deps.bus().onReconnect(() => {
         void (async () => {
-          for (let pauseMs = 250; !closed; pauseMs = Math.min(pauseMs * 2, 5000)) {
+          for (let pauseMs = 250; !stream.ended; pauseMs = Math.min(pauseMs * 2, 5000)) {
             try {
               return await catchUp();
             } catch (error) {
@@ -156,24 +209,63 @@ export function taskEventRoutes(
           }
         })();
       });
-      const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
-      heartbeat.unref();
-      request.raw.on('close', finish);
 
       try {
         await catchUp();
-        if (closed) return;
-        raw.write(`event: replay_complete\ndata: ${JSON.stringify({ last_event_id: lastId })}\n\n`);
+        if (stream.ended) return;
+        stream.write(`event: replay_complete\ndata: ${JSON.stringify({ last_event_id: lastId })}\n\n`);
         const { task } = await deps.tasks().get(taskId);
         if (isTerminal(task.status)) {
           // The task is over; its final events are stored even if their live copies are still on the way.
           await catchUp();
-          finish();
+          stream.end();
         }
       } catch (error) {
         request.log.error({ err: error }, 'event stream failed');
-        finish();
+        stream.end();
       }
+    },
+  );
+}
+
+/**
+ * `GET /api/v1/tasks/changes`: every task's status changes, live, as Server-Sent Events: what a
+ * list needs to stay current without fetching it again and again. Each connection opens with a
+ * `ready` event (a client loads its list after it, so no later change is missed) and gets a
+ * `resync` event when the bus may have dropped messages (reload the list then). Nothing is
+ * replayed: history is what the list endpoints are for.
+ */
+function taskChangesRoute(app: FastifyInstance, bus: () => EventBus, openStream: OpenEventStream): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/tasks/changes',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Stream every task’s status changes (Server-Sent Events), live only',
+        description:
+          'Opens with a `ready` event: load the list you keep current after it. Then one `status` event per ' +
+          'status change of any task, shaped like those of `/tasks/{id}/events` (`data.task_id`, ' +
+          '`data.data.status`, `outcome`, `error`). A `resync` event means changes may have been missed (the ' +
+          'event bus reconnected): load the list again. Nothing is replayed on reconnect.',
+        response: {
+          200: {
+            description:
+              'Server-Sent Events: `ready`, then `status` events (`id` the stored event id, `data` a JSON object: id, task_id, attempt_id, type, data, created_at), and `resync` when changes may have been missed',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          ...sseErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const stream = openStream(request, reply, () => {
+        unsubscribe();
+        offReconnect();
+      });
+      const unsubscribe = bus().subscribeStatus((message) => stream.write(sseFrame(message)));
+      const offReconnect = bus().onReconnect(() => stream.write('event: resync\ndata: {}\n\n'));
+      stream.write('event: ready\ndata: {}\n\n');
     },
   );
 }
