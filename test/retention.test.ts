@@ -3,9 +3,10 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskStatus } from '../src/core/task-status.ts';
 import type { TaskType } from '../src/core/task-types.ts';
+import { insertDelivery } from '../src/github/github-store.ts';
 import { startRetention } from '../src/runtime/retention.ts';
 import type { Db } from '../src/store/database.ts';
-import { submissions } from '../src/store/schema.ts';
+import { githubDeliveries, submissions } from '../src/store/schema.ts';
 import { insertSubmission } from '../src/store/submission-store.ts';
 import {
   deleteFinishedTasks,
@@ -118,7 +119,7 @@ describe.each(BACKENDS)('retention on %s', (backend) => {
     expect(await policy.existingTasks([fix.id, gone, 'x'])).toEqual(new Set([fix.id]));
   });
 
-  it('runs at once when started, and deletes batch submissions once their tasks are gone', async () => {
+  it('runs at once when started, and deletes batch submissions once their tasks are gone, and old GitHub deliveries', async () => {
     testDb = await freshDatabase(backend);
     const db = testDb.database.db;
     const batch = { id: randomUUID(), submittedBy: 'test', taskCount: 3, createdAt: ago(200 * DAY) };
@@ -129,6 +130,10 @@ describe.each(BACKENDS)('retention on %s', (backend) => {
       Array.from({ length: 3 }, () => task(db, 'CODE_ANALYSIS', 'succeeded', ago(100 * DAY), batch.id)),
     );
     await task(db, 'CODE_ANALYSIS', 'succeeded', ago(DAY), kept.id);
+    const delivery = (id: string, receivedAt: Date) =>
+      insertDelivery(db, { id, event: 'ping', action: null, repository: null, payload: {}, receivedAt });
+    await delivery('old-delivery', ago(100 * DAY));
+    await delivery('new-delivery', ago(DAY));
     const stop = startRetention({ db, logger: pino({ level: 'silent' }), now: () => NOW, taskDays: 90 });
     const submissionIds = async () => (await db.select().from(submissions)).map((row) => row.id);
     try {
@@ -136,6 +141,9 @@ describe.each(BACKENDS)('retention on %s', (backend) => {
         .poll(async () => (await Promise.all(old.map((t) => getTask(db, t.id)))).filter(Boolean).length)
         .toBe(0);
       await expect.poll(submissionIds).toEqual([kept.id]);
+      await expect
+        .poll(async () => (await db.select().from(githubDeliveries)).map((row) => row.id))
+        .toEqual(['new-delivery']);
     } finally {
       stop();
     }

@@ -8,6 +8,7 @@ import type { EffectiveAuthMode } from '../auth/auth-mode.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { GitHubService } from '../github/github-service.ts';
 import type { MemoryService } from '../memory/memory-service.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Notifier } from '../notify/notifier.ts';
@@ -23,6 +24,7 @@ import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { githubRoutes } from './routes/github.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { mcpRoutes } from './routes/mcp.ts';
 import { memoryRoutes } from './routes/memory.ts';
@@ -48,6 +50,8 @@ export interface ApiServices {
   db: Db;
   schedules: ScheduleService;
   memory: MemoryService;
+  /** The GitHub edge, when GitHub is configured. */
+  github?: GitHubService;
 }
 
 export interface AppDeps {
@@ -165,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'audit', description: 'The hash-chained audit trail (admin)' },
         { name: 'schedules', description: 'Recurring tasks from cron expressions' },
         { name: 'health', description: 'Liveness, readiness and component status' },
+        { name: 'github', description: 'GitHub App webhooks (docs/github.md)' },
       ],
     },
     transform: openapiTransform,
@@ -209,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       scheduleRoutes(api, () => services().schedules);
       memoryRoutes(api, () => services().memory);
       mcpRoutes(api, () => services().memory);
+      // Its own scope: webhook bodies are read raw, for their signature.
+      await api.register(async (scope) => githubRoutes(scope, () => services().github));
     },
     { prefix: API_PREFIX },
   );

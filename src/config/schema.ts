@@ -125,6 +125,37 @@ export const configSchema = z.object({
   AUDIT_RETENTION_DAYS: intInRange(1, 36_500).optional(),
   /** Public base URL of this supervisor, used for links in notifications. */
   PUBLIC_URL: httpUrl.optional(),
+  /** GitHub App id (the App's settings page); with GITHUB_APP_PRIVATE_KEY, the supervisor acts as the App. */
+  GITHUB_APP_ID: intInRange(1, Number.MAX_SAFE_INTEGER).optional(),
+  /** The App's private key (PEM; `\n` escapes are read as line breaks). */
+  GITHUB_APP_PRIVATE_KEY: z
+    .string()
+    .transform((value) => value.replace(/\\n/g, '\n'))
+    .pipe(
+      z.string().regex(/^-----BEGIN (RSA )?PRIVATE KEY-----/, {
+        error: 'expected a PEM private key (-----BEGIN ... PRIVATE KEY-----)',
+      }),
+    )
+    .optional(),
+  /** A personal access token instead of an App, for trying it out (no check runs). */
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  /** The App's webhook secret: deliveries whose X-Hub-Signature-256 does not match it are refused. */
+  GITHUB_WEBHOOK_SECRET: z
+    .string()
+    .min(16, { error: 'expected at least 16 characters: openssl rand -hex 32' })
+    .optional(),
+  /** The previous webhook secret, still accepted while the App's is being rotated. */
+  GITHUB_WEBHOOK_SECRET_PREVIOUS: z.string().min(1).optional(),
+  /** GitHub REST API base URL; GitHub Enterprise Server: https://<host>/api/v3. */
+  GITHUB_API_URL: httpUrl.default('https://api.github.com'),
+  /** The least finding severity that fails a review's check run: critical, major, minor, nit or never. */
+  GITHUB_REVIEW_FAIL_ON: z
+    .enum(['critical', 'major', 'minor', 'nit', 'never'], {
+      error: 'expected critical, major, minor, nit or never',
+    })
+    .default('critical'),
+  /** A review whose verdict is request_changes is posted as REQUEST_CHANGES (otherwise as a comment). */
+  GITHUB_REQUEST_CHANGES: booleanFlag.default(false),
   /** Log verbosity, in any case; Python's WARNING and CRITICAL mean warn and fatal. */
   LOG_LEVEL: z
     .preprocess(
@@ -309,6 +340,10 @@ export const SECRET_KEYS = new Set<keyof ConfigInput>([
   'REDIS_URL',
   'ADMIN_TOKEN',
   'SUPERVISOR_TOKEN',
+  'GITHUB_APP_PRIVATE_KEY',
+  'GITHUB_TOKEN',
+  'GITHUB_WEBHOOK_SECRET',
+  'GITHUB_WEBHOOK_SECRET_PREVIOUS',
 ]);
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -19,6 +19,10 @@ export const ERROR_CATALOGUE = {
     status: 401,
     fix: 'Send `Authorization: Bearer <token>` with a valid, unexpired API token (`supervisor tokens create`).',
   },
+  invalid_signature: {
+    status: 401,
+    fix: 'Sign the delivery with the GitHub App’s webhook secret; it must equal GITHUB_WEBHOOK_SECRET (or GITHUB_WEBHOOK_SECRET_PREVIOUS while rotating).',
+  },
   forbidden: {
     status: 403,
     fix: 'Use a token whose role allows this (viewer < submitter < operator < admin); `message` names the role needed.',
@@ -27,6 +31,10 @@ export const ERROR_CATALOGUE = {
   method_not_allowed: {
     status: 405,
     fix: 'Use one of the methods the `Allow` header lists for this path (see /docs).',
+  },
+  github_not_configured: {
+    status: 404,
+    fix: 'Set GITHUB_WEBHOOK_SECRET and GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN), and restart (docs/github.md).',
   },
   task_not_found: { status: 404, fix: 'Check the task id; list tasks with GET /api/v1/tasks.' },
   agent_not_found: { status: 404, fix: 'Check the agent name; list agents with GET /api/v1/agents.' },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { pruneAudit } from '../audit/audit-retention.ts';
+import { deleteDeliveries } from '../github/github-store.ts';
 import type { Db } from '../store/database.ts';
 import { deleteEmptySubmissions } from '../store/submission-store.ts';
 import { deleteFinishedTasks } from '../store/task-store.ts';
@@ -14,7 +15,10 @@ export interface RetentionSettings {
   db: Db;
   logger: Logger;
   now: () => Date;
-  /** Finished tasks older than this are deleted with their attempts and events (TASK_RETENTION_DAYS). */
+  /**
+   * Finished tasks older than this are deleted with their attempts and events, and GitHub
+   * deliveries received before it (TASK_RETENTION_DAYS).
+   */
   taskDays: number;
   /** Audit records older than this are pruned, leaving a verifiable anchor (AUDIT_RETENTION_DAYS; unset: kept). */
   auditDays?: number;
@@ -36,6 +40,7 @@ export function startRetention(settings: RetentionSettings): () => void {
       }
       if (deleted) logger.info({ deleted, before }, 'finished tasks past TASK_RETENTION_DAYS deleted');
       await deleteEmptySubmissions(db, before);
+      await deleteDeliveries(db, before);
       if (settings.auditDays !== undefined) {
         const pruned = await pruneAudit(db, new Date(now().getTime() - settings.auditDays * DAY_MS), now());
         if (pruned)

@@ -16,6 +16,9 @@ import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
+import { GitHubClients } from '../github/client.ts';
+import { createGitHubQueue, GitHubService } from '../github/github-service.ts';
+import { gitHubSettings } from '../github/setup.ts';
 import { MemoryService } from '../memory/memory-service.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { HealthMonitor } from '../notify/health-monitor.ts';
@@ -124,6 +127,14 @@ export class Supervisor {
     const notifyRoutes = routesFromConfig(config);
     const { channels: notifyChannels, warnings: notifyWarnings } = channelsFromConfig(config, notifyRoutes);
     for (const warning of notifyWarnings) logger.warn(warning);
+    const githubSettings = gitHubSettings(config);
+    for (const secret of [
+      githubSettings?.auth.token,
+      githubSettings?.auth.app?.privateKey,
+      ...(githubSettings?.webhookSecrets ?? []),
+    ]) {
+      registerSecret(secret);
+    }
     if (auth.mode === 'none' && (options.api ?? true)) {
       logger.warn(
         'development mode: the API answers local requests without a token (AUTH_MODE=auto on a loopback HOST); set AUTH_MODE=tokens to require one',
@@ -179,6 +190,7 @@ export class Supervisor {
         logger,
       });
       cleanups.push(() => queue.stop());
+      await createGitHubQueue(queue.boss);
       const notifier = new Notifier({
         db: database.db,
         boss: queue.boss,
@@ -222,6 +234,24 @@ export class Supervisor {
         repositoryPolicy,
         now,
       });
+      let github: GitHubService | undefined;
+      if (githubSettings) {
+        github = new GitHubService({
+          db: database.db,
+          boss: queue.boss,
+          tasks,
+          clients: new GitHubClients(githubSettings.auth, logger),
+          webhookSecrets: githubSettings.webhookSecrets,
+          requestChanges: config.GITHUB_REQUEST_CHANGES,
+          failOn: config.GITHUB_REVIEW_FAIL_ON,
+          ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+          logger,
+          now,
+        });
+        await github.start();
+        const started = github;
+        cleanups.push(() => started.stop());
+      }
       const schedules = new ScheduleService({ db: database.db, tasks, logger, now });
       if ((options.notifyTickMs ?? 5000) > 0) schedules.start(options.notifyTickMs ?? 5000);
       cleanups.push(() => schedules.stop());
@@ -297,6 +327,7 @@ export class Supervisor {
         notifier,
         db: database.db,
         schedules,
+        ...(github ? { github } : {}),
         memory: new MemoryService({ db: database.db, now, repositoryPolicy }),
         health: createHealthReporter({
           database,

@@ -361,6 +361,57 @@ export const memoryEntries = pgTable(
   ],
 );
 
+/**
+ * GitHub webhook deliveries, one row per `X-GitHub-Delivery` id: a delivery seen twice is handled
+ * once. The payload is kept so a delivery can be handled again (`supervisor github replay`).
+ */
+export const githubDeliveries = pgTable(
+  'github_deliveries',
+  {
+    id: text('id').primaryKey(),
+    event: text('event').notNull(),
+    action: text('action'),
+    repository: text('repository'),
+    payload: jsonb('payload').notNull(),
+    receivedAt: at('received_at').notNull(),
+    handledAt: at('handled_at'),
+    /** What handling it did: the task it started, or why it started none. */
+    outcome: text('outcome'),
+    taskId: uuid('task_id'),
+  },
+  (t) => [index('github_deliveries_received_idx').on(t.receivedAt)],
+);
+
+/**
+ * A task that came from GitHub and what has been posted for it there. The ids make every post
+ * idempotent: a job that runs again edits what it created rather than posting twice.
+ */
+export const githubTasks = pgTable(
+  'github_tasks',
+  {
+    taskId: uuid('task_id')
+      .primaryKey()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    /** `owner/repo`. */
+    repository: text('repository').notNull(),
+    /** The App installation that answers for the repository (null in personal-token mode). */
+    installationId: bigint('installation_id', { mode: 'number' }),
+    pullNumber: integer('pull_number').notNull(),
+    headSha: text('head_sha').notNull(),
+    trackingCommentId: bigint('tracking_comment_id', { mode: 'number' }),
+    checkRunId: bigint('check_run_id', { mode: 'number' }),
+    /** The check run's status as last posted: a job that runs again does not post it again. */
+    checkRunStatus: text('check_run_status').$type<'queued' | 'in_progress' | 'completed'>(),
+    reviewId: bigint('review_id', { mode: 'number' }),
+    reviewUrl: text('review_url'),
+    /** Keys (src/github/review.ts findingKey) of the findings this task's review posted. */
+    postedFindings: jsonb('posted_findings').$type<string[]>().notNull().default([]),
+    createdAt: at('created_at').notNull(),
+  },
+  // One review per head commit of a pull request.
+  (t) => [uniqueIndex('github_tasks_head_idx').on(t.repository, t.pullNumber, t.headSha)],
+);
+
 export type TaskRow = typeof tasks.$inferSelect;
 export type SubmissionRow = typeof submissions.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
@@ -368,3 +419,4 @@ export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type MemoryEntryRow = typeof memoryEntries.$inferSelect;
+export type GitHubTaskRow = typeof githubTasks.$inferSelect;

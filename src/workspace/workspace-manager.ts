@@ -435,15 +435,32 @@ export class WorkspaceManager {
         this.#lastFetch.delete(mirror);
       }
       const last = this.#lastFetch.get(mirror) ?? 0;
-      if (Date.now() - last >= this.#settings.refreshMs) {
-        await git(['--git-dir', mirror, 'fetch', '--quiet', '--tags', 'origin'], { timeoutMs: 300_000 });
-        await git(['--git-dir', mirror, 'remote', 'set-head', 'origin', '--auto']).catch(() => undefined);
-        this.#lastFetch.set(mirror, Date.now());
-        for (const key of this.#resolved.keys())
-          if (key.startsWith(`${mirror}\0`)) this.#resolved.delete(key);
-      }
+      if (Date.now() - last >= this.#settings.refreshMs) await this.#fetch(mirror);
     });
     return mirror;
+  }
+
+  /**
+   * Fetches the upstream's branches, tags and pull-request heads (GitHub's `refs/pull/<n>/head`,
+   * where a fork's commits can be found; a remote without them fetches nothing for it).
+   */
+  async #fetch(mirror: string): Promise<void> {
+    await git(
+      [
+        '--git-dir',
+        mirror,
+        'fetch',
+        '--quiet',
+        '--tags',
+        'origin',
+        '+refs/heads/*:refs/remotes/origin/*',
+        '+refs/pull/*/head:refs/remotes/origin/pull/*/head',
+      ],
+      { timeoutMs: 300_000 },
+    );
+    await git(['--git-dir', mirror, 'remote', 'set-head', 'origin', '--auto']).catch(() => undefined);
+    this.#lastFetch.set(mirror, Date.now());
+    for (const key of this.#resolved.keys()) if (key.startsWith(`${mirror}\0`)) this.#resolved.delete(key);
   }
 
   /** The commit a ref names: an upstream branch first, then a tag, a sha or a local branch. */
@@ -458,15 +475,24 @@ export class WorkspaceManager {
 
   async #resolveUncached(mirror: string, ref: string | undefined): Promise<string> {
     const candidates = ref ? [`refs/remotes/origin/${ref}`, ref] : ['refs/remotes/origin/HEAD', 'HEAD'];
-    for (const candidate of candidates) {
-      try {
-        return (
-          await git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `${candidate}^{commit}`])
-        ).trim();
-      } catch {
-        // try the next form
+    const lookUp = async () => {
+      for (const candidate of candidates) {
+        try {
+          return (
+            await git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `${candidate}^{commit}`])
+          ).trim();
+        } catch {
+          // try the next form
+        }
       }
-    }
+      return undefined;
+    };
+    // A ref younger than the last fetch (a commit pushed a moment ago, as a webhook announces it)
+    // is fetched for rather than refused.
+    const commit =
+      (await lookUp()) ??
+      (ref ? await this.#locked(mirror, () => this.#fetch(mirror)).then(lookUp) : undefined);
+    if (commit) return commit;
     throw new WorkspaceError(`ref "${ref ?? 'default branch'}" does not exist in the repository`);
   }
 

@@ -1,0 +1,94 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import type { Logger } from 'pino';
+
+/** Octokit with GitHub's own answers to load: 5xx retried, primary and secondary rate limits waited out. */
+const GitHubOctokit = Octokit.plugin(retry, throttling);
+export type GitHubApi = InstanceType<typeof GitHubOctokit>;
+
+/** No GitHub request waits longer than this; the queue job retries later instead. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** A rate limit asking for a longer wait than this fails the request; its job is retried later. */
+const MAX_RATE_LIMIT_WAIT_SECONDS = 60;
+
+export interface GitHubAuth {
+  /** REST API base URL: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server. */
+  apiUrl: string;
+  /** A GitHub App (the supported way: only an App can create check runs). */
+  app?: { appId: number; privateKey: string };
+  /** A personal access token, for trying it out without an App. */
+  token?: string;
+}
+
+/**
+ * REST clients per App installation (or the one personal-token client). Installation tokens are
+ * minted by @octokit/auth-app and cached until shortly before they expire; they never reach a log.
+ */
+export class GitHubClients {
+  readonly #auth: GitHubAuth;
+  readonly #logger: Logger;
+  readonly #clients = new Map<number | null, GitHubApi>();
+
+  constructor(auth: GitHubAuth, logger: Logger) {
+    if (!auth.app && !auth.token)
+      throw new Error('GitHub needs GITHUB_APP_ID and a private key, or GITHUB_TOKEN');
+    this.#auth = auth;
+    this.#logger = logger.child({ component: 'github' });
+  }
+
+  /** Check runs need an App: GitHub refuses them to personal tokens. */
+  get canCreateCheckRuns(): boolean {
+    return this.#auth.app !== undefined;
+  }
+
+  /** The client for a repository's installation (`null`: the personal-token client). */
+  for(installationId: number | null): GitHubApi {
+    const key = this.#auth.app ? installationId : null;
+    let client = this.#clients.get(key);
+    if (!client) {
+      client = this.#create(key);
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+
+  #create(installationId: number | null): GitHubApi {
+    const { app, token, apiUrl } = this.#auth;
+    if (app && installationId === null) {
+      throw new Error('a GitHub App acts per installation, and this event names none');
+    }
+    const waitOrGiveUp =
+      (kind: string) =>
+      (retryAfter: number, options: { method: string; url: string }, _: unknown, retryCount: number) => {
+        this.#logger.warn(
+          { retryAfter, method: options.method, url: options.url, retryCount },
+          `GitHub ${kind} rate limit`,
+        );
+        return retryCount < 3 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
+      };
+    return new GitHubOctokit({
+      baseUrl: apiUrl.replace(/\/+$/, ''),
+      userAgent: 'supervisor',
+      ...(app
+        ? {
+            authStrategy: createAppAuth,
+            auth: { appId: app.appId, privateKey: app.privateKey, installationId },
+          }
+        : { auth: token }),
+      request: {
+        fetch: (url: string, init: RequestInit) =>
+          fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+      },
+      throttle: { onRateLimit: waitOrGiveUp('primary'), onSecondaryRateLimit: waitOrGiveUp('secondary') },
+      // Octokit's own log would print every retried request; ours says what matters.
+      log: {
+        debug: () => {},
+        info: () => {},
+        warn: (message: string) => this.#logger.warn(message),
+        error: (message: string) => this.#logger.error(message),
+      },
+    });
+  }
+}

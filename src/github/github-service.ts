@@ -1,0 +1,407 @@
+import { verify } from '@octokit/webhooks-methods';
+import { sql } from 'drizzle-orm';
+import { type DrizzleTransactionLike, fromDrizzle, type PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { appendAudit } from '../audit/audit-log.ts';
+import { AppError } from '../core/errors.ts';
+import { isTerminal } from '../core/task-status.ts';
+import type { Db, Queryable } from '../store/database.ts';
+import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import type { GitHubApi, GitHubClients } from './client.ts';
+import * as store from './github-store.ts';
+import {
+  ANNOTATIONS_PER_REQUEST,
+  type FailOn,
+  type PlannedCheckRun,
+  planCheckRun,
+  planReview,
+  type ReviewData,
+  reviewOf,
+  trackingComment,
+} from './review.ts';
+import { triggerFor } from './triggers.ts';
+
+/** Deliveries are handled, and results posted, from their own pg-boss queue: GitHub never waits on us. */
+export const GITHUB_QUEUE = 'supervisor-github';
+/** Tasks started by GitHub events are submitted by this actor. */
+export const GITHUB_ACTOR = 'github';
+const CHECK_RUN_NAME = 'Supervisor review';
+
+type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
+
+/**
+ * Creates the queue. Every process does, GitHub configured or not: a status change of a GitHub
+ * task queues its update wherever it happens (see queueGitHubUpdate).
+ */
+export async function createGitHubQueue(boss: PgBoss): Promise<void> {
+  await boss.createQueue(GITHUB_QUEUE, {
+    // One job per key waiting and one running: a task's updates never race each other, and an
+    // update queued while another waits is the same work (each reads the task as it is then).
+    policy: 'stately',
+    retryLimit: 20,
+    retryDelay: 5,
+    retryBackoff: true,
+    retryDelayMax: 600,
+    expireInSeconds: 300,
+    retentionSeconds: 7 * 24 * 3600,
+  });
+}
+
+/** Queues a GitHub task's update (tracking comment, check run, review) in the transaction that changed it. */
+export async function queueGitHubUpdate(q: Queryable, boss: PgBoss, taskId: string): Promise<void> {
+  await sendJob(q, boss, { kind: 'task', taskId }, `task:${taskId}`);
+}
+
+async function sendJob(q: Queryable, boss: PgBoss, job: GitHubJob, singletonKey: string): Promise<void> {
+  await boss.send(GITHUB_QUEUE, job, {
+    singletonKey,
+    db: fromDrizzle(q as unknown as DrizzleTransactionLike, sql),
+  });
+}
+
+export interface GitHubServiceDeps {
+  db: Db;
+  boss: PgBoss;
+  tasks: TaskService;
+  clients: GitHubClients;
+  /** Webhook secrets: the current one first, then the one being rotated out. */
+  webhookSecrets: string[];
+  /** A `request_changes` verdict posts REQUEST_CHANGES (otherwise every review is a comment). */
+  requestChanges: boolean;
+  /** The least finding severity that fails the check run. */
+  failOn: FailOn;
+  /** Dashboard base URL for links (PUBLIC_URL). */
+  publicUrl?: string;
+  logger: Logger;
+  now: () => Date;
+}
+
+export interface WebhookRequest {
+  deliveryId: string | undefined;
+  event: string | undefined;
+  signature: string | undefined;
+  rawBody: string;
+}
+
+/**
+ * The GitHub edge. In: signed webhook deliveries, stored once per delivery id and handled from the
+ * queue (a pull request opened or pushed to becomes a PR_REVIEW of its head commit). Out: for each
+ * such task, one tracking comment edited as it moves, a check run, and on success one batched
+ * review. Everything is derived from stored state, so a job that runs twice edits, not reposts.
+ */
+export class GitHubService {
+  readonly #deps: GitHubServiceDeps;
+  readonly #logger: Logger;
+
+  constructor(deps: GitHubServiceDeps) {
+    this.#deps = deps;
+    this.#logger = deps.logger.child({ component: 'github' });
+  }
+
+  async start(): Promise<void> {
+    await this.#deps.boss.work<GitHubJob>(
+      GITHUB_QUEUE,
+      { batchSize: 1, pollingIntervalSeconds: 1 },
+      async ([job]) => {
+        if (!job) return;
+        if (job.data.kind === 'delivery') await this.#handleDelivery(job.data.id);
+        else await this.#updateTask(job.data.taskId);
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#deps.boss.offWork(GITHUB_QUEUE, { wait: true }).catch(() => undefined);
+  }
+
+  /** Checks and stores a delivery, and queues its handling. `duplicate`: this delivery id was seen before. */
+  async receive(request: WebhookRequest): Promise<{ duplicate: boolean }> {
+    const { deliveryId, event, signature, rawBody } = request;
+    if (!signature || !(await this.#signedByUs(rawBody, signature))) {
+      throw new AppError(
+        'invalid_signature',
+        'X-Hub-Signature-256 does not match the body: the delivery was not signed with GITHUB_WEBHOOK_SECRET',
+      );
+    }
+    if (!deliveryId || !event) {
+      throw new AppError(
+        'bad_request',
+        'a GitHub delivery carries X-GitHub-Delivery and X-GitHub-Event headers',
+      );
+    }
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(rawBody) as Record<string, unknown>;
+    } catch {
+      throw new AppError(
+        'bad_request',
+        'the delivery body is not JSON: set the App webhook’s content type to application/json',
+      );
+    }
+    const repository = (payload.repository as { full_name?: unknown } | undefined)?.full_name;
+    const duplicate = await this.#deps.db.transaction(async (tx) => {
+      const fresh = await store.insertDelivery(tx, {
+        id: deliveryId,
+        event,
+        action: typeof payload.action === 'string' ? payload.action : null,
+        repository: typeof repository === 'string' ? repository : null,
+        payload,
+        receivedAt: this.#deps.now(),
+      });
+      if (fresh)
+        await sendJob(tx, this.#deps.boss, { kind: 'delivery', id: deliveryId }, `delivery:${deliveryId}`);
+      return !fresh;
+    });
+    return { duplicate };
+  }
+
+  async #signedByUs(rawBody: string, signature: string): Promise<boolean> {
+    for (const secret of this.#deps.webhookSecrets) {
+      // verify() compares in constant time; a malformed header is simply not a match.
+      if (await verify(secret, rawBody, signature).catch(() => false)) return true;
+    }
+    return false;
+  }
+
+  async #handleDelivery(id: string): Promise<void> {
+    const { db, now } = this.#deps;
+    const delivery = await store.getDelivery(db, id);
+    if (!delivery || delivery.handledAt) return;
+    const trigger = triggerFor(delivery.event, delivery.payload);
+    if (trigger.kind === 'none') {
+      await store.markDeliveryHandled(db, id, { at: now(), outcome: trigger.reason });
+      return;
+    }
+    // Keyed by the head commit: any delivery about the same commit (a replay, `reopened`) finds the
+    // task of the first, so a commit is reviewed once.
+    const key = `github:review:${trigger.repository}#${trigger.pullNumber}@${trigger.headSha}`;
+    const { task, created } = await this.#deps.tasks
+      .submit(
+        { type: 'PR_REVIEW', payload: trigger.payload, priority: 5 },
+        { actor: { name: GITHUB_ACTOR }, idempotencyKey: key },
+      )
+      .catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'idempotency_key_reused') {
+          return { task: undefined, created: false };
+        }
+        throw error;
+      });
+    await db.transaction(async (tx) => {
+      if (task) {
+        await store.insertGitHubTask(tx, {
+          taskId: task.id,
+          repository: trigger.repository,
+          installationId: trigger.installationId,
+          pullNumber: trigger.pullNumber,
+          headSha: trigger.headSha,
+          createdAt: task.createdAt,
+        });
+        await queueGitHubUpdate(tx, this.#deps.boss, task.id);
+      }
+      await store.markDeliveryHandled(tx, id, {
+        at: now(),
+        outcome: created ? 'review queued' : `commit ${trigger.headSha.slice(0, 12)} was already reviewed`,
+        ...(task ? { taskId: task.id } : {}),
+      });
+    });
+  }
+
+  /** Brings GitHub up to date with a task: tracking comment, check run, and the review once it succeeded. */
+  async #updateTask(taskId: string): Promise<void> {
+    const { db } = this.#deps;
+    const link = await store.getGitHubTask(db, taskId);
+    if (!link) return;
+    const { task, totals } = await this.#deps.tasks.get(taskId);
+    const api = this.#deps.clients.for(link.installationId);
+    const [owner, repo] = link.repository.split('/') as [string, string];
+    const where = { owner, repo };
+
+    let reviewData: ReviewData | undefined;
+    if (task.status === 'succeeded' && task.type === 'PR_REVIEW') {
+      reviewData = reviewOf(task.result);
+      if (reviewData && link.reviewId === null) await this.#postReview(api, where, link, reviewData);
+    }
+    if (this.#deps.clients.canCreateCheckRuns) await this.#syncCheckRun(api, where, link, task, reviewData);
+
+    const body = trackingComment(
+      {
+        id: task.id,
+        type: task.type,
+        status: task.status,
+        outcome: task.outcome,
+        error: task.error,
+        costUsd: totals.costUsd,
+      },
+      {
+        ...(this.#taskUrl(task.id) ? { taskUrl: this.#taskUrl(task.id) } : {}),
+        ...(link.reviewUrl ? { reviewUrl: link.reviewUrl } : {}),
+      },
+    );
+    if (link.trackingCommentId !== null) {
+      await api.rest.issues.updateComment({ ...where, comment_id: link.trackingCommentId, body });
+    } else {
+      const { data } = await api.rest.issues.createComment({ ...where, issue_number: link.pullNumber, body });
+      await this.#record(link, { trackingCommentId: data.id }, 'github.comment_posted', {
+        comment_id: data.id,
+      });
+    }
+  }
+
+  async #postReview(
+    api: GitHubApi,
+    where: { owner: string; repo: string },
+    link: GitHubTaskRow,
+    data: ReviewData,
+  ): Promise<void> {
+    const { data: diff } = await api.rest.pulls.get({
+      ...where,
+      pull_number: link.pullNumber,
+      mediaType: { format: 'diff' },
+    });
+    const plan = planReview(data, diff as unknown as string, {
+      alreadyPosted: await store.postedFindings(this.#deps.db, link),
+      requestChanges: this.#deps.requestChanges,
+      ...(this.#taskUrl(link.taskId) ? { taskUrl: this.#taskUrl(link.taskId) } : {}),
+    });
+    // Every finding was posted on an earlier commit: a review saying so again would be noise.
+    if (plan.keys.length === 0 && plan.repeated > 0) return;
+    const { data: review } = await api.rest.pulls.createReview({
+      ...where,
+      pull_number: link.pullNumber,
+      commit_id: link.headSha,
+      event: plan.event,
+      body: plan.body,
+      comments: plan.comments,
+    });
+    const posted = { reviewId: review.id, reviewUrl: review.html_url, postedFindings: plan.keys };
+    await this.#record(link, posted, 'github.review_posted', {
+      review_id: review.id,
+      event: plan.event,
+      inline_comments: plan.comments.length,
+      findings: plan.keys.length,
+    });
+  }
+
+  async #syncCheckRun(
+    api: GitHubApi,
+    where: { owner: string; repo: string },
+    link: GitHubTaskRow,
+    task: TaskRow,
+    reviewData: ReviewData | undefined,
+  ): Promise<void> {
+    const detailsUrl = this.#taskUrl(task.id);
+    const common = {
+      ...where,
+      name: CHECK_RUN_NAME,
+      external_id: task.id,
+      ...(detailsUrl ? { details_url: detailsUrl } : {}),
+    };
+    const status = isTerminal(task.status)
+      ? 'completed'
+      : task.status === 'running'
+        ? 'in_progress'
+        : 'queued';
+    if (status === link.checkRunStatus) return;
+    if (status !== 'completed') {
+      if (link.checkRunId === null) {
+        const { data } = await api.rest.checks.create({ ...common, head_sha: link.headSha, status });
+        await this.#record(
+          link,
+          { checkRunId: data.id, checkRunStatus: status },
+          'github.check_run_created',
+          {
+            check_run_id: data.id,
+          },
+        );
+      } else {
+        await api.rest.checks.update({ ...common, check_run_id: link.checkRunId, status });
+        await this.#note(link, { checkRunStatus: status });
+      }
+      return;
+    }
+    const plan: PlannedCheckRun =
+      reviewData && task.status === 'succeeded'
+        ? planCheckRun(reviewData, this.#deps.failOn)
+        : {
+            // An outcome that is not a review is said as such, never as a clean bill of health.
+            conclusion: 'neutral',
+            title:
+              task.status === 'cancelled'
+                ? 'Review cancelled'
+                : `Review did not complete: ${task.outcome ?? task.status}`,
+            summary: task.error ?? 'The agent produced no review.',
+            annotations: [],
+          };
+    const chunks: Array<typeof plan.annotations> = [];
+    for (let i = 0; i < plan.annotations.length; i += ANNOTATIONS_PER_REQUEST) {
+      chunks.push(plan.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
+    }
+    const output = (annotations: typeof plan.annotations) => ({
+      title: plan.title,
+      summary: plan.summary,
+      annotations,
+    });
+    const completed = {
+      status: 'completed' as const,
+      conclusion: plan.conclusion,
+      completed_at: this.#deps.now().toISOString(),
+    };
+    let checkRunId = link.checkRunId;
+    if (checkRunId === null) {
+      const { data } = await api.rest.checks.create({
+        ...common,
+        head_sha: link.headSha,
+        ...completed,
+        output: output(chunks.shift() ?? []),
+      });
+      checkRunId = data.id;
+    } else {
+      await api.rest.checks.update({
+        ...common,
+        check_run_id: checkRunId,
+        ...completed,
+        output: output(chunks.shift() ?? []),
+      });
+    }
+    // GitHub takes 50 annotations per request; the rest are added by further updates.
+    for (const annotations of chunks) {
+      await api.rest.checks.update({ ...where, check_run_id: checkRunId, output: output(annotations) });
+    }
+    await this.#record(link, { checkRunId, checkRunStatus: status }, 'github.check_run_completed', {
+      check_run_id: checkRunId,
+      conclusion: plan.conclusion,
+      annotations: plan.annotations.length,
+    });
+  }
+
+  /** Stores what was posted, when the post needs no audit record of its own (a status update). */
+  async #note(link: GitHubTaskRow, changes: Parameters<typeof store.updateGitHubTask>[2]): Promise<void> {
+    Object.assign(link, changes);
+    await store.updateGitHubTask(this.#deps.db, link.taskId, changes);
+  }
+
+  /** Stores what was posted and audits the write, together. */
+  async #record(
+    link: GitHubTaskRow,
+    changes: Parameters<typeof store.updateGitHubTask>[2],
+    action: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    Object.assign(link, changes);
+    await this.#deps.db.transaction(async (tx) => {
+      await store.updateGitHubTask(tx, link.taskId, changes);
+      await appendAudit(tx, {
+        at: this.#deps.now(),
+        actor: GITHUB_ACTOR,
+        action,
+        taskId: link.taskId,
+        details: { repository: link.repository, pull_number: link.pullNumber, ...details },
+      });
+    });
+  }
+
+  #taskUrl(taskId: string): string | undefined {
+    return this.#deps.publicUrl ? `${this.#deps.publicUrl.replace(/\/+$/, '')}/#/tasks/${taskId}` : undefined;
+  }
+}

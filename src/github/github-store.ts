@@ -1,0 +1,89 @@
+import { and, eq, lt, ne } from 'drizzle-orm';
+import type { Queryable } from '../store/database.ts';
+import { type GitHubTaskRow, githubDeliveries, githubTasks } from '../store/schema.ts';
+
+/** The database side of the GitHub edge: deliveries received and what was posted per task. */
+
+export interface NewDelivery {
+  id: string;
+  event: string;
+  action: string | null;
+  repository: string | null;
+  payload: unknown;
+  receivedAt: Date;
+}
+
+/** Stores a delivery unless its id was seen before; true when it is new. */
+export async function insertDelivery(q: Queryable, delivery: NewDelivery): Promise<boolean> {
+  const inserted = await q
+    .insert(githubDeliveries)
+    .values(delivery)
+    .onConflictDoNothing()
+    .returning({ id: githubDeliveries.id });
+  return inserted.length > 0;
+}
+
+/** Forgets deliveries received before `before` (retention); a later copy of one would be handled again. */
+export async function deleteDeliveries(q: Queryable, before: Date): Promise<void> {
+  await q.delete(githubDeliveries).where(lt(githubDeliveries.receivedAt, before));
+}
+
+export async function getDelivery(q: Queryable, id: string) {
+  const [row] = await q.select().from(githubDeliveries).where(eq(githubDeliveries.id, id));
+  return row;
+}
+
+export async function markDeliveryHandled(
+  q: Queryable,
+  id: string,
+  result: { at: Date; outcome: string; taskId?: string },
+): Promise<void> {
+  await q
+    .update(githubDeliveries)
+    .set({ handledAt: result.at, outcome: result.outcome, taskId: result.taskId ?? null })
+    .where(eq(githubDeliveries.id, id));
+}
+
+export async function insertGitHubTask(
+  q: Queryable,
+  row: Pick<
+    GitHubTaskRow,
+    'taskId' | 'repository' | 'installationId' | 'pullNumber' | 'headSha' | 'createdAt'
+  >,
+): Promise<void> {
+  await q.insert(githubTasks).values(row).onConflictDoNothing();
+}
+
+export async function getGitHubTask(q: Queryable, taskId: string): Promise<GitHubTaskRow | undefined> {
+  const [row] = await q.select().from(githubTasks).where(eq(githubTasks.taskId, taskId));
+  return row;
+}
+
+export async function updateGitHubTask(
+  q: Queryable,
+  taskId: string,
+  changes: Partial<
+    Pick<
+      GitHubTaskRow,
+      'trackingCommentId' | 'checkRunId' | 'checkRunStatus' | 'reviewId' | 'reviewUrl' | 'postedFindings'
+    >
+  >,
+): Promise<void> {
+  await q.update(githubTasks).set(changes).where(eq(githubTasks.taskId, taskId));
+}
+
+/** Finding keys already posted on a pull request by reviews of its earlier commits. */
+export async function postedFindings(q: Queryable, link: GitHubTaskRow): Promise<Set<string>> {
+  const rows = await q
+    .select({ keys: githubTasks.postedFindings })
+    .from(githubTasks)
+    .where(
+      and(
+        eq(githubTasks.repository, link.repository),
+        eq(githubTasks.pullNumber, link.pullNumber),
+        ne(githubTasks.taskId, link.taskId),
+        lt(githubTasks.createdAt, link.createdAt),
+      ),
+    );
+  return new Set(rows.flatMap((row) => row.keys));
+}

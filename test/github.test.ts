@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueGitHubUpdate } from '../src/github/github-service.ts';
+import * as steps from '../src/scripted-model/steps.ts';
+import { getTask } from '../src/store/task-store.ts';
+import { createSourceRepo } from './support/git-repo.ts';
+import { type GitHubStandIn, signWebhook, startGitHubStandIn } from './support/github-stand-in.ts';
+import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
+import { scriptedSuite } from './support/scripted-suite.ts';
+
+/**
+ * The pull-request loop with the real Claude Code CLI: signed webhook deliveries in, a review, a
+ * check run and a tracking comment out, to a GitHub stand-in that checks what GitHub checks.
+ */
+
+const SECRET = 'webhook-secret-for-tests-0123456789';
+/** Eight lines of preamble, so a finding on line 1 is outside the change's hunk. */
+const PREAMBLE = ['import time', ...Array.from({ length: 7 }, (_, i) => `# note ${i + 1}`)];
+const authPy = (...body: string[]) => [...PREAMBLE, 'def token():', ...body, ''].join('\n');
+const AUTH_PY = authPy('    return old()');
+
+describe('the pull-request loop on GitHub', () => {
+  const suite = scriptedSuite();
+  let github: GitHubStandIn;
+  beforeAll(async () => {
+    github = await startGitHubStandIn();
+  });
+  afterAll(() => github?.close());
+
+  /** `acme/widgets` under a REPOS_ROOT, with a `refresh` branch one commit ahead of `main`. */
+  const repository = () => {
+    const source = createSourceRepo({ 'auth.py': AUTH_PY });
+    const root = mkdtempSync(join(tmpdir(), 'repos-root-'));
+    mkdirSync(join(root, 'acme'));
+    symlinkSync(source.path, join(root, 'acme', 'widgets'));
+    const base = source.head;
+    source.git('checkout', '--quiet', '-b', 'refresh');
+    const commit = (content: string, message: string) => {
+      writeFileSync(join(source.path, 'auth.py'), content);
+      source.git('commit', '--quiet', '-am', message);
+      return { sha: source.git('rev-parse', 'HEAD'), diff: `${source.git('diff', `${base}...HEAD`)}\n` };
+    };
+    return { root, base, commit };
+  };
+
+  const start = async (key: string, env: Record<string, string> = {}) =>
+    suite.start({
+      env: {
+        ...scriptedClaudeEnv(suite.model.url, key),
+        AGENT_IDLE_TIMEOUT_SECONDS: '120',
+        GITHUB_APP_ID: String(github.appId),
+        GITHUB_APP_PRIVATE_KEY: github.privateKey,
+        GITHUB_WEBHOOK_SECRET: SECRET,
+        GITHUB_API_URL: github.url,
+        GITHUB_REVIEW_FAIL_ON: 'major',
+        PUBLIC_URL: 'https://supervisor.example',
+        ...env,
+      },
+    });
+
+  const deliver = async (
+    test: TestSupervisor,
+    event: string,
+    payload: unknown,
+    options: { id?: string; secret?: string } = {},
+  ) => {
+    const body = JSON.stringify(payload);
+    return test.supervisor.app.inject({
+      method: 'POST',
+      url: '/api/v1/github/webhooks',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': event,
+        'x-github-delivery': options.id ?? randomUUID(),
+        'x-hub-signature-256': signWebhook(options.secret ?? SECRET, body),
+      },
+      payload: body,
+    });
+  };
+
+  const pullRequestEvent = (action: string, head: string, base: string, number = 7) => ({
+    action,
+    installation: { id: github.installationId },
+    repository: { full_name: 'acme/widgets', owner: { login: 'acme' }, name: 'widgets' },
+    sender: { login: 'dev', type: 'User' },
+    pull_request: {
+      number,
+      title: 'Refresh tokens before they expire',
+      body: 'Tokens expired mid-request.',
+      draft: false,
+      head: { sha: head, ref: 'refresh', repo: { full_name: 'acme/widgets' } },
+      base: { sha: base, ref: 'main', repo: { full_name: 'acme/widgets' } },
+    },
+  });
+
+  const finding = (line: number, title: string, severity = 'major') => ({
+    severity,
+    file: 'auth.py',
+    line,
+    title,
+    detail: `${title}: explained.`,
+  });
+  const answer = (findings: unknown[]) =>
+    steps.toolUse([
+      {
+        name: 'StructuredOutput',
+        input: { summary: 'Token refresh, mostly right.', verdict: 'request_changes', findings },
+      },
+    ]);
+
+  it('reviews a pull request when it opens, and on a push posts only the findings not posted before', async () => {
+    const repo = repository();
+    const first = repo.commit(
+      authPy('    expires = time.time() + 60', '    return refresh(expires)'),
+      'refresh tokens',
+    );
+    const pr = {
+      owner: 'acme',
+      repo: 'widgets',
+      number: 7,
+      title: 'Refresh tokens before they expire',
+      body: null,
+    };
+    github.addPullRequest({
+      ...pr,
+      head: { ref: 'refresh', sha: first.sha },
+      base: { ref: 'main', sha: repo.base },
+      diff: first.diff,
+    });
+    const key = `sk-github-${Date.now()}`;
+    suite.model.script(key, [
+      // Lines 10 and 11 are the change; line 1 is outside its hunk, so that finding goes in the body.
+      answer([
+        finding(10, 'Clock skew'),
+        finding(11, 'Unchecked refresh', 'critical'),
+        finding(1, 'Unused import', 'nit'),
+      ]),
+      answer([finding(11, 'Unchecked refresh', 'critical'), finding(10, 'Magic number', 'minor')]),
+    ]);
+    const test = await start(key, { REPOS_ROOT: repo.root });
+
+    const accepted = await deliver(test, 'pull_request', pullRequestEvent('opened', first.sha, repo.base));
+    expect(accepted.statusCode).toBe(202);
+    await expect.poll(() => github.reviews('acme', 'widgets', 7).length, { timeout: 120_000 }).toBe(1);
+    const [review] = github.reviews('acme', 'widgets', 7);
+    expect(review).toMatchObject({ commit_id: first.sha, event: 'COMMENT' });
+    expect(review!.comments.map((c) => [c.path, c.line, c.side])).toEqual([
+      ['auth.py', 10, 'RIGHT'],
+      ['auth.py', 11, 'RIGHT'],
+    ]);
+    expect(review!.comments[1]!.body).toContain('critical: Unchecked refresh');
+    expect(review!.body).toContain('`auth.py:1`: **⚪ nit: Unused import**');
+
+    // The check run ends completed, failing on the critical finding (GITHUB_REVIEW_FAIL_ON=major).
+    await expect
+      .poll(() => github.checkRuns('acme', 'widgets')[0]?.status, { timeout: 30_000 })
+      .toBe('completed');
+    const [check] = github.checkRuns('acme', 'widgets');
+    expect(check).toMatchObject({ head_sha: first.sha, conclusion: 'failure', name: 'Supervisor review' });
+    expect(check!.output.annotations).toHaveLength(3);
+    // One tracking comment (each update edits it), ending with the outcome and a link.
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 7)[0]?.body ?? '', { timeout: 30_000 })
+      .toContain('✅ Done');
+    const comments = github.issueComments('acme', 'widgets', 7);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toMatch(/\[Task [0-9a-f-]{36}\]\(https:\/\/supervisor\.example\/#\/tasks\//);
+    expect(comments[0]!.body).toContain('Review: http');
+
+    // An update that runs again (a job redelivered after a crash) edits the comment and posts
+    // nothing twice: no second review, no annotations added again.
+    const [reviewTask] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    const { edits, body } = comments[0]!;
+    await queueGitHubUpdate(test.supervisor.database.db, test.supervisor.queue.boss, reviewTask.id);
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 7)[0]!.edits, { timeout: 30_000 })
+      .toBe(edits + 1);
+    expect(github.reviews('acme', 'widgets', 7)).toHaveLength(1);
+    expect(github.checkRuns('acme', 'widgets')[0]!.output.annotations).toHaveLength(3);
+    expect(github.issueComments('acme', 'widgets', 7)[0]!.body).toBe(body);
+
+    // A push: one finding is still there (on a moved line), one is new. Only the new one is posted.
+    const second = repo.commit(
+      authPy('    expires = time.time() + 60 + 0', '    return refresh(expires)'),
+      'tune the margin',
+    );
+    github.addPullRequest({
+      ...pr,
+      head: { ref: 'refresh', sha: second.sha },
+      base: { ref: 'main', sha: repo.base },
+      diff: second.diff,
+    });
+    expect(
+      (await deliver(test, 'pull_request', pullRequestEvent('synchronize', second.sha, repo.base)))
+        .statusCode,
+    ).toBe(202);
+    await expect.poll(() => github.reviews('acme', 'widgets', 7).length, { timeout: 120_000 }).toBe(2);
+    const update = github.reviews('acme', 'widgets', 7)[1]!;
+    expect(update.commit_id).toBe(second.sha);
+    expect(update.comments.map((c) => [c.line, c.body.split('\n')[0]])).toEqual([
+      [10, '**🟡 minor: Magic number**'],
+    ]);
+    expect(update.body).toContain('1 reported on an earlier commit of this pull request is not repeated.');
+    expect(suite.model.remaining(key)).toBe(0);
+
+    // Every write is in the audit trail, and the token exchange happened once for both tasks.
+    const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=github.review_posted' });
+    expect(audit.json().items).toHaveLength(2);
+    expect(github.callsTo('POST', /\/app\/installations\/\d+\/access_tokens$/)).toHaveLength(1);
+  }, 300_000);
+
+  it('refuses a forged signature, handles a delivery once, starts nothing for a draft, and rides out GitHub errors', async () => {
+    const repo = repository();
+    const head = repo.commit('changed = True\n', 'change');
+    github.addPullRequest({
+      owner: 'acme',
+      repo: 'widgets',
+      number: 8,
+      title: 't',
+      body: null,
+      head: { ref: 'refresh', sha: head.sha },
+      base: { ref: 'main', sha: repo.base },
+      diff: head.diff,
+    });
+    const key = `sk-github-once-${Date.now()}`;
+    suite.model.script(key, [answer([])]);
+    const test = await start(key, { REPOS_ROOT: repo.root });
+    const tasks = async () =>
+      (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items as Array<{ id: string }>;
+
+    const forged = await deliver(test, 'pull_request', pullRequestEvent('opened', head.sha, repo.base, 8), {
+      secret: 'not-the-secret-at-all',
+    });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json().error.code).toBe('invalid_signature');
+    const draft = pullRequestEvent('opened', head.sha, repo.base, 8);
+    draft.pull_request.draft = true;
+    expect((await deliver(test, 'pull_request', draft)).statusCode).toBe(202);
+
+    // GitHub answering a 502, then a secondary rate limit, while the results are posted: each
+    // request is retried and each result posted once.
+    github.failNext('POST', /\/pulls\/8\/reviews$/, { status: 502 });
+    github.failNext('POST', /\/issues\/8\/comments$/, { secondaryRateLimit: { retryAfterSeconds: 1 } });
+    const id = randomUUID();
+    const once = await deliver(test, 'pull_request', pullRequestEvent('opened', head.sha, repo.base, 8), {
+      id,
+    });
+    const again = await deliver(test, 'pull_request', pullRequestEvent('opened', head.sha, repo.base, 8), {
+      id,
+    });
+    expect([once.json().duplicate, again.json().duplicate]).toEqual([false, true]);
+    // Another delivery about the same head commit (reopened) does not review it again either.
+    await deliver(test, 'pull_request', pullRequestEvent('reopened', head.sha, repo.base, 8));
+
+    await expect.poll(async () => (await tasks()).length, { timeout: 30_000 }).toBe(1);
+    const [task] = await tasks();
+    await test.waitForStatus(task!.id, ['succeeded'], 120_000);
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 8).at(-1)?.body ?? '', { timeout: 30_000 })
+      .toContain('✅ Done');
+    expect((await tasks()).length).toBe(1);
+    await expect.poll(() => github.reviews('acme', 'widgets', 8).length, { timeout: 30_000 }).toBe(1);
+    expect(github.callsTo('POST', /\/pulls\/8\/reviews$/).map((call) => call.status)).toEqual([502, 200]);
+    expect(github.callsTo('POST', /\/issues\/8\/comments$/).map((call) => call.status)).toEqual([403, 201]);
+    expect(github.issueComments('acme', 'widgets', 8)).toHaveLength(1);
+    expect((await getTask(test.supervisor.database.db, task!.id))?.submittedBy).toBe('github');
+  }, 180_000);
+});
