@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueGitHubUpdate } from '../src/github/github-service.ts';
 import * as steps from '../src/scripted-model/steps.ts';
+import { githubDeliveries } from '../src/store/schema.ts';
 import { getTask } from '../src/store/task-store.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { type GitHubStandIn, signWebhook, startGitHubStandIn } from './support/github-stand-in.ts';
@@ -212,7 +214,7 @@ describe('the pull-request loop on GitHub', () => {
     expect(github.callsTo('POST', /\/app\/installations\/\d+\/access_tokens$/)).toHaveLength(1);
   }, 300_000);
 
-  it('refuses a forged signature, handles a delivery once, starts nothing for a draft, and rides out GitHub errors', async () => {
+  it('refuses a forged signature, handles a delivery once, starts nothing for a draft, rides out GitHub errors, and keeps to the daily limit', async () => {
     const repo = repository();
     const head = repo.commit('changed = True\n', 'change');
     github.addPullRequest({
@@ -227,7 +229,7 @@ describe('the pull-request loop on GitHub', () => {
     });
     const key = `sk-github-once-${Date.now()}`;
     suite.model.script(key, [answer([])]);
-    const test = await start(key, { REPOS_ROOT: repo.root });
+    const test = await start(key, { REPOS_ROOT: repo.root, GITHUB_REVIEWS_PER_PR_PER_DAY: '1' });
     const tasks = async () =>
       (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items as Array<{ id: string }>;
 
@@ -267,5 +269,77 @@ describe('the pull-request loop on GitHub', () => {
     expect(github.callsTo('POST', /\/issues\/8\/comments$/).map((call) => call.status)).toEqual([403, 201]);
     expect(github.issueComments('acme', 'widgets', 8)).toHaveLength(1);
     expect((await getTask(test.supervisor.database.db, task!.id))?.submittedBy).toBe('github');
+
+    // One review per pull request per day here: a push now is recorded and left alone.
+    const pushed = repo.commit('changed = False\n', 'change back');
+    const late = randomUUID();
+    await deliver(test, 'pull_request', pullRequestEvent('synchronize', pushed.sha, repo.base, 8), {
+      id: late,
+    });
+    const outcome = async () =>
+      (
+        await test.supervisor.database.db.select().from(githubDeliveries).where(eq(githubDeliveries.id, late))
+      )[0]?.outcome;
+    await expect
+      .poll(outcome, { timeout: 30_000 })
+      .toBe(
+        'not reviewed: 1 review of this pull request in the past day already (GITHUB_REVIEWS_PER_PR_PER_DAY)',
+      );
+    expect((await tasks()).length).toBe(1);
   }, 180_000);
+
+  it('says a failed review failed, and on a retry posts a new check run, a new comment if the old one was deleted, and findings in the body once the head moved on', async () => {
+    const repo = repository();
+    const first = repo.commit(
+      authPy('    expires = time.time() + 60', '    return refresh(expires)'),
+      'refresh',
+    );
+    const pull = { owner: 'acme', repo: 'widgets', number: 9, title: 'Retry me', body: null };
+    const base = { ref: 'main', sha: repo.base };
+    github.addPullRequest({ ...pull, head: { ref: 'refresh', sha: first.sha }, base, diff: first.diff });
+    const key = `sk-github-retry-${Date.now()}`;
+    // A plain-text answer is no review (no_result); the CLI asks once more, so two per attempt.
+    suite.model.script(key, [steps.text('Looks fine to me.', { repeat: 2 })]);
+    const test = await start(key, { REPOS_ROOT: repo.root, TASK_MAX_ATTEMPTS: '1' });
+    await deliver(test, 'pull_request', pullRequestEvent('opened', first.sha, repo.base, 9));
+
+    const checkRun = (index: number) =>
+      github.checkRuns('acme', 'widgets').filter((c) => c.head_sha === first.sha)[index];
+    await expect.poll(() => checkRun(0)?.status, { timeout: 120_000 }).toBe('completed');
+    expect(checkRun(0)).toMatchObject({
+      conclusion: 'neutral',
+      output: { title: 'Review did not complete: no_result' },
+    });
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 9)[0]?.body ?? '', { timeout: 30_000 })
+      .toContain('❌ Failed');
+    expect(github.issueComments('acme', 'widgets', 9)[0]!.body).toContain('Outcome `no_result`');
+    expect(github.reviews('acme', 'widgets', 9)).toEqual([]);
+
+    // Someone deletes the comment and pushes; the review is retried from the dashboard.
+    const [deleted] = github.issueComments('acme', 'widgets', 9);
+    github.deleteIssueComment('acme', 'widgets', deleted!.id);
+    const second = repo.commit(authPy('    return refresh(time.time() + 60)'), 'simpler');
+    github.addPullRequest({ ...pull, head: { ref: 'refresh', sha: second.sha }, base, diff: second.diff });
+    suite.model.script(key, [answer([finding(10, 'Clock skew')])]);
+    const [task] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    expect(
+      (await test.supervisor.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/retry` }))
+        .statusCode,
+    ).toBe(200);
+    await test.waitForStatus(task.id, ['succeeded'], 120_000);
+
+    // The review is of the first commit, which is no longer the head: its finding is in the body.
+    await expect.poll(() => github.reviews('acme', 'widgets', 9).length, { timeout: 30_000 }).toBe(1);
+    const [review] = github.reviews('acme', 'widgets', 9);
+    expect(review).toMatchObject({ commit_id: first.sha, comments: [] });
+    expect(review!.body).toContain('`auth.py:10`: **🟠 major: Clock skew**');
+    await expect.poll(() => checkRun(1)?.conclusion ?? null, { timeout: 30_000 }).toBe('failure');
+    expect(checkRun(0)!.conclusion).toBe('neutral');
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 9)[0]?.body ?? '', { timeout: 30_000 })
+      .toContain('✅ Done');
+    expect(github.issueComments('acme', 'widgets', 9)).toHaveLength(1);
+    expect(github.issueComments('acme', 'widgets', 9)[0]!.id).not.toBe(deleted!.id);
+  }, 300_000);
 });

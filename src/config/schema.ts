@@ -145,7 +145,10 @@ export const configSchema = z.object({
     .min(16, { error: 'expected at least 16 characters: openssl rand -hex 32' })
     .optional(),
   /** The previous webhook secret, still accepted while the App's is being rotated. */
-  GITHUB_WEBHOOK_SECRET_PREVIOUS: z.string().min(1).optional(),
+  GITHUB_WEBHOOK_SECRET_PREVIOUS: z
+    .string()
+    .min(16, { error: 'expected at least 16 characters: openssl rand -hex 32' })
+    .optional(),
   /** GitHub REST API base URL; GitHub Enterprise Server: https://<host>/api/v3. */
   GITHUB_API_URL: httpUrl.default('https://api.github.com'),
   /** The least finding severity that fails a review's check run: critical, major, minor, nit or never. */
@@ -154,6 +157,8 @@ export const configSchema = z.object({
       error: 'expected critical, major, minor, nit or never',
     })
     .default('critical'),
+  /** Reviews of one pull request started in any 24 hours, at most; later pushes are not reviewed until the window moves on. */
+  GITHUB_REVIEWS_PER_PR_PER_DAY: intInRange(1, 1000).default(10),
   /** A review whose verdict is request_changes is posted as REQUEST_CHANGES (otherwise as a comment). */
   GITHUB_REQUEST_CHANGES: booleanFlag.default(false),
   /** Log verbosity, in any case; Python's WARNING and CRITICAL mean warn and fatal. */

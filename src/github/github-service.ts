@@ -5,13 +5,16 @@ import type { Logger } from 'pino';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
 import { isTerminal } from '../core/task-status.ts';
+import { scrubSecrets } from '../runtime/secret-scrubber.ts';
 import type { Db, Queryable } from '../store/database.ts';
 import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
+import { storable } from '../store/storable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { GitHubApi, GitHubClients } from './client.ts';
 import * as store from './github-store.ts';
 import {
   ANNOTATIONS_PER_REQUEST,
+  type CheckAnnotation,
   type FailOn,
   type PlannedCheckRun,
   planCheckRun,
@@ -27,6 +30,12 @@ export const GITHUB_QUEUE = 'supervisor-github';
 /** Tasks started by GitHub events are submitted by this actor. */
 export const GITHUB_ACTOR = 'github';
 const CHECK_RUN_NAME = 'Supervisor review';
+/**
+ * For requests that create something: GitHub may have done it before a 5xx or a timeout, and a
+ * resend would post it twice. The job's own retry runs after what was created is recorded.
+ */
+const NO_RETRY = { retries: 0 };
+const DAY_MS = 86_400_000;
 
 type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
 
@@ -69,6 +78,8 @@ export interface GitHubServiceDeps {
   webhookSecrets: string[];
   /** A `request_changes` verdict posts REQUEST_CHANGES (otherwise every review is a comment). */
   requestChanges: boolean;
+  /** Reviews of one pull request started in any 24 hours, at most. */
+  reviewsPerPullPerDay: number;
   /** The least finding severity that fails the check run. */
   failOn: FailOn;
   /** Dashboard base URL for links (PUBLIC_URL). */
@@ -146,7 +157,8 @@ export class GitHubService {
         event,
         action: typeof payload.action === 'string' ? payload.action : null,
         repository: typeof repository === 'string' ? repository : null,
-        payload,
+        // A payload is GitHub's text, which may hold what PostgreSQL cannot store (an escaped NUL).
+        payload: storable(payload),
         receivedAt: this.#deps.now(),
       });
       if (fresh)
@@ -173,20 +185,40 @@ export class GitHubService {
       await store.markDeliveryHandled(db, id, { at: now(), outcome: trigger.reason });
       return;
     }
+    const recent = await store.reviewsSince(
+      db,
+      trigger.repository,
+      trigger.pullNumber,
+      new Date(now().getTime() - DAY_MS),
+    );
+    if (recent >= this.#deps.reviewsPerPullPerDay) {
+      await store.markDeliveryHandled(db, id, {
+        at: now(),
+        outcome: `not reviewed: ${recent} review${recent === 1 ? '' : 's'} of this pull request in the past day already (GITHUB_REVIEWS_PER_PR_PER_DAY)`,
+      });
+      return;
+    }
     // Keyed by the head commit: any delivery about the same commit (a replay, `reopened`) finds the
     // task of the first, so a commit is reviewed once.
     const key = `github:review:${trigger.repository}#${trigger.pullNumber}@${trigger.headSha}`;
-    const { task, created } = await this.#deps.tasks
+    const submitted = await this.#deps.tasks
       .submit(
         { type: 'PR_REVIEW', payload: trigger.payload, priority: 5 },
         { actor: { name: GITHUB_ACTOR }, idempotencyKey: key },
       )
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         if (error instanceof AppError && error.code === 'idempotency_key_reused') {
           return { task: undefined, created: false };
         }
+        // A refusal (the repository policy, say) is final: retrying the job would not change it.
+        if (error instanceof AppError && error.status < 500) {
+          await store.markDeliveryHandled(db, id, { at: now(), outcome: `refused: ${error.message}` });
+          return undefined;
+        }
         throw error;
       });
+    if (!submitted) return;
+    const { task, created } = submitted;
     await db.transaction(async (tx) => {
       if (task) {
         await store.insertGitHubTask(tx, {
@@ -230,7 +262,7 @@ export class GitHubService {
         type: task.type,
         status: task.status,
         outcome: task.outcome,
-        error: task.error,
+        error: task.error === null ? null : scrubSecrets(task.error),
         costUsd: totals.costUsd,
       },
       {
@@ -239,9 +271,25 @@ export class GitHubService {
       },
     );
     if (link.trackingCommentId !== null) {
-      await api.rest.issues.updateComment({ ...where, comment_id: link.trackingCommentId, body });
-    } else {
-      const { data } = await api.rest.issues.createComment({ ...where, issue_number: link.pullNumber, body });
+      const edited = await api.rest.issues
+        .updateComment({ ...where, comment_id: link.trackingCommentId, body })
+        .then(
+          () => true,
+          (error: unknown) => {
+            // Someone deleted it: a new one is posted rather than failing every update from now on.
+            if ((error as { status?: number }).status === 404) return false;
+            throw error;
+          },
+        );
+      if (edited) return;
+    }
+    {
+      const { data } = await api.rest.issues.createComment({
+        ...where,
+        issue_number: link.pullNumber,
+        body,
+        request: NO_RETRY,
+      });
       await this.#record(link, { trackingCommentId: data.id }, 'github.comment_posted', {
         comment_id: data.id,
       });
@@ -254,25 +302,41 @@ export class GitHubService {
     link: GitHubTaskRow,
     data: ReviewData,
   ): Promise<void> {
-    const { data: diff } = await api.rest.pulls.get({
-      ...where,
-      pull_number: link.pullNumber,
-      mediaType: { format: 'diff' },
-    });
-    const plan = planReview(data, diff as unknown as string, {
+    // Inline comments are placed on the pull request's diff, which is that of the reviewed commit
+    // only while it is still the head: after a push they go in the body, all of them.
+    const { data: pull } = await api.rest.pulls.get({ ...where, pull_number: link.pullNumber });
+    const diff =
+      pull.head.sha === link.headSha
+        ? ((
+            await api.rest.pulls.get({
+              ...where,
+              pull_number: link.pullNumber,
+              mediaType: { format: 'diff' },
+            })
+          ).data as unknown as string)
+        : '';
+    const policy = {
       alreadyPosted: await store.postedFindings(this.#deps.db, link),
       requestChanges: this.#deps.requestChanges,
       ...(this.#taskUrl(link.taskId) ? { taskUrl: this.#taskUrl(link.taskId) } : {}),
-    });
+    };
+    const plan = planReview(data, diff, policy);
     // Every finding was posted on an earlier commit: a review saying so again would be noise.
     if (plan.keys.length === 0 && plan.repeated > 0) return;
-    const { data: review } = await api.rest.pulls.createReview({
-      ...where,
-      pull_number: link.pullNumber,
-      commit_id: link.headSha,
-      event: plan.event,
-      body: plan.body,
-      comments: plan.comments,
+    const post = (comments: typeof plan.comments, body: string) =>
+      api.rest.pulls.createReview({
+        ...where,
+        pull_number: link.pullNumber,
+        commit_id: link.headSha,
+        event: plan.event,
+        body,
+        comments,
+        request: NO_RETRY,
+      });
+    const { data: review } = await post(plan.comments, plan.body).catch((error: unknown) => {
+      // GitHub refused a placement after all: the same review, every finding in the body.
+      if ((error as { status?: number }).status !== 422 || plan.comments.length === 0) throw error;
+      return post([], planReview(data, '', policy).body);
     });
     const posted = { reviewId: review.id, reviewUrl: review.html_url, postedFindings: plan.keys };
     await this.#record(link, posted, 'github.review_posted', {
@@ -297,82 +361,81 @@ export class GitHubService {
       external_id: task.id,
       ...(detailsUrl ? { details_url: detailsUrl } : {}),
     };
-    const status = isTerminal(task.status)
+    const status: 'queued' | 'in_progress' | 'completed' = isTerminal(task.status)
       ? 'completed'
       : task.status === 'running'
         ? 'in_progress'
         : 'queued';
-    if (status === link.checkRunStatus) return;
-    if (status !== 'completed') {
-      if (link.checkRunId === null) {
-        const { data } = await api.rest.checks.create({ ...common, head_sha: link.headSha, status });
-        await this.#record(
-          link,
-          { checkRunId: data.id, checkRunStatus: status },
-          'github.check_run_created',
-          {
-            check_run_id: data.id,
-          },
-        );
-      } else {
-        await api.rest.checks.update({ ...common, check_run_id: link.checkRunId, status });
-        await this.#note(link, { checkRunStatus: status });
-      }
-      return;
+    // A manual retry starts a new run of the task, which gets a check run of its own.
+    const sameRun = link.checkRunRetryBase === task.retryBaseAttempt;
+    if (sameRun && status === link.checkRunStatus) return;
+    const plan = status === 'completed' ? this.#checkRunPlan(task, reviewData) : undefined;
+    const chunks: CheckAnnotation[][] = [];
+    for (let i = 0; i < (plan?.annotations.length ?? 0); i += ANNOTATIONS_PER_REQUEST) {
+      chunks.push(plan!.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
     }
-    const plan: PlannedCheckRun =
-      reviewData && task.status === 'succeeded'
-        ? planCheckRun(reviewData, this.#deps.failOn)
-        : {
-            // An outcome that is not a review is said as such, never as a clean bill of health.
-            conclusion: 'neutral',
-            title:
-              task.status === 'cancelled'
-                ? 'Review cancelled'
-                : `Review did not complete: ${task.outcome ?? task.status}`,
-            summary: task.error ?? 'The agent produced no review.',
-            annotations: [],
-          };
-    const chunks: Array<typeof plan.annotations> = [];
-    for (let i = 0; i < plan.annotations.length; i += ANNOTATIONS_PER_REQUEST) {
-      chunks.push(plan.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
-    }
-    const output = (annotations: typeof plan.annotations) => ({
-      title: plan.title,
-      summary: plan.summary,
-      annotations,
-    });
-    const completed = {
-      status: 'completed' as const,
-      conclusion: plan.conclusion,
-      completed_at: this.#deps.now().toISOString(),
-    };
-    let checkRunId = link.checkRunId;
-    if (checkRunId === null) {
+    const output = (annotations: CheckAnnotation[]) =>
+      plan ? { output: { title: plan.title, summary: plan.summary, annotations } } : {};
+    const state = plan
+      ? { status, conclusion: plan.conclusion, completed_at: this.#deps.now().toISOString() }
+      : { status };
+    if (link.checkRunId === null || !sameRun) {
       const { data } = await api.rest.checks.create({
         ...common,
         head_sha: link.headSha,
-        ...completed,
-        output: output(chunks.shift() ?? []),
+        ...state,
+        ...output(chunks.shift() ?? []),
+        request: NO_RETRY,
       });
-      checkRunId = data.id;
+      const created = {
+        checkRunId: data.id,
+        checkRunStatus: status,
+        checkRunRetryBase: task.retryBaseAttempt,
+      };
+      await this.#record(link, created, 'github.check_run_created', {
+        check_run_id: data.id,
+        status,
+      });
     } else {
       await api.rest.checks.update({
         ...common,
-        check_run_id: checkRunId,
-        ...completed,
-        output: output(chunks.shift() ?? []),
+        check_run_id: link.checkRunId,
+        ...state,
+        ...output(chunks.shift() ?? []),
+      });
+      await this.#note(link, { checkRunStatus: status });
+    }
+    // GitHub takes 50 annotations per request; the rest are added by further updates. Each is sent
+    // once: a failure here loses the rest rather than sending the first ones twice.
+    for (const annotations of chunks) {
+      await api.rest.checks.update({
+        ...where,
+        check_run_id: link.checkRunId!,
+        ...output(annotations),
+        request: NO_RETRY,
       });
     }
-    // GitHub takes 50 annotations per request; the rest are added by further updates.
-    for (const annotations of chunks) {
-      await api.rest.checks.update({ ...where, check_run_id: checkRunId, output: output(annotations) });
+    if (plan) {
+      await this.#record(link, {}, 'github.check_run_completed', {
+        check_run_id: link.checkRunId,
+        conclusion: plan.conclusion,
+        annotations: plan.annotations.length,
+      });
     }
-    await this.#record(link, { checkRunId, checkRunStatus: status }, 'github.check_run_completed', {
-      check_run_id: checkRunId,
-      conclusion: plan.conclusion,
-      annotations: plan.annotations.length,
-    });
+  }
+
+  #checkRunPlan(task: TaskRow, reviewData: ReviewData | undefined): PlannedCheckRun {
+    if (reviewData && task.status === 'succeeded') return planCheckRun(reviewData, this.#deps.failOn);
+    // An outcome that is not a review is said as such, never as a clean bill of health.
+    return {
+      conclusion: 'neutral',
+      title:
+        task.status === 'cancelled'
+          ? 'Review cancelled'
+          : `Review did not complete: ${task.outcome ?? task.status}`,
+      summary: scrubSecrets(task.error ?? 'The agent produced no review.').slice(0, 2000),
+      annotations: [],
+    };
   }
 
   /** Stores what was posted, when the post needs no audit record of its own (a status update). */
@@ -390,7 +453,7 @@ export class GitHubService {
   ): Promise<void> {
     Object.assign(link, changes);
     await this.#deps.db.transaction(async (tx) => {
-      await store.updateGitHubTask(tx, link.taskId, changes);
+      if (Object.keys(changes).length) await store.updateGitHubTask(tx, link.taskId, changes);
       await appendAudit(tx, {
         at: this.#deps.now(),
         actor: GITHUB_ACTOR,

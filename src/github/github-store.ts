@@ -1,4 +1,4 @@
-import { and, eq, lt, ne } from 'drizzle-orm';
+import { and, count, eq, gte, lt, ne } from 'drizzle-orm';
 import type { Queryable } from '../store/database.ts';
 import { type GitHubTaskRow, githubDeliveries, githubTasks } from '../store/schema.ts';
 
@@ -65,11 +65,37 @@ export async function updateGitHubTask(
   changes: Partial<
     Pick<
       GitHubTaskRow,
-      'trackingCommentId' | 'checkRunId' | 'checkRunStatus' | 'reviewId' | 'reviewUrl' | 'postedFindings'
+      | 'trackingCommentId'
+      | 'checkRunId'
+      | 'checkRunStatus'
+      | 'checkRunRetryBase'
+      | 'reviewId'
+      | 'reviewUrl'
+      | 'postedFindings'
     >
   >,
 ): Promise<void> {
   await q.update(githubTasks).set(changes).where(eq(githubTasks.taskId, taskId));
+}
+
+/** Review tasks of a pull request created since `since`. */
+export async function reviewsSince(
+  q: Queryable,
+  repository: string,
+  pullNumber: number,
+  since: Date,
+): Promise<number> {
+  const [row] = await q
+    .select({ count: count() })
+    .from(githubTasks)
+    .where(
+      and(
+        eq(githubTasks.repository, repository),
+        eq(githubTasks.pullNumber, pullNumber),
+        gte(githubTasks.createdAt, since),
+      ),
+    );
+  return row?.count ?? 0;
 }
 
 /** Finding keys already posted on a pull request by reviews of its earlier commits. */

@@ -78,13 +78,24 @@ const SEVERITY_MARK: Record<Severity, string> = {
   nit: '⚪ nit',
 };
 
+/** GitHub refuses a comment or review body longer than 65,536 characters. */
+const MAX_BODY_CHARS = 60_000;
+
+function capped(text: string): string {
+  return text.length <= MAX_BODY_CHARS
+    ? text
+    : `${text.slice(0, MAX_BODY_CHARS)}\n\n… (cut: too long for GitHub)`;
+}
+
 function findingText(finding: ReviewFinding): string {
-  return [
-    `**${SEVERITY_MARK[finding.severity]}: ${finding.title}**`,
-    '',
-    finding.detail,
-    ...(finding.suggestion ? ['', `Suggestion: ${finding.suggestion}`] : []),
-  ].join('\n');
+  return capped(
+    [
+      `**${SEVERITY_MARK[finding.severity]}: ${finding.title}**`,
+      '',
+      finding.detail,
+      ...(finding.suggestion ? ['', `Suggestion: ${finding.suggestion}`] : []),
+    ].join('\n'),
+  );
 }
 
 export interface InlineComment {
@@ -127,24 +138,26 @@ export function planReview(data: ReviewData, diff: string, policy: ReviewPolicy)
     }
   }
   const repeated = data.findings.length - fresh.length;
-  const body = [
-    data.summary,
-    '',
-    fresh.length === 0
-      ? 'No new findings.'
-      : `${fresh.length} finding${fresh.length === 1 ? '' : 's'}${comments.length ? `, ${comments.length} inline` : ''}.`,
-    ...(repeated
-      ? [
-          `${repeated} reported on an earlier commit of this pull request ${repeated === 1 ? 'is' : 'are'} not repeated.`,
-        ]
-      : []),
-    ...elsewhere.flatMap((finding) => [
+  const body = capped(
+    [
+      data.summary,
       '',
-      `${finding.file ? `\`${finding.file}${finding.line ? `:${finding.line}` : ''}\`: ` : ''}${findingText(finding)}`,
-    ]),
-    '',
-    footer(policy.taskUrl),
-  ].join('\n');
+      fresh.length === 0
+        ? 'No new findings.'
+        : `${fresh.length} finding${fresh.length === 1 ? '' : 's'}${comments.length ? `, ${comments.length} inline` : ''}.`,
+      ...(repeated
+        ? [
+            `${repeated} reported on an earlier commit of this pull request ${repeated === 1 ? 'is' : 'are'} not repeated.`,
+          ]
+        : []),
+      ...elsewhere.flatMap((finding) => [
+        '',
+        `${finding.file ? `\`${finding.file}${finding.line ? `:${finding.line}` : ''}\`: ` : ''}${findingText(finding)}`,
+      ]),
+      '',
+      footer(policy.taskUrl),
+    ].join('\n'),
+  );
   const requestChanges = policy.requestChanges && data.verdict === 'request_changes' && fresh.length > 0;
   return {
     event: requestChanges ? 'REQUEST_CHANGES' : 'COMMENT',

@@ -243,6 +243,7 @@ export class Supervisor {
           clients: new GitHubClients(githubSettings.auth, logger),
           webhookSecrets: githubSettings.webhookSecrets,
           requestChanges: config.GITHUB_REQUEST_CHANGES,
+          reviewsPerPullPerDay: config.GITHUB_REVIEWS_PER_PR_PER_DAY,
           failOn: config.GITHUB_REVIEW_FAIL_ON,
           ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
           logger,

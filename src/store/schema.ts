@@ -402,6 +402,8 @@ export const githubTasks = pgTable(
     checkRunId: bigint('check_run_id', { mode: 'number' }),
     /** The check run's status as last posted: a job that runs again does not post it again. */
     checkRunStatus: text('check_run_status').$type<'queued' | 'in_progress' | 'completed'>(),
+    /** The task's `retry_base_attempt` when its check run was created: a manual retry gets a new run. */
+    checkRunRetryBase: integer('check_run_retry_base'),
     reviewId: bigint('review_id', { mode: 'number' }),
     reviewUrl: text('review_url'),
     /** Keys (src/github/review.ts findingKey) of the findings this task's review posted. */

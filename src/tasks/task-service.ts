@@ -512,7 +512,7 @@ export class TaskService {
       });
       // Its batch is open again: a new summary follows when the retried task ends.
       if (task.submissionId) await reopenSubmission(tx, task.submissionId);
-      return { task: updated, events: await recordStatus(tx, updated, now) };
+      return { task: updated, events: await recordStatusChange(tx, updated, this.#queue, now) };
     });
     this.#bus.publish(events);
     return task;
@@ -540,7 +540,7 @@ export class TaskService {
           updatedAt: now,
         });
         woken += 1;
-        return task.status === 'parked' ? recordStatus(tx, updated, now) : [];
+        return task.status === 'parked' ? recordStatusChange(tx, updated, this.#queue, now) : [];
       });
       this.#bus.publish(events);
     }

@@ -441,10 +441,10 @@ export class WorkspaceManager {
   }
 
   /**
-   * Fetches the upstream's branches, tags and pull-request heads (GitHub's `refs/pull/<n>/head`,
-   * where a fork's commits can be found; a remote without them fetches nothing for it).
+   * Fetches the upstream's branches and tags; with `pulls`, its pull-request heads too (GitHub's
+   * `refs/pull/<n>/head`, where a fork's commits are; a remote without them fetches nothing more).
    */
-  async #fetch(mirror: string): Promise<void> {
+  async #fetch(mirror: string, options: { pulls?: boolean } = {}): Promise<void> {
     await git(
       [
         '--git-dir',
@@ -454,7 +454,7 @@ export class WorkspaceManager {
         '--tags',
         'origin',
         '+refs/heads/*:refs/remotes/origin/*',
-        '+refs/pull/*/head:refs/remotes/origin/pull/*/head',
+        ...(options.pulls ? ['+refs/pull/*/head:refs/remotes/origin/pull/*/head'] : []),
       ],
       { timeoutMs: 300_000 },
     );
@@ -491,7 +491,7 @@ export class WorkspaceManager {
     // is fetched for rather than refused.
     const commit =
       (await lookUp()) ??
-      (ref ? await this.#locked(mirror, () => this.#fetch(mirror)).then(lookUp) : undefined);
+      (ref ? await this.#locked(mirror, () => this.#fetch(mirror, { pulls: true })).then(lookUp) : undefined);
     if (commit) return commit;
     throw new WorkspaceError(`ref "${ref ?? 'default branch'}" does not exist in the repository`);
   }

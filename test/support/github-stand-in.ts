@@ -106,6 +106,8 @@ export interface GitHubStandIn {
   /** Check runs of a repository; annotations accumulate across POST and PATCH, as on GitHub. */
   checkRuns(owner: string, repo: string): StoredCheckRun[];
   issueComments(owner: string, repo: string, number: number): StoredIssueComment[];
+  /** Deletes a comment, as a person can on GitHub; later edits of it answer 404. */
+  deleteIssueComment(owner: string, repo: string, id: number): void;
   close(): Promise<void>;
 }
 
@@ -285,6 +287,8 @@ interface RepoState {
   comments: Array<StoredIssueComment & { number: number }>;
   permissions: Map<string, RepoPermission>;
   files: Map<string, string>;
+  /** Every head and base commit its pull requests have had: the commits it "has". */
+  commits: Set<string>;
 }
 
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({
@@ -367,6 +371,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         comments: [],
         permissions: new Map(),
         files: new Map(),
+        commits: new Set(),
       };
       repos.set(key, state);
     }
@@ -464,6 +469,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       user: actor,
     };
     state.pulls.set(number, pr);
+    state.commits.add(pr.head.sha).add(pr.base.sha);
     return json(201, pullJson(pr));
   };
 
@@ -643,10 +649,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     const problem = checkRunProblem(body, body.status ?? status, body.conclusion);
     if (problem) return problem;
     const state = repoState(owner, repo);
-    // GitHub refuses a run for a commit it does not have; the stand-in knows the heads and bases of its PRs.
-    const known = [...state.pulls.values()].some(
-      (pr) => pr.head.sha === body.head_sha || pr.base.sha === body.head_sha,
-    );
+    // GitHub refuses a run for a commit it does not have; the stand-in knows the heads and bases
+    // its pull requests have had (a push leaves the earlier head in the repository).
+    const known = state.commits.has(String(body.head_sha));
     if (!known) return unprocessable(`No commit found for SHA: ${body.head_sha}`);
     const output = (body.output as Record<string, unknown> | undefined) ?? {};
     const run: StoredCheckRun = {
@@ -907,7 +912,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     callsTo: (method, pathPattern) =>
       calls.filter((call) => call.method === method.toUpperCase() && pathPattern.test(call.path)),
     addPullRequest: (pr) => {
-      repoState(pr.owner, pr.repo).pulls.set(pr.number, pr);
+      const state = repoState(pr.owner, pr.repo);
+      state.pulls.set(pr.number, pr);
+      state.commits.add(pr.head.sha).add(pr.base.sha);
     },
     setPermission: (owner, repo, user, permission) => {
       repoState(owner, repo).permissions.set(user.toLowerCase(), permission);
@@ -924,6 +931,10 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       repoState(owner, repo)
         .comments.filter((comment) => comment.number === number)
         .map(({ id, body, user, edits }) => ({ id, body, user, edits })),
+    deleteIssueComment: (owner, repo, id) => {
+      const state = repoState(owner, repo);
+      state.comments = state.comments.filter((comment) => comment.id !== id);
+    },
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

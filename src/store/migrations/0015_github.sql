@@ -19,6 +19,7 @@ CREATE TABLE "github_tasks" (
 	"tracking_comment_id" bigint,
 	"check_run_id" bigint,
 	"check_run_status" text,
+	"check_run_retry_base" integer,
 	"review_id" bigint,
 	"review_url" text,
 	"posted_findings" jsonb DEFAULT '[]'::jsonb NOT NULL,
