@@ -57,6 +57,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/mcp': 'task',
   // Authenticated by its signature, not a token: test/github.test.ts.
   'POST /api/v1/github/webhooks': 'public',
+  'GET /api/v1/github/deliveries': 'admin',
+  'POST /api/v1/github/deliveries/{id}/replay': 'admin',
   'GET /api/v1/mcp': 'task',
 };
 
@@ -131,7 +133,8 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
       .replace('/agents/{id}', '/agents/agent-1')
       .replace('/tokens/{id}', '/tokens/00000000-0000-4000-8000-000000000000')
       .replace('/schedules/{id}', '/schedules/00000000-0000-4000-8000-000000000000')
-      .replace('/memory/{id}', '/memory/00000000-0000-4000-8000-000000000000');
+      .replace('/memory/{id}', '/memory/00000000-0000-4000-8000-000000000000')
+      .replace('/deliveries/{id}', '/deliveries/00000000-0000-4000-8000-000000000000');
     const payload =
       operation === 'POST /api/v1/tasks'
         ? SEED_PR_REVIEW

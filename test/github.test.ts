@@ -286,6 +286,44 @@ describe('the pull-request loop on GitHub', () => {
         'not reviewed: 1 review of this pull request in the past day already (GITHUB_REVIEWS_PER_PR_PER_DAY)',
       );
     expect((await tasks()).length).toBe(1);
+
+    // The operator's view: each stored delivery with what it did (the forged one was never stored).
+    const listed = async () =>
+      (await test.supervisor.app.inject({ url: '/api/v1/github/deliveries?limit=3' })).json() as {
+        items: Array<{
+          id: string;
+          action: string;
+          outcome: string;
+          handled_at: string;
+          task_id: string | null;
+        }>;
+        next_cursor: string | null;
+      };
+    const first = await listed();
+    expect(first.items.map((d) => d.action)).toEqual(['synchronize', 'reopened', 'opened']);
+    const rest = (
+      await test.supervisor.app.inject({ url: `/api/v1/github/deliveries?cursor=${first.next_cursor}` })
+    ).json() as Awaited<ReturnType<typeof listed>>;
+    expect(rest.items.map((d) => [d.action, d.outcome])).toEqual([
+      ['opened', 'draft pull requests are reviewed when marked ready'],
+    ]);
+    expect(rest.next_cursor).toBeNull();
+    expect(first.items[2]).toMatchObject({ id, outcome: 'review queued', task_id: task!.id });
+    // A replay handles it again; the commit it names has been reviewed, so nothing new starts.
+    const replayed = await test.supervisor.app.inject({
+      method: 'POST',
+      url: `/api/v1/github/deliveries/${id}/replay`,
+    });
+    expect(replayed.statusCode).toBe(202);
+    await expect
+      .poll(async () => (await listed()).items[2]!.outcome, { timeout: 30_000 })
+      .toBe(`commit ${head.sha.slice(0, 12)} was already reviewed`);
+    expect((await tasks()).length).toBe(1);
+    const unknown = await test.supervisor.app.inject({
+      method: 'POST',
+      url: `/api/v1/github/deliveries/${randomUUID()}/replay`,
+    });
+    expect(unknown.json().error.code).toBe('delivery_not_found');
   }, 180_000);
 
   it('says a failed review failed, and on a retry posts a new check run, a new comment if the old one was deleted, and findings in the body once the head moved on', async () => {

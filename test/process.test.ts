@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
 import { createSourceRepo, LEAVES_A_DAEMON } from './support/git-repo.ts';
+import { signWebhook } from './support/github-stand-in.ts';
 import { freePort, pollTask, runCli, type ServerProcess, startServer } from './support/processes.ts';
 
 interface AttemptJson {
@@ -454,5 +456,42 @@ describe('the supervisor as a process', () => {
     expect(revoked.code).toBe(2);
     expect(revoked.stderr).toContain('revoked');
     expect((await runCli(['tokens', 'generate'], {})).stdout.trim()).toMatch(/^sv_[\w-]{43}$/);
+  });
+
+  it('CLI: github deliveries lists what each delivery did, and github replay handles one again', async () => {
+    const secret = 'cli-webhook-secret-0123456789';
+    const server = await serve({
+      DATA_DIR: dataDir(),
+      AGENT_DRIVER: 'echo',
+      GITHUB_TOKEN: 'ghp_cli_test_never_sent',
+      GITHUB_WEBHOOK_SECRET: secret,
+      GITHUB_API_URL: 'http://127.0.0.1:9',
+    });
+    const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const id = randomUUID();
+    const sent = await fetch(`${server.url}/api/v1/github/webhooks`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'ping',
+        'x-github-delivery': id,
+        'x-hub-signature-256': signWebhook(secret, body),
+      },
+      body,
+    });
+    expect(sent.status).toBe(202);
+    const env = { SUPERVISOR_URL: server.url };
+    await expect
+      .poll(async () => (await runCli(['github', 'deliveries'], env)).stdout, { timeout: 30_000 })
+      .toMatch(new RegExp(`${id}\\s.*ping\\s.*no trigger for ping events`));
+    const replayed = await runCli(['github', 'replay', id], env);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain(`replaying ${id}`);
+    const missing = await runCli(['github', 'replay', randomUUID()], env);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('delivery_not_found');
+    const page = JSON.parse((await runCli(['github', 'deliveries', '--json'], env)).stdout);
+    expect(page.items.map((d: { id: string }) => d.id)).toEqual([id]);
+    expect(page.next_cursor).toBeNull();
   });
 });

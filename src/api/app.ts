@@ -24,7 +24,7 @@ import { RateLimiter } from './rate-limit.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
-import { githubRoutes } from './routes/github.ts';
+import { githubAdminRoutes, githubRoutes } from './routes/github.ts';
 import { type HealthReporter, healthRoutes, type LifecycleState } from './routes/health.ts';
 import { mcpRoutes } from './routes/mcp.ts';
 import { memoryRoutes } from './routes/memory.ts';
@@ -214,6 +214,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       scheduleRoutes(api, () => services().schedules);
       memoryRoutes(api, () => services().memory);
       mcpRoutes(api, () => services().memory);
+      githubAdminRoutes(api, () => services().github);
       // Its own scope: webhook bodies are read raw, for their signature.
       await api.register(async (scope) => githubRoutes(scope, () => services().github));
     },

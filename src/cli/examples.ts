@@ -27,6 +27,11 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   'tokens create': ['supervisor tokens create --name ci-bot --role submitter --expires-in 90d'],
   'audit verify': ['supervisor audit verify'],
+  'github deliveries': [
+    'supervisor github deliveries -n 50',
+    'supervisor github deliveries --json | jq ".items[0]"',
+  ],
+  'github replay': ['supervisor github replay 72d3162e-cc78-11e3-81ab-4c9367dc0958'],
 };
 
 /** Adds the examples to every command that has some. */

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { VERSION } from '../runtime/version.ts';
 import { ApiClient } from './api-client.ts';
 import { registerAgentCommands } from './commands/agent-commands.ts';
+import { registerGitHubCommands } from './commands/github-commands.ts';
 import { registerMemoryCommands } from './commands/memory-commands.ts';
 import { registerTaskCommands } from './commands/task-commands.ts';
 import { registerTokenCommands } from './commands/token-commands.ts';
@@ -100,6 +101,7 @@ registerTaskCommands(program, client, out);
 registerAgentCommands(program, client, out);
 registerTokenCommands(program, client, out);
 registerMemoryCommands(program, client, out);
+registerGitHubCommands(program, client, out);
 addExamples(program);
 
 try {

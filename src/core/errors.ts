@@ -36,6 +36,10 @@ export const ERROR_CATALOGUE = {
     status: 404,
     fix: 'Set GITHUB_WEBHOOK_SECRET and GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN), and restart (docs/github.md).',
   },
+  delivery_not_found: {
+    status: 404,
+    fix: 'Check the delivery id; list deliveries with GET /api/v1/github/deliveries (`supervisor github deliveries`).',
+  },
   task_not_found: { status: 404, fix: 'Check the task id; list tasks with GET /api/v1/tasks.' },
   agent_not_found: { status: 404, fix: 'Check the agent name; list agents with GET /api/v1/agents.' },
   no_diff: {

@@ -6,6 +6,7 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
 import { isTerminal } from '../core/task-status.ts';
 import { scrubSecrets } from '../runtime/secret-scrubber.ts';
+import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Queryable } from '../store/database.ts';
 import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
 import { storable } from '../store/storable.ts';
@@ -36,6 +37,7 @@ const CHECK_RUN_NAME = 'Supervisor review';
  */
 const NO_RETRY = { retries: 0 };
 const DAY_MS = 86_400_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
 
@@ -128,17 +130,19 @@ export class GitHubService {
 
   /** Checks and stores a delivery, and queues its handling. `duplicate`: this delivery id was seen before. */
   async receive(request: WebhookRequest): Promise<{ duplicate: boolean }> {
-    const { deliveryId, event, signature, rawBody } = request;
+    const { event, signature, rawBody } = request;
+    // GitHub's GUIDs are lower case; stored so, they page like every other id.
+    const deliveryId = request.deliveryId?.toLowerCase();
     if (!signature || !(await this.#signedByUs(rawBody, signature))) {
       throw new AppError(
         'invalid_signature',
         'X-Hub-Signature-256 does not match the body: the delivery was not signed with GITHUB_WEBHOOK_SECRET',
       );
     }
-    if (!deliveryId || !event) {
+    if (!deliveryId || !UUID.test(deliveryId) || !event) {
       throw new AppError(
         'bad_request',
-        'a GitHub delivery carries X-GitHub-Delivery and X-GitHub-Event headers',
+        'a GitHub delivery carries X-GitHub-Event and X-GitHub-Delivery (the GUID GitHub gives each delivery)',
       );
     }
     let payload: Record<string, unknown>;
@@ -168,6 +172,36 @@ export class GitHubService {
     return { duplicate };
   }
 
+  /** Recent deliveries, newest first, with what handling each did. */
+  async deliveries(page: { limit: number; before?: CursorPosition }) {
+    const rows = await store.listDeliveries(this.#deps.db, page);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      next: rows.length > page.limit && last ? { createdAt: last.receivedAt, id: last.id } : undefined,
+    };
+  }
+
+  /**
+   * Handles a stored delivery again, as if it had just arrived: for one that found GitHub
+   * unconfigured, hit the daily limit, or came before a fix. A commit already reviewed stays so.
+   */
+  async replay(id: string, actor: string): Promise<void> {
+    await this.#deps.db.transaction(async (tx) => {
+      if (!(await store.reopenDelivery(tx, id))) {
+        throw new AppError('delivery_not_found', `no GitHub delivery ${id}`);
+      }
+      await sendJob(tx, this.#deps.boss, { kind: 'delivery', id }, `delivery:${id}`);
+      await appendAudit(tx, {
+        at: this.#deps.now(),
+        actor,
+        action: 'github.delivery_replayed',
+        details: { delivery: id },
+      });
+    });
+  }
+
   async #signedByUs(rawBody: string, signature: string): Promise<boolean> {
     for (const secret of this.#deps.webhookSecrets) {
       // verify() compares in constant time; a malformed header is simply not a match.
@@ -183,6 +217,15 @@ export class GitHubService {
     const trigger = triggerFor(delivery.event, delivery.payload);
     if (trigger.kind === 'none') {
       await store.markDeliveryHandled(db, id, { at: now(), outcome: trigger.reason });
+      return;
+    }
+    const reviewed = await store.reviewOfCommit(db, trigger.repository, trigger.pullNumber, trigger.headSha);
+    if (reviewed) {
+      await store.markDeliveryHandled(db, id, {
+        at: now(),
+        outcome: `commit ${trigger.headSha.slice(0, 12)} was already reviewed`,
+        taskId: reviewed.taskId,
+      });
       return;
     }
     const recent = await store.reviewsSince(

@@ -1,6 +1,12 @@
-import { and, count, eq, gte, lt, ne } from 'drizzle-orm';
+import { and, count, desc, eq, gte, lt, ne, or } from 'drizzle-orm';
+import type { CursorPosition } from '../store/cursor.ts';
 import type { Queryable } from '../store/database.ts';
-import { type GitHubTaskRow, githubDeliveries, githubTasks } from '../store/schema.ts';
+import {
+  type GitHubDeliveryRow,
+  type GitHubTaskRow,
+  githubDeliveries,
+  githubTasks,
+} from '../store/schema.ts';
 
 /** The database side of the GitHub edge: deliveries received and what was posted per task. */
 
@@ -26,6 +32,37 @@ export async function insertDelivery(q: Queryable, delivery: NewDelivery): Promi
 /** Forgets deliveries received before `before` (retention); a later copy of one would be handled again. */
 export async function deleteDeliveries(q: Queryable, before: Date): Promise<void> {
   await q.delete(githubDeliveries).where(lt(githubDeliveries.receivedAt, before));
+}
+
+/** Deliveries newest first, after the cursor's position; one more than `limit` says there is a next page. */
+export async function listDeliveries(
+  q: Queryable,
+  page: { limit: number; before?: CursorPosition },
+): Promise<GitHubDeliveryRow[]> {
+  const { before } = page;
+  return q
+    .select()
+    .from(githubDeliveries)
+    .where(
+      before
+        ? or(
+            lt(githubDeliveries.receivedAt, before.createdAt),
+            and(eq(githubDeliveries.receivedAt, before.createdAt), lt(githubDeliveries.id, before.id)),
+          )
+        : undefined,
+    )
+    .orderBy(desc(githubDeliveries.receivedAt), desc(githubDeliveries.id))
+    .limit(page.limit + 1);
+}
+
+/** Makes a delivery unhandled again, for a replay; false when there is no such delivery. */
+export async function reopenDelivery(q: Queryable, id: string): Promise<boolean> {
+  const reopened = await q
+    .update(githubDeliveries)
+    .set({ handledAt: null, outcome: null, taskId: null })
+    .where(eq(githubDeliveries.id, id))
+    .returning({ id: githubDeliveries.id });
+  return reopened.length > 0;
 }
 
 export async function getDelivery(q: Queryable, id: string) {
@@ -76,6 +113,26 @@ export async function updateGitHubTask(
   >,
 ): Promise<void> {
   await q.update(githubTasks).set(changes).where(eq(githubTasks.taskId, taskId));
+}
+
+/** The review task of a pull request's commit, if there is one. */
+export async function reviewOfCommit(
+  q: Queryable,
+  repository: string,
+  pullNumber: number,
+  headSha: string,
+): Promise<GitHubTaskRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(githubTasks)
+    .where(
+      and(
+        eq(githubTasks.repository, repository),
+        eq(githubTasks.pullNumber, pullNumber),
+        eq(githubTasks.headSha, headSha),
+      ),
+    );
+  return row;
 }
 
 /** Review tasks of a pull request created since `since`. */

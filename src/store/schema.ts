@@ -422,3 +422,4 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type MemoryEntryRow = typeof memoryEntries.$inferSelect;
 export type GitHubTaskRow = typeof githubTasks.$inferSelect;
+export type GitHubDeliveryRow = typeof githubDeliveries.$inferSelect;

@@ -3,9 +3,34 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { GitHubService } from '../../github/github-service.ts';
+import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
 import { errorSchema } from '../schemas.ts';
 
 const header = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
+
+const configured = (github: () => GitHubService | undefined): GitHubService => {
+  const service = github();
+  if (!service) {
+    throw new AppError(
+      'github_not_configured',
+      'GitHub is not configured here: set GITHUB_WEBHOOK_SECRET and GITHUB_APP_ID (or GITHUB_TOKEN)',
+    );
+  }
+  return service;
+};
+
+const deliverySchema = z
+  .object({
+    id: z.string().describe('X-GitHub-Delivery'),
+    event: z.string().describe('X-GitHub-Event, e.g. pull_request'),
+    action: z.string().nullable(),
+    repository: z.string().nullable().describe('owner/repo'),
+    received_at: z.iso.datetime(),
+    handled_at: z.iso.datetime().nullable().describe('null while queued (or being replayed)'),
+    outcome: z.string().nullable().describe('What handling did: `review queued`, or why it started nothing'),
+    task_id: z.uuid().nullable(),
+  })
+  .meta({ id: 'GitHubDelivery' });
 
 /**
  * `POST /api/v1/github/webhooks`: where a GitHub App sends its events. The signature is the
@@ -46,13 +71,7 @@ export async function githubRoutes(
       },
     },
     async (request, reply) => {
-      const service = github();
-      if (!service) {
-        throw new AppError(
-          'github_not_configured',
-          'GitHub is not configured here: set GITHUB_WEBHOOK_SECRET and GITHUB_APP_ID (or GITHUB_TOKEN)',
-        );
-      }
+      const service = configured(github);
       const deliveryId = header(request.headers['x-github-delivery']);
       const { duplicate } = await service.receive({
         deliveryId,
@@ -61,6 +80,80 @@ export async function githubRoutes(
         rawBody: typeof request.body === 'string' ? request.body : '',
       });
       return reply.status(202).send({ delivery: deliveryId ?? '', duplicate });
+    },
+  );
+}
+
+/** The operator's view of the deliveries, and a replay for one that should be handled again. */
+export function githubAdminRoutes(app: FastifyInstance, github: () => GitHubService | undefined): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get(
+    '/github/deliveries',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['github'],
+        summary: 'List GitHub deliveries, newest first, with what each started',
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(200).optional().describe('`next_cursor` from the previous page'),
+        }),
+        response: {
+          200: z.object({ items: z.array(deliverySchema), next_cursor: z.string().nullable() }),
+          400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const before = cursor === undefined ? undefined : decodeCursor(cursor);
+      if (cursor !== undefined && before === undefined) {
+        throw new AppError('invalid_cursor', 'cursor is not one this server returned');
+      }
+      const page = await configured(github).deliveries({ limit, ...(before ? { before } : {}) });
+      return {
+        items: page.items.map((row) => ({
+          id: row.id,
+          event: row.event,
+          action: row.action,
+          repository: row.repository,
+          received_at: row.receivedAt.toISOString(),
+          handled_at: row.handledAt?.toISOString() ?? null,
+          outcome: row.outcome,
+          task_id: row.taskId,
+        })),
+        next_cursor: page.next ? encodeCursor(page.next) : null,
+      };
+    },
+  );
+  api.post(
+    '/github/deliveries/:id/replay',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['github'],
+        summary: 'Handle a stored delivery again',
+        description:
+          'For a delivery that started nothing it should have (GitHub was not configured yet, the daily limit, a ' +
+          'fixed bug). A commit already reviewed is not reviewed again.',
+        params: z.object({ id: z.uuid() }),
+        response: {
+          202: z.object({ delivery: z.string() }),
+          400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      await configured(github).replay(request.params.id, request.principal?.name ?? 'local');
+      return reply.status(202).send({ delivery: request.params.id });
     },
   );
 }

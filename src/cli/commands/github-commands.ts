@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import type { ApiClient } from '../api-client.ts';
+import { wholeNumber } from '../exit.ts';
+import { listJson, table } from '../format.ts';
+
+interface DeliveryJson {
+  id: string;
+  event: string;
+  action: string | null;
+  repository: string | null;
+  received_at: string;
+  handled_at: string | null;
+  outcome: string | null;
+  task_id: string | null;
+}
+
+const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
+
+/** `supervisor github deliveries|replay`: what GitHub sent, what each delivery did (admin token). */
+export function registerGitHubCommands(
+  program: Command,
+  client: () => ApiClient,
+  out: (text: string) => void,
+): void {
+  const github = program
+    .command('github')
+    .description('GitHub deliveries: list them, replay one (needs an admin token)');
+
+  github
+    .command('deliveries')
+    .description('List GitHub deliveries, newest first, with what each started')
+    .option('-n, --limit <n>', 'how many (1-200)', wholeNumber(1, 200), 20)
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--json', 'print the page as JSON')
+    .action(async (flags: { limit: number; cursor?: string; json?: boolean }) => {
+      const query = new URLSearchParams({ limit: String(flags.limit) });
+      if (flags.cursor) query.set('cursor', flags.cursor);
+      const page = await client().request<{ items: DeliveryJson[]; next_cursor: string | null }>(
+        'GET',
+        `/api/v1/github/deliveries?${query}`,
+      );
+      if (flags.json) return out(listJson(page.items, page.next_cursor));
+      if (page.items.length === 0) return out('no deliveries');
+      out(
+        table(
+          ['DELIVERY', 'RECEIVED', 'EVENT', 'REPOSITORY', 'TASK', 'OUTCOME'],
+          page.items.map((d) => [
+            d.id,
+            when(d.received_at),
+            d.action ? `${d.event}.${d.action}` : d.event,
+            d.repository ?? '-',
+            d.task_id ?? '-',
+            d.handled_at ? (d.outcome ?? '') : 'queued',
+          ]),
+        ),
+      );
+      if (page.next_cursor) out(`\nmore: supervisor github deliveries --cursor ${page.next_cursor}`);
+    });
+
+  github
+    .command('replay')
+    .description('Handle a stored delivery again (a commit already reviewed stays so)')
+    .argument('<delivery>', 'delivery id (from `supervisor github deliveries`)')
+    .action(async (id: string) => {
+      await client().request('POST', `/api/v1/github/deliveries/${encodeURIComponent(id)}/replay`);
+      out(`replaying ${id}: see \`supervisor github deliveries\` for what it did`);
+    });
+}
