@@ -324,6 +324,17 @@ describe('the pull-request loop on GitHub', () => {
       url: `/api/v1/github/deliveries/${randomUUID()}/replay`,
     });
     expect(unknown.json().error.code).toBe('delivery_not_found');
+
+    // Metrics: the deliveries by result, and GitHub's answers after Octokit's retries.
+    const metrics = (await test.supervisor.app.inject({ url: '/api/v1/metrics' })).body;
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('supervisor_github_deliveries_total{event="pull_request",result="refused"}')).toBe(1);
+    expect(value('supervisor_github_deliveries_total{event="pull_request",result="duplicate"}')).toBe(1);
+    expect(value('supervisor_github_deliveries_total{event="pull_request",result="accepted"}')).toBe(4);
+    expect(
+      value('supervisor_github_requests_total{method="POST",status_class="2xx"}'),
+    ).toBeGreaterThanOrEqual(3);
   }, 180_000);
 
   it('says a failed review failed, and on a retry posts a new check run, a new comment if the old one was deleted, and findings in the body once the head moved on', async () => {

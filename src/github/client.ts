@@ -31,7 +31,15 @@ export class GitHubClients {
   readonly #logger: Logger;
   readonly #clients = new Map<number | null, GitHubApi>();
 
-  constructor(auth: GitHubAuth, logger: Logger) {
+  readonly #onResponse: (method: string, status: number) => void;
+
+  /** `onResponse` hears of every answer (status 0: none came), for metrics. */
+  constructor(
+    auth: GitHubAuth,
+    logger: Logger,
+    onResponse: (method: string, status: number) => void = () => {},
+  ) {
+    this.#onResponse = onResponse;
     if (!auth.app && !auth.token)
       throw new Error('GitHub needs GITHUB_APP_ID and a private key, or GITHUB_TOKEN');
     this.#auth = auth;
@@ -68,7 +76,7 @@ export class GitHubClients {
         );
         return retryCount < 3 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
       };
-    return new GitHubOctokit({
+    const client = new GitHubOctokit({
       baseUrl: apiUrl.replace(/\/+$/, ''),
       userAgent: 'supervisor',
       ...(app
@@ -90,5 +98,17 @@ export class GitHubClients {
         error: (message: string) => this.#logger.error(message),
       },
     });
+    // Outside the retry and throttling plugins: one count per request, with its final answer.
+    client.hook.wrap('request', async (request, options) => {
+      try {
+        const response = await request(options);
+        this.#onResponse(options.method, response.status);
+        return response;
+      } catch (error) {
+        this.#onResponse(options.method, (error as { status?: number }).status ?? 0);
+        throw error;
+      }
+    });
+    return client;
   }
 }

@@ -86,6 +86,8 @@ export interface GitHubServiceDeps {
   failOn: FailOn;
   /** Dashboard base URL for links (PUBLIC_URL). */
   publicUrl?: string;
+  /** Hears of each delivery answered, for metrics. */
+  onDelivery?: (event: string | undefined, result: 'accepted' | 'duplicate' | 'refused') => void;
   logger: Logger;
   now: () => Date;
 }
@@ -130,6 +132,18 @@ export class GitHubService {
 
   /** Checks and stores a delivery, and queues its handling. `duplicate`: this delivery id was seen before. */
   async receive(request: WebhookRequest): Promise<{ duplicate: boolean }> {
+    const observe = this.#deps.onDelivery ?? (() => {});
+    try {
+      const answer = await this.#receive(request);
+      observe(request.event, answer.duplicate ? 'duplicate' : 'accepted');
+      return answer;
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) observe(request.event, 'refused');
+      throw error;
+    }
+  }
+
+  async #receive(request: WebhookRequest): Promise<{ duplicate: boolean }> {
     const { event, signature, rawBody } = request;
     // GitHub's GUIDs are lower case; stored so, they page like every other id.
     const deliveryId = request.deliveryId?.toLowerCase();

@@ -118,6 +118,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly githubDeliveries = new Counter({
+    name: 'supervisor_github_deliveries_total',
+    help: 'GitHub webhook deliveries received, by event and result (accepted, duplicate, refused).',
+    labelNames: ['event', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly githubRequests = new Counter({
+    name: 'supervisor_github_requests_total',
+    help: 'Requests to the GitHub API made by this process, by method and status class (or error).',
+    labelNames: ['method', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
@@ -148,6 +161,16 @@ export class Metrics {
     this.httpDuration
       .labels(method, route ?? 'unmatched', `${Math.floor(statusCode / 100)}xx`)
       .observe(elapsedMs / 1000);
+  }
+
+  /** A GitHub delivery answered: `event` is GitHub's event name (a bounded set), or `unknown`. */
+  observeGitHubDelivery(event: string | undefined, result: 'accepted' | 'duplicate' | 'refused'): void {
+    this.githubDeliveries.labels(event && /^[a-z_]{1,50}$/.test(event) ? event : 'unknown', result).inc();
+  }
+
+  /** A GitHub API answer (`status` 0: no answer, a timeout or a network error). */
+  observeGitHubRequest(method: string, status: number): void {
+    this.githubRequests.labels(method, status ? `${Math.floor(status / 100)}xx` : 'error').inc();
   }
 
   /** An attempt whose result was recorded. `next` is the task after it, when known. */

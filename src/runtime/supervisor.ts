@@ -240,7 +240,10 @@ export class Supervisor {
           db: database.db,
           boss: queue.boss,
           tasks,
-          clients: new GitHubClients(githubSettings.auth, logger),
+          clients: new GitHubClients(githubSettings.auth, logger, (method, status) =>
+            metrics.observeGitHubRequest(method, status),
+          ),
+          onDelivery: (event, result) => metrics.observeGitHubDelivery(event, result),
           webhookSecrets: githubSettings.webhookSecrets,
           requestChanges: config.GITHUB_REQUEST_CHANGES,
           reviewsPerPullPerDay: config.GITHUB_REVIEWS_PER_PR_PER_DAY,
