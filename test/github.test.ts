@@ -450,4 +450,57 @@ describe('the pull-request loop on GitHub', () => {
     expect(outsideTheDiff).not.toContain('CANARY-DOT-CLAUDE-MD');
     expect(outsideTheDiff).not.toContain('mcp__evil');
   }, 180_000);
+
+  it('reviews on `@supervisor review` from someone with write access, and tells a reader no', async () => {
+    const repo = repository();
+    const head = repo.commit(authPy('    return refresh()'), 'refresh');
+    const base = { ref: 'main', sha: repo.base };
+    // A draft: pushes to it start nothing, but a person may still ask.
+    github.addPullRequest({
+      owner: 'acme',
+      repo: 'widgets',
+      number: 10,
+      title: 'Draft',
+      body: null,
+      draft: true,
+      head: { ref: 'refresh', sha: head.sha },
+      base,
+      diff: head.diff,
+    });
+    github.setPermission('acme', 'widgets', 'writer', 'write');
+    github.setPermission('acme', 'widgets', 'reader', 'read');
+    const key = `sk-github-command-${Date.now()}`;
+    suite.model.script(key, [answer([finding(10, 'Clock skew')])]);
+    const test = await start(key, { REPOS_ROOT: repo.root });
+    const tasks = async () =>
+      (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items as Array<{ id: string }>;
+    const comment = (login: string, type: string, body: string) => ({
+      action: 'created',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/widgets' },
+      issue: { number: 10, pull_request: { url: `${github.url}/repos/acme/widgets/pulls/10` } },
+      comment: { id: Math.floor(Math.random() * 1e9), body },
+      sender: { login, type },
+    });
+
+    await deliver(test, 'issue_comment', comment('reader', 'User', '@supervisor review'));
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 10).map((c) => c.body), { timeout: 30_000 })
+      .toEqual(['@reader only people with write access to acme/widgets can ask me to review.']);
+    await deliver(test, 'issue_comment', comment('supervisor[bot]', 'Bot', '@supervisor review'));
+    await deliver(test, 'issue_comment', comment('writer', 'User', 'Looks good. @supervisor review'));
+    await expect.poll(() => github.reviews('acme', 'widgets', 10).length, { timeout: 120_000 }).toBe(1);
+    expect(github.reviews('acme', 'widgets', 10)[0]).toMatchObject({ commit_id: head.sha });
+    expect(await tasks()).toHaveLength(1);
+    const outcomes = (
+      (await test.supervisor.app.inject({ url: '/api/v1/github/deliveries' })).json().items as Array<{
+        outcome: string;
+      }>
+    ).map((d) => d.outcome);
+    expect(outcomes).toEqual([
+      'review queued',
+      'comments by bots (supervisor[bot]) are not read',
+      'refused: reader has read access, and review needs write',
+    ]);
+  }, 180_000);
 });

@@ -157,6 +157,11 @@ export const configSchema = z.object({
       error: 'expected critical, major, minor, nit or never',
     })
     .default('critical'),
+  /** The name comment commands are addressed to: `@supervisor review` on a pull request. */
+  GITHUB_MENTION: z
+    .string()
+    .regex(/^[A-Za-z0-9][\w-]{0,38}$/, { error: 'expected a GitHub-style name: letters, digits, - and _' })
+    .default('supervisor'),
   /** Reviews of one pull request started in any 24 hours, at most; later pushes are not reviewed until the window moves on. */
   GITHUB_REVIEWS_PER_PR_PER_DAY: intInRange(1, 1000).default(10),
   /** A review whose verdict is request_changes is posted as REQUEST_CHANGES (otherwise as a comment). */

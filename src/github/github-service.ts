@@ -24,7 +24,7 @@ import {
   reviewOf,
   trackingComment,
 } from './review.ts';
-import { triggerFor } from './triggers.ts';
+import { type CommandTrigger, type ReviewTrigger, reviewTrigger, triggerFor } from './triggers.ts';
 
 /** Deliveries are handled, and results posted, from their own pg-boss queue: GitHub never waits on us. */
 export const GITHUB_QUEUE = 'supervisor-github';
@@ -37,6 +37,8 @@ const CHECK_RUN_NAME = 'Supervisor review';
  */
 const NO_RETRY = { retries: 0 };
 const DAY_MS = 86_400_000;
+/** GitHub's permission levels that may push (`maintain` reads as `write` in this field). */
+const WRITERS = new Set(['admin', 'write']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
@@ -80,6 +82,8 @@ export interface GitHubServiceDeps {
   webhookSecrets: string[];
   /** A `request_changes` verdict posts REQUEST_CHANGES (otherwise every review is a comment). */
   requestChanges: boolean;
+  /** The name comments address commands to: `@<mention> review`. */
+  mention: string;
   /** Reviews of one pull request started in any 24 hours, at most. */
   reviewsPerPullPerDay: number;
   /** The least finding severity that fails the check run. */
@@ -228,11 +232,48 @@ export class GitHubService {
     const { db, now } = this.#deps;
     const delivery = await store.getDelivery(db, id);
     if (!delivery || delivery.handledAt) return;
-    const trigger = triggerFor(delivery.event, delivery.payload);
+    const trigger = triggerFor(delivery.event, delivery.payload, this.#deps.mention);
     if (trigger.kind === 'none') {
       await store.markDeliveryHandled(db, id, { at: now(), outcome: trigger.reason });
       return;
     }
+    if (trigger.kind === 'command') return this.#command(id, trigger);
+    await this.#startReview(id, trigger);
+  }
+
+  /**
+   * `@supervisor review` on a pull request: only from someone who may push to the repository (a
+   * reader is told so, and nothing runs); then the review of the head commit as if it was pushed.
+   */
+  async #command(id: string, command: CommandTrigger): Promise<void> {
+    const { db, now } = this.#deps;
+    const api = this.#deps.clients.for(command.installationId);
+    const [owner, repo] = command.repository.split('/') as [string, string];
+    const { data: access } = await api.rest.repos.getCollaboratorPermissionLevel({
+      owner,
+      repo,
+      username: command.actor,
+    });
+    if (!WRITERS.has(access.permission)) {
+      await api.rest.issues.createComment({
+        owner,
+        repo,
+        issue_number: command.number,
+        body: `@${command.actor} only people with write access to ${command.repository} can ask me to ${command.command}.`,
+        request: NO_RETRY,
+      });
+      await store.markDeliveryHandled(db, id, {
+        at: now(),
+        outcome: `refused: ${command.actor} has ${access.permission} access, and ${command.command} needs write`,
+      });
+      return;
+    }
+    const { data: pull } = await api.rest.pulls.get({ owner, repo, pull_number: command.number });
+    await this.#startReview(id, reviewTrigger(command.repository, command.installationId, pull));
+  }
+
+  async #startReview(id: string, trigger: ReviewTrigger): Promise<void> {
+    const { db, now } = this.#deps;
     const reviewed = await store.reviewOfCommit(db, trigger.repository, trigger.pullNumber, trigger.headSha);
     if (reviewed) {
       await store.markDeliveryHandled(db, id, {

@@ -56,4 +56,50 @@ describe('GitHub triggers', () => {
     expect(broken.kind).toBe('none');
     expect((broken as { reason: string }).reason).toMatch(/^not a pull_request payload: .*pull_request/s);
   });
+
+  const comment = (body: string, changes: Record<string, unknown> = {}) => ({
+    action: 'created',
+    installation: { id: 42 },
+    repository: { full_name: 'acme/widgets' },
+    issue: { number: 7, pull_request: { url: 'https://api.github.com/repos/acme/widgets/pulls/7' } },
+    comment: { id: 99, body },
+    sender: { login: 'alice', type: 'User' },
+    ...changes,
+  });
+
+  it('reads `@supervisor review` in a pull request comment, in any case, anywhere in it', () => {
+    for (const body of [
+      '@supervisor review',
+      'Thanks! @Supervisor REVIEW please',
+      'cc\n@supervisor review',
+    ]) {
+      expect(triggerFor('issue_comment', comment(body))).toEqual({
+        kind: 'command',
+        command: 'review',
+        repository: 'acme/widgets',
+        installationId: 42,
+        number: 7,
+        actor: 'alice',
+      });
+    }
+    expect(triggerFor('issue_comment', comment('@acme-bot review'), 'acme-bot')).toMatchObject({
+      kind: 'command',
+    });
+  });
+
+  it('starts nothing for bots, edits, other words, unknown commands, or a review asked on an issue', () => {
+    const reason = (payload: unknown) => (triggerFor('issue_comment', payload) as { reason: string }).reason;
+    expect(reason(comment('@supervisor review', { sender: { login: 'supervisor[bot]', type: 'Bot' } }))).toBe(
+      'comments by bots (supervisor[bot]) are not read',
+    );
+    expect(reason(comment('@supervisor review', { action: 'edited' }))).toBe(
+      'issue_comment.edited is not read',
+    );
+    expect(reason(comment('email me at a@supervisor.review'))).toBe('no @supervisor command');
+    expect(reason(comment('@supervisorreview'))).toBe('no @supervisor command');
+    expect(reason(comment('@supervisor deploy'))).toBe('unknown command "deploy" (known: review)');
+    expect(reason(comment('@supervisor review', { issue: { number: 3 } }))).toBe(
+      'review works on pull requests, and this is an issue',
+    );
+  });
 });

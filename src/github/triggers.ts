@@ -8,18 +8,35 @@ import { LIMITS, type PrReviewPayload } from '../core/task-types.ts';
 
 const repository = z.object({ full_name: z.string().regex(/^[\w.-]+\/[\w.-]+$/) });
 
+const pullRequest = z.object({
+  number: z.number().int().positive(),
+  title: z.string(),
+  body: z.string().nullable().optional(),
+  draft: z.boolean().optional(),
+  head: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), repo: repository.nullable().optional() }),
+  base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) }),
+});
+export type PullRequest = z.infer<typeof pullRequest>;
+
+const installation = z.object({ id: z.number().int().positive() }).optional();
+
 const pullRequestEvent = z.object({
   action: z.string(),
-  installation: z.object({ id: z.number().int().positive() }).optional(),
+  installation,
   repository,
-  pull_request: z.object({
+  pull_request: pullRequest,
+});
+
+const issueCommentEvent = z.object({
+  action: z.string(),
+  installation,
+  repository,
+  issue: z.object({
     number: z.number().int().positive(),
-    title: z.string(),
-    body: z.string().nullable().optional(),
-    draft: z.boolean().optional(),
-    head: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), repo: repository.nullable().optional() }),
-    base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) }),
+    pull_request: z.object({}).passthrough().optional(),
   }),
+  comment: z.object({ id: z.number().int().positive(), body: z.string() }),
+  sender: z.object({ login: z.string(), type: z.string() }),
 });
 
 /** The pull-request actions after which the head commit has not been reviewed yet. */
@@ -34,9 +51,20 @@ export interface ReviewTrigger {
   payload: PrReviewPayload;
 }
 
-export type Trigger = ReviewTrigger | { kind: 'none'; reason: string };
+/** `@<mention> review` in a comment on a pull request, by `actor` (whose access is checked next). */
+export interface CommandTrigger {
+  kind: 'command';
+  command: 'review';
+  repository: string;
+  installationId: number | null;
+  number: number;
+  actor: string;
+}
 
-export function triggerFor(event: string, body: unknown): Trigger {
+export type Trigger = ReviewTrigger | CommandTrigger | { kind: 'none'; reason: string };
+
+export function triggerFor(event: string, body: unknown, mention = 'supervisor'): Trigger {
+  if (event === 'issue_comment') return commandIn(body, mention);
   if (event !== 'pull_request') return { kind: 'none', reason: `no trigger for ${event} events` };
   const parsed = pullRequestEvent.safeParse(body);
   if (!parsed.success) {
@@ -46,15 +74,23 @@ export function triggerFor(event: string, body: unknown): Trigger {
   if (!REVIEWED_ACTIONS.has(action))
     return { kind: 'none', reason: `pull_request.${action} is not reviewed` };
   if (pr.draft) return { kind: 'none', reason: 'draft pull requests are reviewed when marked ready' };
-  const name = parsed.data.repository.full_name;
+  return reviewTrigger(parsed.data.repository.full_name, installation?.id ?? null, pr);
+}
+
+/** The review of a pull request's head commit. */
+export function reviewTrigger(
+  repository: string,
+  installationId: number | null,
+  pr: PullRequest,
+): ReviewTrigger {
   return {
     kind: 'pr_review',
-    repository: name,
-    installationId: installation?.id ?? null,
+    repository,
+    installationId,
     pullNumber: pr.number,
     headSha: pr.head.sha,
     payload: {
-      repository: name,
+      repository,
       pr_number: pr.number,
       title: pr.title.slice(0, LIMITS.shortTextChars) || '(untitled)',
       ...(pr.body ? { description: pr.body.slice(0, LIMITS.longTextChars) } : {}),
@@ -62,5 +98,32 @@ export function triggerFor(event: string, body: unknown): Trigger {
       base_ref: pr.base.sha,
       head_ref: pr.head.sha,
     },
+  };
+}
+
+function commandIn(body: unknown, mention: string): Trigger {
+  const parsed = issueCommentEvent.safeParse(body);
+  if (!parsed.success) {
+    return { kind: 'none', reason: `not an issue_comment payload: ${z.prettifyError(parsed.error)}` };
+  }
+  const { action, comment, issue, sender, installation } = parsed.data;
+  if (action !== 'created') return { kind: 'none', reason: `issue_comment.${action} is not read` };
+  // Bots (this App among them) never start work: no loops of agents answering agents.
+  if (sender.type === 'Bot')
+    return { kind: 'none', reason: `comments by bots (${sender.login}) are not read` };
+  const escaped = mention.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`(?:^|\\s)@${escaped}\\s+(\\S+)`, 'i').exec(comment.body);
+  if (!match) return { kind: 'none', reason: `no @${mention} command` };
+  const command = match[1]!.toLowerCase();
+  if (command !== 'review') return { kind: 'none', reason: `unknown command "${command}" (known: review)` };
+  if (!issue.pull_request)
+    return { kind: 'none', reason: 'review works on pull requests, and this is an issue' };
+  return {
+    kind: 'command',
+    command,
+    repository: parsed.data.repository.full_name,
+    installationId: installation?.id ?? null,
+    number: issue.number,
+    actor: sender.login,
   };
 }

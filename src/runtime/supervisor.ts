@@ -247,6 +247,7 @@ export class Supervisor {
           webhookSecrets: githubSettings.webhookSecrets,
           requestChanges: config.GITHUB_REQUEST_CHANGES,
           reviewsPerPullPerDay: config.GITHUB_REVIEWS_PER_PR_PER_DAY,
+          mention: config.GITHUB_MENTION,
           failOn: config.GITHUB_REVIEW_FAIL_ON,
           ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
           logger,
