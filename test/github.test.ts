@@ -503,4 +503,57 @@ describe('the pull-request loop on GitHub', () => {
       'refused: reader has read access, and review needs write',
     ]);
   }, 180_000);
+
+  it('summarizes an issue on `@supervisor summarize`, in the tracking comment', async () => {
+    github.addIssue({
+      owner: 'acme',
+      repo: 'widgets',
+      number: 12,
+      title: 'Login loops',
+      body: 'After the upgrade the login page reloads forever.',
+    });
+    github.setPermission('acme', 'widgets', 'maintainer', 'admin');
+    const key = `sk-github-summary-${Date.now()}`;
+    suite.model.script(key, [
+      steps.toolUse([
+        {
+          name: 'StructuredOutput',
+          input: {
+            summary: 'The login page reloads in a loop since the upgrade.',
+            category: 'bug',
+            next_steps: ['Reproduce on the upgraded build', 'Check the session cookie flags'],
+            open_questions: ['Which browsers?'],
+          },
+        },
+      ]),
+    ]);
+    // No repository checkout is needed to summarize an issue.
+    const test = await start(key);
+    const asked = {
+      action: 'created',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/widgets' },
+      issue: { number: 12 },
+      comment: { id: 4242, body: '@supervisor summarize' },
+      sender: { login: 'maintainer', type: 'User' },
+    };
+    await deliver(test, 'issue_comment', asked);
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 12).at(-1)?.body ?? '', { timeout: 120_000 })
+      .toContain('✅ Done');
+    const [summary] = github.issueComments('acme', 'widgets', 12);
+    expect(summary!.body).toContain('**Summary** (bug): The login page reloads in a loop since the upgrade.');
+    expect(summary!.body).toContain('- Check the session cookie flags');
+    expect(summary!.body).toContain('**Open questions**\n- Which browsers?');
+    // The issue as it reads was the agent's input, fenced as data.
+    const prompt = JSON.stringify(suite.model.requests((r) => r.credential === key).map((r) => r.body));
+    expect(prompt).toContain('After the upgrade the login page reloads forever.');
+    // No check run: a summary is of an issue, not of a commit.
+    expect(
+      github.callsTo('POST', /check-runs$/).filter((c) => JSON.stringify(c.body).includes('Login')),
+    ).toEqual([]);
+    // The same delivery again asks for nothing new (one comment, one task).
+    await deliver(test, 'issue_comment', asked);
+    expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
+  }, 180_000);
 });

@@ -157,7 +157,7 @@ export const configSchema = z.object({
       error: 'expected critical, major, minor, nit or never',
     })
     .default('critical'),
-  /** The name comment commands are addressed to: `@supervisor review` on a pull request. */
+  /** The name comment commands are addressed to: `@supervisor review`, `@supervisor summarize`. */
   GITHUB_MENTION: z
     .string()
     .regex(/^[A-Za-z0-9][\w-]{0,38}$/, { error: 'expected a GitHub-style name: letters, digits, - and _' })

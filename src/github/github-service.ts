@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
 import { isTerminal } from '../core/task-status.ts';
+import { LIMITS } from '../core/task-types.ts';
 import { scrubSecrets } from '../runtime/secret-scrubber.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Queryable } from '../store/database.ts';
@@ -17,6 +18,7 @@ import {
   ANNOTATIONS_PER_REQUEST,
   type CheckAnnotation,
   type FailOn,
+  issueSummaryText,
   type PlannedCheckRun,
   planCheckRun,
   planReview,
@@ -268,13 +270,56 @@ export class GitHubService {
       });
       return;
     }
+    if (command.command === 'summarize') return this.#startSummary(id, command);
     const { data: pull } = await api.rest.pulls.get({ owner, repo, pull_number: command.number });
     await this.#startReview(id, reviewTrigger(command.repository, command.installationId, pull));
   }
 
+  /** An ISSUE_SUMMARY of the issue (or pull request) as it reads now: title, body, people's comments. */
+  async #startSummary(id: string, command: CommandTrigger): Promise<void> {
+    const { db, now } = this.#deps;
+    const api = this.#deps.clients.for(command.installationId);
+    const [owner, repo] = command.repository.split('/') as [string, string];
+    const { data: issue } = await api.rest.issues.get({ owner, repo, issue_number: command.number });
+    const { data: comments } = await api.rest.issues.listComments({
+      owner,
+      repo,
+      issue_number: command.number,
+      per_page: 50,
+    });
+    const payload = {
+      repository: command.repository,
+      issue_number: command.number,
+      title: issue.title.slice(0, LIMITS.shortTextChars) || '(untitled)',
+      body: (issue.body ?? '').slice(0, LIMITS.longTextChars) || '(empty)',
+      comments: comments
+        .filter((c) => c.user?.type !== 'Bot' && c.body)
+        .map((c) => `${c.user?.login ?? 'someone'}: ${c.body}`.slice(0, LIMITS.longTextChars)),
+    };
+    const { task } = await this.#deps.tasks.submit(
+      { type: 'ISSUE_SUMMARY', payload, priority: 5 },
+      {
+        actor: { name: GITHUB_ACTOR },
+        idempotencyKey: `github:summary:${command.repository}#${command.commentId}`,
+      },
+    );
+    await db.transaction(async (tx) => {
+      await store.insertGitHubTask(tx, {
+        taskId: task.id,
+        repository: command.repository,
+        installationId: command.installationId,
+        number: command.number,
+        headSha: null,
+        createdAt: task.createdAt,
+      });
+      await queueGitHubUpdate(tx, this.#deps.boss, task.id);
+      await store.markDeliveryHandled(tx, id, { at: now(), outcome: 'summary queued', taskId: task.id });
+    });
+  }
+
   async #startReview(id: string, trigger: ReviewTrigger): Promise<void> {
     const { db, now } = this.#deps;
-    const reviewed = await store.reviewOfCommit(db, trigger.repository, trigger.pullNumber, trigger.headSha);
+    const reviewed = await store.reviewOfCommit(db, trigger.repository, trigger.number, trigger.headSha);
     if (reviewed) {
       await store.markDeliveryHandled(db, id, {
         at: now(),
@@ -286,7 +331,7 @@ export class GitHubService {
     const recent = await store.reviewsSince(
       db,
       trigger.repository,
-      trigger.pullNumber,
+      trigger.number,
       new Date(now().getTime() - DAY_MS),
     );
     if (recent >= this.#deps.reviewsPerPullPerDay) {
@@ -298,7 +343,7 @@ export class GitHubService {
     }
     // Keyed by the head commit: any delivery about the same commit (a replay, `reopened`) finds the
     // task of the first, so a commit is reviewed once.
-    const key = `github:review:${trigger.repository}#${trigger.pullNumber}@${trigger.headSha}`;
+    const key = `github:review:${trigger.repository}#${trigger.number}@${trigger.headSha}`;
     const submitted = await this.#deps.tasks
       .submit(
         { type: 'PR_REVIEW', payload: trigger.payload, priority: 5 },
@@ -323,7 +368,7 @@ export class GitHubService {
           taskId: task.id,
           repository: trigger.repository,
           installationId: trigger.installationId,
-          pullNumber: trigger.pullNumber,
+          number: trigger.number,
           headSha: trigger.headSha,
           createdAt: task.createdAt,
         });
@@ -347,12 +392,15 @@ export class GitHubService {
     const [owner, repo] = link.repository.split('/') as [string, string];
     const where = { owner, repo };
 
-    let reviewData: ReviewData | undefined;
-    if (task.status === 'succeeded' && task.type === 'PR_REVIEW') {
-      reviewData = reviewOf(task.result);
-      if (reviewData && link.reviewId === null) await this.#postReview(api, where, link, reviewData);
+    // A review is of a commit: it posts a review and keeps a check run; a summary has neither.
+    const commit = link.headSha;
+    if (commit) {
+      const reviewData = task.status === 'succeeded' ? reviewOf(task.result) : undefined;
+      if (reviewData && link.reviewId === null) await this.#postReview(api, where, link, commit, reviewData);
+      if (this.#deps.clients.canCreateCheckRuns) {
+        await this.#syncCheckRun(api, where, link, commit, task, reviewData);
+      }
     }
-    if (this.#deps.clients.canCreateCheckRuns) await this.#syncCheckRun(api, where, link, task, reviewData);
 
     const body = trackingComment(
       {
@@ -367,6 +415,7 @@ export class GitHubService {
         ...(this.#taskUrl(task.id) ? { taskUrl: this.#taskUrl(task.id) } : {}),
         ...(link.reviewUrl ? { reviewUrl: link.reviewUrl } : {}),
       },
+      task.type === 'ISSUE_SUMMARY' ? issueSummaryText(task.result) : undefined,
     );
     if (link.trackingCommentId !== null) {
       const edited = await api.rest.issues
@@ -384,7 +433,7 @@ export class GitHubService {
     {
       const { data } = await api.rest.issues.createComment({
         ...where,
-        issue_number: link.pullNumber,
+        issue_number: link.number,
         body,
         request: NO_RETRY,
       });
@@ -398,17 +447,18 @@ export class GitHubService {
     api: GitHubApi,
     where: { owner: string; repo: string },
     link: GitHubTaskRow,
+    commit: string,
     data: ReviewData,
   ): Promise<void> {
     // Inline comments are placed on the pull request's diff, which is that of the reviewed commit
     // only while it is still the head: after a push they go in the body, all of them.
-    const { data: pull } = await api.rest.pulls.get({ ...where, pull_number: link.pullNumber });
+    const { data: pull } = await api.rest.pulls.get({ ...where, pull_number: link.number });
     const diff =
-      pull.head.sha === link.headSha
+      pull.head.sha === commit
         ? ((
             await api.rest.pulls.get({
               ...where,
-              pull_number: link.pullNumber,
+              pull_number: link.number,
               mediaType: { format: 'diff' },
             })
           ).data as unknown as string)
@@ -424,8 +474,8 @@ export class GitHubService {
     const post = (comments: typeof plan.comments, body: string) =>
       api.rest.pulls.createReview({
         ...where,
-        pull_number: link.pullNumber,
-        commit_id: link.headSha,
+        pull_number: link.number,
+        commit_id: commit,
         event: plan.event,
         body,
         comments,
@@ -449,6 +499,7 @@ export class GitHubService {
     api: GitHubApi,
     where: { owner: string; repo: string },
     link: GitHubTaskRow,
+    commit: string,
     task: TaskRow,
     reviewData: ReviewData | undefined,
   ): Promise<void> {
@@ -480,7 +531,7 @@ export class GitHubService {
     if (link.checkRunId === null || !sameRun) {
       const { data } = await api.rest.checks.create({
         ...common,
-        head_sha: link.headSha,
+        head_sha: commit,
         ...state,
         ...output(chunks.shift() ?? []),
         request: NO_RETRY,
@@ -557,7 +608,7 @@ export class GitHubService {
         actor: GITHUB_ACTOR,
         action,
         taskId: link.taskId,
-        details: { repository: link.repository, pull_number: link.pullNumber, ...details },
+        details: { repository: link.repository, number: link.number, ...details },
       });
     });
   }

@@ -83,10 +83,7 @@ export async function markDeliveryHandled(
 
 export async function insertGitHubTask(
   q: Queryable,
-  row: Pick<
-    GitHubTaskRow,
-    'taskId' | 'repository' | 'installationId' | 'pullNumber' | 'headSha' | 'createdAt'
-  >,
+  row: Pick<GitHubTaskRow, 'taskId' | 'repository' | 'installationId' | 'number' | 'headSha' | 'createdAt'>,
 ): Promise<void> {
   await q.insert(githubTasks).values(row).onConflictDoNothing();
 }
@@ -119,7 +116,7 @@ export async function updateGitHubTask(
 export async function reviewOfCommit(
   q: Queryable,
   repository: string,
-  pullNumber: number,
+  number: number,
   headSha: string,
 ): Promise<GitHubTaskRow | undefined> {
   const [row] = await q
@@ -128,7 +125,7 @@ export async function reviewOfCommit(
     .where(
       and(
         eq(githubTasks.repository, repository),
-        eq(githubTasks.pullNumber, pullNumber),
+        eq(githubTasks.number, number),
         eq(githubTasks.headSha, headSha),
       ),
     );
@@ -139,7 +136,7 @@ export async function reviewOfCommit(
 export async function reviewsSince(
   q: Queryable,
   repository: string,
-  pullNumber: number,
+  number: number,
   since: Date,
 ): Promise<number> {
   const [row] = await q
@@ -148,7 +145,7 @@ export async function reviewsSince(
     .where(
       and(
         eq(githubTasks.repository, repository),
-        eq(githubTasks.pullNumber, pullNumber),
+        eq(githubTasks.number, number),
         gte(githubTasks.createdAt, since),
       ),
     );
@@ -163,7 +160,7 @@ export async function postedFindings(q: Queryable, link: GitHubTaskRow): Promise
     .where(
       and(
         eq(githubTasks.repository, link.repository),
-        eq(githubTasks.pullNumber, link.pullNumber),
+        eq(githubTasks.number, link.number),
         ne(githubTasks.taskId, link.taskId),
         lt(githubTasks.createdAt, link.createdAt),
       ),

@@ -232,6 +232,30 @@ export function planCheckRun(data: ReviewData, failOn: FailOn): PlannedCheckRun 
   };
 }
 
+const issueSummarySchema = z.object({
+  summary: z.string(),
+  category: z.string(),
+  next_steps: z.array(z.string()),
+  open_questions: z.array(z.string()).optional(),
+});
+
+/** An ISSUE_SUMMARY's structured output as Markdown for a comment, if the result holds one. */
+export function issueSummaryText(result: unknown): string | undefined {
+  const parsed = issueSummarySchema.safeParse(
+    (result as { structured_output?: unknown } | null)?.structured_output,
+  );
+  if (!parsed.success) return undefined;
+  const { summary, category, next_steps, open_questions = [] } = parsed.data;
+  const list = (items: string[]) => items.map((item) => `- ${item}`);
+  return capped(
+    [
+      `**Summary** (${category}): ${summary}`,
+      ...(next_steps.length ? ['', '**Next steps**', ...list(next_steps)] : []),
+      ...(open_questions.length ? ['', '**Open questions**', ...list(open_questions)] : []),
+    ].join('\n'),
+  );
+}
+
 export interface TrackedTask {
   id: string;
   type: string;
@@ -242,7 +266,12 @@ export interface TrackedTask {
 }
 
 /** The one comment per task on the pull request, edited as the task moves. */
-export function trackingComment(task: TrackedTask, links: { taskUrl?: string; reviewUrl?: string }): string {
+export function trackingComment(
+  task: TrackedTask,
+  links: { taskUrl?: string; reviewUrl?: string },
+  /** What the task produced, shown in the comment (an issue summary). */
+  result?: string,
+): string {
   const state: Record<string, string> = {
     queued: '⏳ Queued',
     parked: '⏸️ Waiting for agent quota',
@@ -257,6 +286,7 @@ export function trackingComment(task: TrackedTask, links: { taskUrl?: string; re
     `<!-- supervisor:task:${task.id} -->`,
     `**Supervisor ${task.type}**: ${state[task.status] ?? task.status}`,
     ...(task.status === 'succeeded' && links.reviewUrl ? ['', `Review: ${links.reviewUrl}`] : []),
+    ...(task.status === 'succeeded' && result ? ['', result] : []),
     ...(done && task.status !== 'succeeded'
       ? ['', `Outcome \`${task.outcome ?? 'none'}\`${task.error ? `: ${task.error.slice(0, 500)}` : ''}`]
       : []),

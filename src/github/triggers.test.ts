@@ -25,7 +25,7 @@ describe('GitHub triggers', () => {
         kind: 'pr_review',
         repository: 'acme/widgets',
         installationId: 42,
-        pullNumber: 7,
+        number: 7,
         headSha: HEAD,
         payload: {
           repository: 'acme/widgets',
@@ -76,6 +76,7 @@ describe('GitHub triggers', () => {
       expect(triggerFor('issue_comment', comment(body))).toEqual({
         kind: 'command',
         command: 'review',
+        commentId: 99,
         repository: 'acme/widgets',
         installationId: 42,
         number: 7,
@@ -97,9 +98,16 @@ describe('GitHub triggers', () => {
     );
     expect(reason(comment('email me at a@supervisor.review'))).toBe('no @supervisor command');
     expect(reason(comment('@supervisorreview'))).toBe('no @supervisor command');
-    expect(reason(comment('@supervisor deploy'))).toBe('unknown command "deploy" (known: review)');
+    expect(reason(comment('@supervisor deploy'))).toBe('unknown command "deploy" (known: review, summarize)');
     expect(reason(comment('@supervisor review', { issue: { number: 3 } }))).toBe(
       'review works on pull requests, and this is an issue',
     );
+    expect(
+      triggerFor('issue_comment', comment('@supervisor summarize', { issue: { number: 3 } })),
+    ).toMatchObject({
+      kind: 'command',
+      command: 'summarize',
+      number: 3,
+    });
   });
 });

@@ -46,15 +46,20 @@ export interface ReviewTrigger {
   kind: 'pr_review';
   repository: string;
   installationId: number | null;
-  pullNumber: number;
+  number: number;
   headSha: string;
   payload: PrReviewPayload;
 }
 
-/** `@<mention> review` in a comment on a pull request, by `actor` (whose access is checked next). */
+/** The commands a comment can give: `review` a pull request, `summarize` an issue or pull request. */
+export const COMMANDS = ['review', 'summarize'] as const;
+
+/** `@<mention> <command>` in a comment, by `actor` (whose access is checked next). */
 export interface CommandTrigger {
   kind: 'command';
-  command: 'review';
+  command: (typeof COMMANDS)[number];
+  /** The comment's id: one comment asks for one task. */
+  commentId: number;
   repository: string;
   installationId: number | null;
   number: number;
@@ -87,7 +92,7 @@ export function reviewTrigger(
     kind: 'pr_review',
     repository,
     installationId,
-    pullNumber: pr.number,
+    number: pr.number,
     headSha: pr.head.sha,
     payload: {
       repository,
@@ -114,13 +119,16 @@ function commandIn(body: unknown, mention: string): Trigger {
   const escaped = mention.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const match = new RegExp(`(?:^|\\s)@${escaped}\\s+(\\S+)`, 'i').exec(comment.body);
   if (!match) return { kind: 'none', reason: `no @${mention} command` };
-  const command = match[1]!.toLowerCase();
-  if (command !== 'review') return { kind: 'none', reason: `unknown command "${command}" (known: review)` };
-  if (!issue.pull_request)
+  const command = COMMANDS.find((known) => known === match[1]!.toLowerCase());
+  if (!command)
+    return { kind: 'none', reason: `unknown command "${match[1]}" (known: ${COMMANDS.join(', ')})` };
+  if (command === 'review' && !issue.pull_request) {
     return { kind: 'none', reason: 'review works on pull requests, and this is an issue' };
+  }
   return {
     kind: 'command',
     command,
+    commentId: comment.id,
     repository: parsed.data.repository.full_name,
     installationId: installation?.id ?? null,
     number: issue.number,

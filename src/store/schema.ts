@@ -396,8 +396,10 @@ export const githubTasks = pgTable(
     repository: text('repository').notNull(),
     /** The App installation that answers for the repository (null in personal-token mode). */
     installationId: bigint('installation_id', { mode: 'number' }),
-    pullNumber: integer('pull_number').notNull(),
-    headSha: text('head_sha').notNull(),
+    /** The pull request's number, or the issue's for a task about an issue. */
+    number: integer('number').notNull(),
+    /** The commit a review is of (null for a task about an issue). */
+    headSha: text('head_sha'),
     trackingCommentId: bigint('tracking_comment_id', { mode: 'number' }),
     checkRunId: bigint('check_run_id', { mode: 'number' }),
     /** The check run's status as last posted: a job that runs again does not post it again. */
@@ -411,7 +413,7 @@ export const githubTasks = pgTable(
     createdAt: at('created_at').notNull(),
   },
   // One review per head commit of a pull request.
-  (t) => [uniqueIndex('github_tasks_head_idx').on(t.repository, t.pullNumber, t.headSha)],
+  (t) => [uniqueIndex('github_tasks_head_idx').on(t.repository, t.number, t.headSha)],
 );
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -83,6 +83,15 @@ export interface StoredIssueComment {
   edits: number;
 }
 
+export interface StandInIssue {
+  owner: string;
+  repo: string;
+  number: number;
+  title: string;
+  body: string | null;
+  user?: string;
+}
+
 export interface GitHubStandIn {
   /** `http://127.0.0.1:<port>`: octokit's `baseUrl`. */
   url: string;
@@ -97,6 +106,8 @@ export interface GitHubStandIn {
   callsTo(method: string, pathPattern: RegExp): GitHubCall[];
   /** Adds a pull request, or replaces the one with the same owner/repo/number. */
   addPullRequest(pr: StandInPullRequest): void;
+  /** An issue (numbers are shared with pull requests, as on GitHub). */
+  addIssue(issue: StandInIssue): void;
   setPermission(owner: string, repo: string, user: string, permission: RepoPermission): void;
   /** A file for `GET /repos/{o}/{r}/contents/{path}?ref=` (without `ref`: the ref `main`). */
   setFile(owner: string, repo: string, ref: string, path: string, content: string): void;
@@ -287,6 +298,7 @@ interface RepoState {
   comments: Array<StoredIssueComment & { number: number }>;
   permissions: Map<string, RepoPermission>;
   files: Map<string, string>;
+  issues: Map<number, StandInIssue>;
   /** Every head and base commit its pull requests have had: the commits it "has". */
   commits: Set<string>;
 }
@@ -372,6 +384,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         permissions: new Map(),
         files: new Map(),
         commits: new Set(),
+        issues: new Map(),
       };
       repos.set(key, state);
     }
@@ -711,8 +724,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const createComment = ({ params, body, actor }: Request): Reply => {
     const [owner = '', repo = '', number] = params;
     const state = repoState(owner, repo);
-    // Pull requests are the only issues the stand-in has.
-    if (!state.pulls.has(Number(number))) return notFound();
+    if (!state.pulls.has(Number(number)) && !state.issues.has(Number(number))) return notFound();
     const problem = commentBodyProblem(body.body);
     if (problem) return problem;
     const comment = {
@@ -724,6 +736,39 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     };
     state.comments.push(comment);
     return json(201, commentJson(owner, repo, comment));
+  };
+
+  const getIssue = ({ params }: Request): Reply => {
+    const [owner = '', repo = '', number] = params;
+    const state = repoState(owner, repo);
+    const issue = state.issues.get(Number(number)) ?? state.pulls.get(Number(number));
+    if (!issue) return notFound();
+    return json(200, {
+      number: issue.number,
+      title: issue.title,
+      body: issue.body,
+      state: 'open',
+      user: { login: issue.user ?? 'octocat', type: 'User' },
+      html_url: `https://github.com/${owner}/${repo}/issues/${issue.number}`,
+      ...(state.pulls.has(issue.number)
+        ? { pull_request: { url: `https://api.github.com/repos/${owner}/${repo}/pulls/${issue.number}` } }
+        : {}),
+    });
+  };
+
+  const listComments = ({ params }: Request): Reply => {
+    const [owner = '', repo = '', number] = params;
+    const state = repoState(owner, repo);
+    if (!state.pulls.has(Number(number)) && !state.issues.has(Number(number))) return notFound();
+    return json(
+      200,
+      state.comments
+        .filter((comment) => comment.number === Number(number))
+        .map((comment) => ({
+          ...commentJson(owner, repo, comment),
+          user: { login: comment.user, type: comment.user.endsWith('[bot]') ? 'Bot' : 'User' },
+        })),
+    );
   };
 
   const updateComment = ({ params, body }: Request): Reply => {
@@ -782,6 +827,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
     route('POST', `${REPO}/check-runs`, 'user', createCheckRun),
     route('PATCH', `${REPO}/check-runs/(\\d+)`, 'user', updateCheckRun),
+    route('GET', `${REPO}/issues/(\\d+)`, 'user', getIssue),
+    route('GET', `${REPO}/issues/(\\d+)/comments`, 'user', listComments),
     route('POST', `${REPO}/issues/(\\d+)/comments`, 'user', createComment),
     route('PATCH', `${REPO}/issues/comments/(\\d+)`, 'user', updateComment),
     route('GET', `${REPO}/collaborators/${SEGMENT}/permission`, 'user', getPermission),
@@ -911,6 +958,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     calls,
     callsTo: (method, pathPattern) =>
       calls.filter((call) => call.method === method.toUpperCase() && pathPattern.test(call.path)),
+    addIssue: (issue) => {
+      repoState(issue.owner, issue.repo).issues.set(issue.number, issue);
+    },
     addPullRequest: (pr) => {
       const state = repoState(pr.owner, pr.repo);
       state.pulls.set(pr.number, pr);

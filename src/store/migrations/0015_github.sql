@@ -14,8 +14,8 @@ CREATE TABLE "github_tasks" (
 	"task_id" uuid PRIMARY KEY NOT NULL,
 	"repository" text NOT NULL,
 	"installation_id" bigint,
-	"pull_number" integer NOT NULL,
-	"head_sha" text NOT NULL,
+	"number" integer NOT NULL,
+	"head_sha" text,
 	"tracking_comment_id" bigint,
 	"check_run_id" bigint,
 	"check_run_status" text,
@@ -28,4 +28,4 @@ CREATE TABLE "github_tasks" (
 --> statement-breakpoint
 ALTER TABLE "github_tasks" ADD CONSTRAINT "github_tasks_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "github_deliveries_received_idx" ON "github_deliveries" USING btree ("received_at");--> statement-breakpoint
-CREATE UNIQUE INDEX "github_tasks_head_idx" ON "github_tasks" USING btree ("repository","pull_number","head_sha");
+CREATE UNIQUE INDEX "github_tasks_head_idx" ON "github_tasks" USING btree ("repository","number","head_sha");
