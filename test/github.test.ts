@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueGitHubUpdate } from '../src/github/github-service.ts';
+import { queueGitHubUpdate } from '../src/github/github-queue.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { githubDeliveries } from '../src/store/schema.ts';
 import { getTask } from '../src/store/task-store.ts';

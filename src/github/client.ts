@@ -8,6 +8,12 @@ import type { Logger } from 'pino';
 const GitHubOctokit = Octokit.plugin(retry, throttling);
 export type GitHubApi = InstanceType<typeof GitHubOctokit>;
 
+/**
+ * For requests that create something: GitHub may have done it before a 5xx or a timeout, and a
+ * resend would post it twice. The job's own retry runs after what was created is recorded.
+ */
+export const NO_RETRY = { retries: 0 };
+
 /** No GitHub request waits longer than this; the queue job retries later instead. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** A rate limit asking for a longer wait than this fails the request; its job is retried later. */

@@ -1,79 +1,24 @@
 import { verify } from '@octokit/webhooks-methods';
-import { sql } from 'drizzle-orm';
-import { type DrizzleTransactionLike, fromDrizzle, type PgBoss } from 'pg-boss';
+import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
-import { isTerminal } from '../core/task-status.ts';
 import { LIMITS } from '../core/task-types.ts';
-import { scrubSecrets } from '../runtime/secret-scrubber.ts';
 import type { CursorPosition } from '../store/cursor.ts';
-import type { Db, Queryable } from '../store/database.ts';
-import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
+import type { Db } from '../store/database.ts';
 import { storable } from '../store/storable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
-import type { GitHubApi, GitHubClients } from './client.ts';
+import { type GitHubClients, NO_RETRY } from './client.ts';
+import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob } from './github-queue.ts';
 import * as store from './github-store.ts';
-import {
-  ANNOTATIONS_PER_REQUEST,
-  type CheckAnnotation,
-  type FailOn,
-  issueSummaryText,
-  type PlannedCheckRun,
-  planCheckRun,
-  planReview,
-  type ReviewData,
-  reviewOf,
-  trackingComment,
-} from './review.ts';
+import type { FailOn } from './review.ts';
+import { GitHubTaskUpdates } from './task-updates.ts';
 import { type CommandTrigger, type ReviewTrigger, reviewTrigger, triggerFor } from './triggers.ts';
 
-/** Deliveries are handled, and results posted, from their own pg-boss queue: GitHub never waits on us. */
-export const GITHUB_QUEUE = 'supervisor-github';
-/** Tasks started by GitHub events are submitted by this actor. */
-export const GITHUB_ACTOR = 'github';
-const CHECK_RUN_NAME = 'Supervisor review';
-/**
- * For requests that create something: GitHub may have done it before a 5xx or a timeout, and a
- * resend would post it twice. The job's own retry runs after what was created is recorded.
- */
-const NO_RETRY = { retries: 0 };
 const DAY_MS = 86_400_000;
 /** GitHub's permission levels that may push (`maintain` reads as `write` in this field). */
 const WRITERS = new Set(['admin', 'write']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
-
-/**
- * Creates the queue. Every process does, GitHub configured or not: a status change of a GitHub
- * task queues its update wherever it happens (see queueGitHubUpdate).
- */
-export async function createGitHubQueue(boss: PgBoss): Promise<void> {
-  await boss.createQueue(GITHUB_QUEUE, {
-    // One job per key waiting and one running: a task's updates never race each other, and an
-    // update queued while another waits is the same work (each reads the task as it is then).
-    policy: 'stately',
-    retryLimit: 20,
-    retryDelay: 5,
-    retryBackoff: true,
-    retryDelayMax: 600,
-    expireInSeconds: 300,
-    retentionSeconds: 7 * 24 * 3600,
-  });
-}
-
-/** Queues a GitHub task's update (tracking comment, check run, review) in the transaction that changed it. */
-export async function queueGitHubUpdate(q: Queryable, boss: PgBoss, taskId: string): Promise<void> {
-  await sendJob(q, boss, { kind: 'task', taskId }, `task:${taskId}`);
-}
-
-async function sendJob(q: Queryable, boss: PgBoss, job: GitHubJob, singletonKey: string): Promise<void> {
-  await boss.send(GITHUB_QUEUE, job, {
-    singletonKey,
-    db: fromDrizzle(q as unknown as DrizzleTransactionLike, sql),
-  });
-}
 
 export interface GitHubServiceDeps {
   db: Db;
@@ -107,17 +52,18 @@ export interface WebhookRequest {
 
 /**
  * The GitHub edge. In: signed webhook deliveries, stored once per delivery id and handled from the
- * queue (a pull request opened or pushed to becomes a PR_REVIEW of its head commit). Out: for each
- * such task, one tracking comment edited as it moves, a check run, and on success one batched
- * review. Everything is derived from stored state, so a job that runs twice edits, not reposts.
+ * queue (a pull request opened or pushed to, or a comment command, starts a task). Out: each such
+ * task's updates, posted from the same queue (task-updates.ts).
  */
 export class GitHubService {
   readonly #deps: GitHubServiceDeps;
   readonly #logger: Logger;
+  readonly #updates: GitHubTaskUpdates;
 
   constructor(deps: GitHubServiceDeps) {
     this.#deps = deps;
     this.#logger = deps.logger.child({ component: 'github' });
+    this.#updates = new GitHubTaskUpdates(deps);
   }
 
   async start(): Promise<void> {
@@ -127,7 +73,7 @@ export class GitHubService {
       async ([job]) => {
         if (!job) return;
         if (job.data.kind === 'delivery') await this.#handleDelivery(job.data.id);
-        else await this.#updateTask(job.data.taskId);
+        else await this.#updates.update(job.data.taskId);
       },
     );
   }
@@ -383,237 +329,4 @@ export class GitHubService {
   }
 
   /** Brings GitHub up to date with a task: tracking comment, check run, and the review once it succeeded. */
-  async #updateTask(taskId: string): Promise<void> {
-    const { db } = this.#deps;
-    const link = await store.getGitHubTask(db, taskId);
-    if (!link) return;
-    const { task, totals } = await this.#deps.tasks.get(taskId);
-    const api = this.#deps.clients.for(link.installationId);
-    const [owner, repo] = link.repository.split('/') as [string, string];
-    const where = { owner, repo };
-
-    // A review is of a commit: it posts a review and keeps a check run; a summary has neither.
-    const commit = link.headSha;
-    if (commit) {
-      const reviewData = task.status === 'succeeded' ? reviewOf(task.result) : undefined;
-      if (reviewData && link.reviewId === null) await this.#postReview(api, where, link, commit, reviewData);
-      if (this.#deps.clients.canCreateCheckRuns) {
-        await this.#syncCheckRun(api, where, link, commit, task, reviewData);
-      }
-    }
-
-    const body = trackingComment(
-      {
-        id: task.id,
-        type: task.type,
-        status: task.status,
-        outcome: task.outcome,
-        error: task.error === null ? null : scrubSecrets(task.error),
-        costUsd: totals.costUsd,
-      },
-      {
-        ...(this.#taskUrl(task.id) ? { taskUrl: this.#taskUrl(task.id) } : {}),
-        ...(link.reviewUrl ? { reviewUrl: link.reviewUrl } : {}),
-      },
-      task.type === 'ISSUE_SUMMARY' ? issueSummaryText(task.result) : undefined,
-    );
-    if (link.trackingCommentId !== null) {
-      const edited = await api.rest.issues
-        .updateComment({ ...where, comment_id: link.trackingCommentId, body })
-        .then(
-          () => true,
-          (error: unknown) => {
-            // Someone deleted it: a new one is posted rather than failing every update from now on.
-            if ((error as { status?: number }).status === 404) return false;
-            throw error;
-          },
-        );
-      if (edited) return;
-    }
-    {
-      const { data } = await api.rest.issues.createComment({
-        ...where,
-        issue_number: link.number,
-        body,
-        request: NO_RETRY,
-      });
-      await this.#record(link, { trackingCommentId: data.id }, 'github.comment_posted', {
-        comment_id: data.id,
-      });
-    }
-  }
-
-  async #postReview(
-    api: GitHubApi,
-    where: { owner: string; repo: string },
-    link: GitHubTaskRow,
-    commit: string,
-    data: ReviewData,
-  ): Promise<void> {
-    // Inline comments are placed on the pull request's diff, which is that of the reviewed commit
-    // only while it is still the head: after a push they go in the body, all of them.
-    const { data: pull } = await api.rest.pulls.get({ ...where, pull_number: link.number });
-    const diff =
-      pull.head.sha === commit
-        ? ((
-            await api.rest.pulls.get({
-              ...where,
-              pull_number: link.number,
-              mediaType: { format: 'diff' },
-            })
-          ).data as unknown as string)
-        : '';
-    const policy = {
-      alreadyPosted: await store.postedFindings(this.#deps.db, link),
-      requestChanges: this.#deps.requestChanges,
-      ...(this.#taskUrl(link.taskId) ? { taskUrl: this.#taskUrl(link.taskId) } : {}),
-    };
-    const plan = planReview(data, diff, policy);
-    // Every finding was posted on an earlier commit: a review saying so again would be noise.
-    if (plan.keys.length === 0 && plan.repeated > 0) return;
-    const post = (comments: typeof plan.comments, body: string) =>
-      api.rest.pulls.createReview({
-        ...where,
-        pull_number: link.number,
-        commit_id: commit,
-        event: plan.event,
-        body,
-        comments,
-        request: NO_RETRY,
-      });
-    const { data: review } = await post(plan.comments, plan.body).catch((error: unknown) => {
-      // GitHub refused a placement after all: the same review, every finding in the body.
-      if ((error as { status?: number }).status !== 422 || plan.comments.length === 0) throw error;
-      return post([], planReview(data, '', policy).body);
-    });
-    const posted = { reviewId: review.id, reviewUrl: review.html_url, postedFindings: plan.keys };
-    await this.#record(link, posted, 'github.review_posted', {
-      review_id: review.id,
-      event: plan.event,
-      inline_comments: plan.comments.length,
-      findings: plan.keys.length,
-    });
-  }
-
-  async #syncCheckRun(
-    api: GitHubApi,
-    where: { owner: string; repo: string },
-    link: GitHubTaskRow,
-    commit: string,
-    task: TaskRow,
-    reviewData: ReviewData | undefined,
-  ): Promise<void> {
-    const detailsUrl = this.#taskUrl(task.id);
-    const common = {
-      ...where,
-      name: CHECK_RUN_NAME,
-      external_id: task.id,
-      ...(detailsUrl ? { details_url: detailsUrl } : {}),
-    };
-    const status: 'queued' | 'in_progress' | 'completed' = isTerminal(task.status)
-      ? 'completed'
-      : task.status === 'running'
-        ? 'in_progress'
-        : 'queued';
-    // A manual retry starts a new run of the task, which gets a check run of its own.
-    const sameRun = link.checkRunRetryBase === task.retryBaseAttempt;
-    if (sameRun && status === link.checkRunStatus) return;
-    const plan = status === 'completed' ? this.#checkRunPlan(task, reviewData) : undefined;
-    const chunks: CheckAnnotation[][] = [];
-    for (let i = 0; i < (plan?.annotations.length ?? 0); i += ANNOTATIONS_PER_REQUEST) {
-      chunks.push(plan!.annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
-    }
-    const output = (annotations: CheckAnnotation[]) =>
-      plan ? { output: { title: plan.title, summary: plan.summary, annotations } } : {};
-    const state = plan
-      ? { status, conclusion: plan.conclusion, completed_at: this.#deps.now().toISOString() }
-      : { status };
-    if (link.checkRunId === null || !sameRun) {
-      const { data } = await api.rest.checks.create({
-        ...common,
-        head_sha: commit,
-        ...state,
-        ...output(chunks.shift() ?? []),
-        request: NO_RETRY,
-      });
-      const created = {
-        checkRunId: data.id,
-        checkRunStatus: status,
-        checkRunRetryBase: task.retryBaseAttempt,
-      };
-      await this.#record(link, created, 'github.check_run_created', {
-        check_run_id: data.id,
-        status,
-      });
-    } else {
-      await api.rest.checks.update({
-        ...common,
-        check_run_id: link.checkRunId,
-        ...state,
-        ...output(chunks.shift() ?? []),
-      });
-      await this.#note(link, { checkRunStatus: status });
-    }
-    // GitHub takes 50 annotations per request; the rest are added by further updates. Each is sent
-    // once: a failure here loses the rest rather than sending the first ones twice.
-    for (const annotations of chunks) {
-      await api.rest.checks.update({
-        ...where,
-        check_run_id: link.checkRunId!,
-        ...output(annotations),
-        request: NO_RETRY,
-      });
-    }
-    if (plan) {
-      await this.#record(link, {}, 'github.check_run_completed', {
-        check_run_id: link.checkRunId,
-        conclusion: plan.conclusion,
-        annotations: plan.annotations.length,
-      });
-    }
-  }
-
-  #checkRunPlan(task: TaskRow, reviewData: ReviewData | undefined): PlannedCheckRun {
-    if (reviewData && task.status === 'succeeded') return planCheckRun(reviewData, this.#deps.failOn);
-    // An outcome that is not a review is said as such, never as a clean bill of health.
-    return {
-      conclusion: 'neutral',
-      title:
-        task.status === 'cancelled'
-          ? 'Review cancelled'
-          : `Review did not complete: ${task.outcome ?? task.status}`,
-      summary: scrubSecrets(task.error ?? 'The agent produced no review.').slice(0, 2000),
-      annotations: [],
-    };
-  }
-
-  /** Stores what was posted, when the post needs no audit record of its own (a status update). */
-  async #note(link: GitHubTaskRow, changes: Parameters<typeof store.updateGitHubTask>[2]): Promise<void> {
-    Object.assign(link, changes);
-    await store.updateGitHubTask(this.#deps.db, link.taskId, changes);
-  }
-
-  /** Stores what was posted and audits the write, together. */
-  async #record(
-    link: GitHubTaskRow,
-    changes: Parameters<typeof store.updateGitHubTask>[2],
-    action: string,
-    details: Record<string, unknown>,
-  ): Promise<void> {
-    Object.assign(link, changes);
-    await this.#deps.db.transaction(async (tx) => {
-      if (Object.keys(changes).length) await store.updateGitHubTask(tx, link.taskId, changes);
-      await appendAudit(tx, {
-        at: this.#deps.now(),
-        actor: GITHUB_ACTOR,
-        action,
-        taskId: link.taskId,
-        details: { repository: link.repository, number: link.number, ...details },
-      });
-    });
-  }
-
-  #taskUrl(taskId: string): string | undefined {
-    return this.#deps.publicUrl ? `${this.#deps.publicUrl.replace(/\/+$/, '')}/#/tasks/${taskId}` : undefined;
-  }
 }

@@ -1,5 +1,5 @@
 import type { TaskEventMessage } from '../events/bus.ts';
-import { GITHUB_ACTOR, queueGitHubUpdate } from '../github/github-service.ts';
+import { GITHUB_ACTOR, queueGitHubUpdate } from '../github/github-queue.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { Tx } from '../store/database.ts';
 import type { TaskRow } from '../store/schema.ts';
