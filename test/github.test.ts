@@ -6,7 +6,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueGitHubUpdate } from '../src/github/github-queue.ts';
 import * as steps from '../src/scripted-model/steps.ts';
-import { githubDeliveries } from '../src/store/schema.ts';
+import { githubDeliveries, githubTasks } from '../src/store/schema.ts';
 import { getTask } from '../src/store/task-store.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { type GitHubStandIn, signWebhook, startGitHubStandIn } from './support/github-stand-in.ts';
@@ -183,6 +183,17 @@ describe('the pull-request loop on GitHub', () => {
     expect(github.reviews('acme', 'widgets', 7)).toHaveLength(1);
     expect(github.checkRuns('acme', 'widgets')[0]!.output.annotations).toHaveLength(3);
     expect(github.issueComments('acme', 'widgets', 7)[0]!.body).toBe(body);
+    // Even with the comment's id lost (a crash between posting and storing it), the update finds
+    // the comment by its marker and edits it: still one comment.
+    await test.supervisor.database.db
+      .update(githubTasks)
+      .set({ trackingCommentId: null })
+      .where(eq(githubTasks.taskId, reviewTask.id));
+    await queueGitHubUpdate(test.supervisor.database.db, test.supervisor.queue.boss, reviewTask.id);
+    await expect
+      .poll(() => github.issueComments('acme', 'widgets', 7)[0]!.edits, { timeout: 30_000 })
+      .toBe(edits + 2);
+    expect(github.issueComments('acme', 'widgets', 7)).toHaveLength(1);
 
     // A push: one finding is still there (on a moved line), one is new. Only the new one is posted.
     const second = repo.commit(

@@ -265,6 +265,11 @@ export interface TrackedTask {
   costUsd: number;
 }
 
+/** The first line of a task's tracking comment: how the comment is found again. */
+export function trackingMarker(taskId: string): string {
+  return `<!-- supervisor:task:${taskId} -->`;
+}
+
 /** The one comment per task on the pull request, edited as the task moves. */
 export function trackingComment(
   task: TrackedTask,
@@ -283,7 +288,7 @@ export function trackingComment(
   };
   const done = task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled';
   return [
-    `<!-- supervisor:task:${task.id} -->`,
+    trackingMarker(task.id),
     `**Supervisor ${task.type}**: ${state[task.status] ?? task.status}`,
     ...(task.status === 'succeeded' && links.reviewUrl ? ['', `Review: ${links.reviewUrl}`] : []),
     ...(task.status === 'succeeded' && result ? ['', result] : []),

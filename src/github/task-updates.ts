@@ -18,6 +18,7 @@ import {
   type ReviewData,
   reviewOf,
   trackingComment,
+  trackingMarker,
 } from './review.ts';
 
 const CHECK_RUN_NAME = 'Supervisor review';
@@ -81,6 +82,18 @@ export class GitHubTaskUpdates {
       },
       task.type === 'ISSUE_SUMMARY' ? issueSummaryText(task.result) : undefined,
     );
+    if (link.trackingCommentId === null) {
+      // Posted before, but its id was lost (a crash between posting and storing): found by the
+      // marker the comment carries, so the task still has one comment.
+      const { data: existing } = await api.rest.issues.listComments({
+        ...where,
+        issue_number: link.number,
+        per_page: 100,
+      });
+      const marker = trackingMarker(task.id);
+      const found = existing.find((comment) => comment.body?.startsWith(marker));
+      if (found) await this.#note(link, { trackingCommentId: found.id });
+    }
     if (link.trackingCommentId !== null) {
       const edited = await api.rest.issues
         .updateComment({ ...where, comment_id: link.trackingCommentId, body })
