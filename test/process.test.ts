@@ -224,6 +224,9 @@ describe('the supervisor as a process', () => {
         ANTHROPIC_BASE_URL: model.url,
         CLAUDE_API_TIMEOUT_MS: '600000',
         CLAUDE_API_RETRIES: '0',
+        // Fixed windows are aligned to the epoch: a 5-hour window may end during the test (one
+        // did, at 08:00 UTC, and the count read 0). A year-long one practically never does.
+        CLAUDE_QUOTA_RESET_HOURS: '8760',
       };
       const first = await serve(env);
       const repository = createSourceRepo({ 'a.js': 'export const a = 1;\n' }).path;
