@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, lt, ne, or } from 'drizzle-orm';
+import { and, count, desc, eq, gte, isNotNull, lt, ne, or } from 'drizzle-orm';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Queryable } from '../store/database.ts';
 import {
@@ -132,7 +132,7 @@ export async function reviewOfCommit(
   return row;
 }
 
-/** Review tasks of a pull request created since `since`. */
+/** Review tasks of a pull request created since `since` (summaries, which have no commit, do not count). */
 export async function reviewsSince(
   q: Queryable,
   repository: string,
@@ -146,6 +146,7 @@ export async function reviewsSince(
       and(
         eq(githubTasks.repository, repository),
         eq(githubTasks.number, number),
+        isNotNull(githubTasks.headSha),
         gte(githubTasks.createdAt, since),
       ),
     );
