@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,8 +28,10 @@ const AUTH_PY = authPy('    return old()');
 describe('the pull-request loop on GitHub', () => {
   const suite = scriptedSuite();
   let github: GitHubStandIn;
+  /** Bare repositories the stand-in serves over git's HTTP protocol, as GitHub serves clones and pushes. */
+  const gitRoot = mkdtempSync(join(tmpdir(), 'github-git-'));
   beforeAll(async () => {
-    github = await startGitHubStandIn();
+    github = await startGitHubStandIn({ gitRoot });
   });
   afterAll(() => github?.close());
 
@@ -565,5 +568,104 @@ describe('the pull-request loop on GitHub', () => {
     // The same delivery again asks for nothing new (one comment, one task).
     await deliver(test, 'issue_comment', asked);
     expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
+  }, 180_000);
+
+  it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened', async () => {
+    // `acme/tools` exists only on "GitHub": it is cloned from, and pushed to, the stand-in.
+    const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const remote = join(gitRoot, 'acme', 'tools.git');
+    mkdirSync(dirname(remote), { recursive: true });
+    execFileSync('git', ['clone', '--quiet', '--bare', source.path, remote]);
+    github.addIssue({
+      owner: 'acme',
+      repo: 'tools',
+      number: 21,
+      title: 'add() subtracts',
+      body: 'calc.add(2, 3) gives -1.',
+    });
+    github.setPermission('acme', 'tools', 'writer', 'write');
+    github.setPermission('acme', 'tools', 'triager', 'triage');
+    const key = `sk-github-fix-${Date.now()}`;
+    suite.model.script(key, [
+      steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+      steps.toolUse([
+        { name: 'Edit', input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' } },
+      ]),
+      steps.text('Fixed add(): it subtracted. Thanks @writer for the report.'),
+    ]);
+    // No REPOS_ROOT or GIT_BASE_URL: `acme/tools` is fetched from GitHub's own git host.
+    const test = await start(key);
+    const event = (login: string, body: string) => ({
+      action: 'created',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/tools' },
+      issue: { number: 21 },
+      comment: { id: Math.floor(Math.random() * 1e9), body },
+      sender: { login, type: 'User' },
+    });
+
+    // Someone who may label but not push asks by label: told no, nothing runs.
+    await deliver(test, 'issues', {
+      action: 'labeled',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/tools' },
+      issue: { number: 21 },
+      label: { name: 'supervisor:fix' },
+      sender: { login: 'triager', type: 'User' },
+    });
+    await expect
+      .poll(() => github.issueComments('acme', 'tools', 21).map((c) => c.body), { timeout: 30_000 })
+      .toEqual(['@triager only people with write access to acme/tools can ask me to fix.']);
+
+    const asked = event('writer', '@supervisor fix');
+    await deliver(test, 'issue_comment', asked);
+    await expect.poll(() => github.pulls('acme', 'tools').length, { timeout: 120_000 }).toBe(1);
+    const [pull] = github.pulls('acme', 'tools');
+    const branch = `supervisor/fix-21-comment-${asked.comment.id}`;
+    expect(pull).toMatchObject({
+      title: 'Fix #21: add() subtracts',
+      draft: true,
+      head: { ref: branch },
+      base: { ref: 'main', sha: source.head },
+    });
+    expect(pull!.body).toContain('Fixes #21.');
+    expect(pull!.body).toContain('1 file changed, +1 −1');
+    // The agent's words are quoted, not a ping.
+    expect(pull!.body).toContain('Thanks @\u200bwriter for the report.');
+    // The branch on the remote: one commit on top of main, with the agent's change.
+    const remoteGit = (...args: string[]) =>
+      execFileSync('git', ['--git-dir', remote, ...args])
+        .toString()
+        .trim();
+    expect(remoteGit('rev-list', '--count', `main..${branch}`)).toBe('1');
+    expect(remoteGit('show', `${branch}:calc.js`)).toBe('exports.add = (a, b) => a + b;');
+    expect(pull!.head.sha).toBe(remoteGit('rev-parse', branch));
+    // Git fetched and pushed with an installation token, and was refused nothing.
+    const gitCalls = github.calls.filter((call) => call.path.startsWith('/acme/tools.git/'));
+    expect(gitCalls.some((call) => call.path.endsWith('/git-receive-pack'))).toBe(true);
+    expect(gitCalls.every((call) => call.auth === 'installation' && call.status === 200)).toBe(true);
+
+    // The issue's tracking comment ends done, linking the pull request.
+    await expect
+      .poll(() => github.issueComments('acme', 'tools', 21).at(-1)?.body ?? '', { timeout: 30_000 })
+      .toContain('✅ Done');
+    expect(github.issueComments('acme', 'tools', 21).at(-1)!.body).toContain(
+      `Pull request: https://github.com/acme/tools/pull/${pull!.number}`,
+    );
+    // The issue was the agent's brief, fenced as data.
+    const prompt = JSON.stringify(suite.model.requests((r) => r.credential === key)[0]?.body);
+    expect(prompt).toContain('calc.add(2, 3) gives -1.');
+    const audit = await test.supervisor.app.inject({
+      url: '/api/v1/audit-logs?action=github.pull_request_opened',
+    });
+    expect(audit.json().items).toEqual([
+      expect.objectContaining({
+        details: expect.objectContaining({ pull_number: pull!.number, branch, number: 21 }),
+      }),
+    ]);
+    // The same delivery again asks for nothing new.
+    await deliver(test, 'issue_comment', asked);
+    expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
+    expect(github.pulls('acme', 'tools')).toHaveLength(1);
   }, 180_000);
 });

@@ -100,6 +100,18 @@ export const codeAnalysisPayload = z.strictObject({
   focus: shortText.optional(),
 });
 
+/** A branch name git accepts (git check-ref-format --branch), without the rarer forms. */
+const branchName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._/-]*$/, {
+    error: 'expected a branch name: letters, digits, ".", "_", "-" and "/", starting with a letter or digit',
+  })
+  .refine((value) => !/\.\.|\/\/|\/\.|[./]$|\.lock$/.test(value), {
+    error: 'not a branch name git accepts (no "..", "//", "/." or a trailing "/", "." or ".lock")',
+  });
+
 /** REFACTOR, BUG_FIX and FEATURE share a shape: what to change, where, and how to tell it is done. */
 export const changePayload = z.strictObject({
   repository: repositorySchema,
@@ -115,6 +127,12 @@ export const changePayload = z.strictObject({
     )
     .max(LIMITS.listItems)
     .optional(),
+  push_branch: branchName
+    .optional()
+    .describe(
+      'After a successful run, push the change to the repository as this branch (a fast-forward only: ' +
+        'a branch someone else moved is never overwritten). The task fails, its work kept, if the push does',
+    ),
 });
 
 export const PAYLOAD_SCHEMAS = {

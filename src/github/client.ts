@@ -36,6 +36,9 @@ export class GitHubClients {
   readonly #auth: GitHubAuth;
   readonly #logger: Logger;
   readonly #clients = new Map<number | null, GitHubApi>();
+  /** `owner/repo` (lower case) → the App installation that answers for it. */
+  readonly #installations = new Map<string, number>();
+  #appClient: GitHubApi | undefined;
 
   readonly #onResponse: (method: string, status: number) => void;
 
@@ -68,7 +71,28 @@ export class GitHubClients {
     return client;
   }
 
-  #create(installationId: number | null): GitHubApi {
+  /**
+   * A token git fetches and pushes `owner/repo` with: its installation's (looked up once, minted
+   * and cached by auth-app like the REST clients'), or the personal token.
+   */
+  async gitToken(repository: string): Promise<string> {
+    const { app, token } = this.#auth;
+    if (!app) return token!;
+    const key = repository.toLowerCase();
+    let installationId = this.#installations.get(key);
+    if (installationId === undefined) {
+      const [owner, repo] = repository.split('/') as [string, string];
+      this.#appClient ??= this.#create('app');
+      const { data } = await this.#appClient.rest.apps.getRepoInstallation({ owner, repo });
+      installationId = data.id;
+      this.#installations.set(key, installationId);
+    }
+    const auth = (await this.for(installationId).auth({ type: 'installation' })) as { token: string };
+    return auth.token;
+  }
+
+  /** `'app'`: the App itself (JWT), which only finds installations. */
+  #create(installationId: number | null | 'app'): GitHubApi {
     const { app, token, apiUrl } = this.#auth;
     if (app && installationId === null) {
       throw new Error('a GitHub App acts per installation, and this event names none');
@@ -88,7 +112,11 @@ export class GitHubClients {
       ...(app
         ? {
             authStrategy: createAppAuth,
-            auth: { appId: app.appId, privateKey: app.privateKey, installationId },
+            auth: {
+              appId: app.appId,
+              privateKey: app.privateKey,
+              ...(installationId === 'app' ? {} : { installationId }),
+            },
           }
         : { auth: token }),
       request: {

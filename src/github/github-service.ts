@@ -3,9 +3,10 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { appendAudit } from '../audit/audit-log.ts';
 import { AppError } from '../core/errors.ts';
-import { LIMITS } from '../core/task-types.ts';
+import { LIMITS, type TaskSubmission } from '../core/task-types.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db } from '../store/database.ts';
+import type { GitHubTaskRow } from '../store/schema.ts';
 import { storable } from '../store/storable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubClients, NO_RETRY } from './client.ts';
@@ -13,7 +14,13 @@ import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob 
 import * as store from './github-store.ts';
 import type { FailOn } from './review.ts';
 import { GitHubTaskUpdates } from './task-updates.ts';
-import { type CommandTrigger, type ReviewTrigger, reviewTrigger, triggerFor } from './triggers.ts';
+import {
+  CHANGE_COMMANDS,
+  type CommandTrigger,
+  type ReviewTrigger,
+  reviewTrigger,
+  triggerFor,
+} from './triggers.ts';
 
 const DAY_MS = 86_400_000;
 /** GitHub's permission levels that may push (`maintain` reads as `write` in this field). */
@@ -190,8 +197,8 @@ export class GitHubService {
   }
 
   /**
-   * `@supervisor review` on a pull request: only from someone who may push to the repository (a
-   * reader is told so, and nothing runs); then the review of the head commit as if it was pushed.
+   * A command (a comment's, or a label's): only from someone who may push to the repository (a
+   * reader is told so, and nothing runs). `review` reviews the head commit as if it was just pushed.
    */
   async #command(id: string, command: CommandTrigger): Promise<void> {
     const { db, now } = this.#deps;
@@ -217,13 +224,13 @@ export class GitHubService {
       return;
     }
     if (command.command === 'summarize') return this.#startSummary(id, command);
+    if (CHANGE_COMMANDS.has(command.command)) return this.#startChange(id, command);
     const { data: pull } = await api.rest.pulls.get({ owner, repo, pull_number: command.number });
     await this.#startReview(id, reviewTrigger(command.repository, command.installationId, pull));
   }
 
   /** An ISSUE_SUMMARY of the issue (or pull request) as it reads now: title, body, people's comments. */
   async #startSummary(id: string, command: CommandTrigger): Promise<void> {
-    const { db, now } = this.#deps;
     const api = this.#deps.clients.for(command.installationId);
     const [owner, repo] = command.repository.split('/') as [string, string];
     const { data: issue } = await api.rest.issues.get({ owner, repo, issue_number: command.number });
@@ -242,36 +249,57 @@ export class GitHubService {
         .filter((c) => c.user?.type !== 'Bot' && c.body)
         .map((c) => `${c.user?.login ?? 'someone'}: ${c.body}`.slice(0, LIMITS.longTextChars)),
     };
-    const { task } = await this.#deps.tasks.submit(
-      { type: 'ISSUE_SUMMARY', payload, priority: 5 },
-      {
-        actor: { name: GITHUB_ACTOR },
-        idempotencyKey: `github:summary:${command.repository}#${command.commentId}`,
+    await this.#launch(id, {
+      submission: { type: 'ISSUE_SUMMARY', payload, priority: 5 },
+      key: `github:summary:${command.repository}#${command.commentId}`,
+      link: { ...command, headSha: null },
+      queued: 'summary queued',
+    });
+  }
+
+  /**
+   * `@supervisor fix` or `implement` on an issue, or their labels: a BUG_FIX or FEATURE task on the
+   * default branch, its change pushed as a branch of its own; its update then opens the pull request.
+   */
+  async #startChange(id: string, command: CommandTrigger): Promise<void> {
+    const api = this.#deps.clients.for(command.installationId);
+    const [owner, repo] = command.repository.split('/') as [string, string];
+    const { data: repository } = await api.rest.repos.get({ owner, repo });
+    const { data: issue } = await api.rest.issues.get({ owner, repo, issue_number: command.number });
+    const title = issue.title.slice(0, LIMITS.shortTextChars) || '(untitled)';
+    // One comment, or one label delivery, asks for one change.
+    const source = command.commentId === null ? `label-${id.slice(0, 8)}` : `comment-${command.commentId}`;
+    const description = [
+      `GitHub issue #${command.number} in ${command.repository}: ${title}`,
+      issue.body ?? '',
+      command.request ? `@${command.actor} adds: ${command.request}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n\n')
+      .slice(0, LIMITS.longTextChars);
+    await this.#launch(id, {
+      submission: {
+        type: command.command === 'fix' ? 'BUG_FIX' : 'FEATURE',
+        payload: {
+          repository: command.repository,
+          base_ref: repository.default_branch,
+          description,
+          push_branch: `supervisor/${command.command}-${command.number}-${source}`,
+        },
+        priority: 5,
       },
-    );
-    await db.transaction(async (tx) => {
-      await store.insertGitHubTask(tx, {
-        taskId: task.id,
-        repository: command.repository,
-        installationId: command.installationId,
-        number: command.number,
-        headSha: null,
-        createdAt: task.createdAt,
-      });
-      await queueGitHubUpdate(tx, this.#deps.boss, task.id);
-      await store.markDeliveryHandled(tx, id, { at: now(), outcome: 'summary queued', taskId: task.id });
+      key: `github:${command.command}:${command.repository}#${command.number}:${source}`,
+      link: { ...command, headSha: null, title },
+      queued: `${command.command} queued`,
     });
   }
 
   async #startReview(id: string, trigger: ReviewTrigger): Promise<void> {
     const { db, now } = this.#deps;
     const reviewed = await store.reviewOfCommit(db, trigger.repository, trigger.number, trigger.headSha);
+    const already = `commit ${trigger.headSha.slice(0, 12)} was already reviewed`;
     if (reviewed) {
-      await store.markDeliveryHandled(db, id, {
-        at: now(),
-        outcome: `commit ${trigger.headSha.slice(0, 12)} was already reviewed`,
-        taskId: reviewed.taskId,
-      });
+      await store.markDeliveryHandled(db, id, { at: now(), outcome: already, taskId: reviewed.taskId });
       return;
     }
     const recent = await store.reviewsSince(
@@ -287,14 +315,34 @@ export class GitHubService {
       });
       return;
     }
-    // Keyed by the head commit: any delivery about the same commit (a replay, `reopened`) finds the
-    // task of the first, so a commit is reviewed once.
-    const key = `github:review:${trigger.repository}#${trigger.number}@${trigger.headSha}`;
+    await this.#launch(id, {
+      submission: { type: 'PR_REVIEW', payload: trigger.payload, priority: 5 },
+      // Keyed by the head commit: any delivery about the same commit (a replay, `reopened`) finds
+      // the task of the first, so a commit is reviewed once.
+      key: `github:review:${trigger.repository}#${trigger.number}@${trigger.headSha}`,
+      link: trigger,
+      queued: 'review queued',
+      already,
+    });
+  }
+
+  /**
+   * Submits a delivery's task (once per `key`), links it to its issue or pull request and queues
+   * its first update, and marks the delivery handled, saying what came of it.
+   */
+  async #launch(
+    id: string,
+    start: {
+      submission: TaskSubmission;
+      key: string;
+      link: Pick<GitHubTaskRow, 'repository' | 'installationId' | 'number' | 'headSha'> & { title?: string };
+      queued: string;
+      already?: string;
+    },
+  ): Promise<void> {
+    const { db, now } = this.#deps;
     const submitted = await this.#deps.tasks
-      .submit(
-        { type: 'PR_REVIEW', payload: trigger.payload, priority: 5 },
-        { actor: { name: GITHUB_ACTOR }, idempotencyKey: key },
-      )
+      .submit(start.submission, { actor: { name: GITHUB_ACTOR }, idempotencyKey: start.key })
       .catch(async (error: unknown) => {
         if (error instanceof AppError && error.code === 'idempotency_key_reused') {
           return { task: undefined, created: false };
@@ -310,23 +358,23 @@ export class GitHubService {
     const { task, created } = submitted;
     await db.transaction(async (tx) => {
       if (task) {
+        const { repository, installationId, number, headSha, title } = start.link;
         await store.insertGitHubTask(tx, {
           taskId: task.id,
-          repository: trigger.repository,
-          installationId: trigger.installationId,
-          number: trigger.number,
-          headSha: trigger.headSha,
+          repository,
+          installationId,
+          number,
+          headSha,
+          ...(title ? { title } : {}),
           createdAt: task.createdAt,
         });
         await queueGitHubUpdate(tx, this.#deps.boss, task.id);
       }
       await store.markDeliveryHandled(tx, id, {
         at: now(),
-        outcome: created ? 'review queued' : `commit ${trigger.headSha.slice(0, 12)} was already reviewed`,
+        outcome: created ? start.queued : (start.already ?? 'already started by an earlier delivery'),
         ...(task ? { taskId: task.id } : {}),
       });
     });
   }
-
-  /** Brings GitHub up to date with a task: tracking comment, check run, and the review once it succeeded. */
 }

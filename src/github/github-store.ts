@@ -83,7 +83,8 @@ export async function markDeliveryHandled(
 
 export async function insertGitHubTask(
   q: Queryable,
-  row: Pick<GitHubTaskRow, 'taskId' | 'repository' | 'installationId' | 'number' | 'headSha' | 'createdAt'>,
+  row: Pick<GitHubTaskRow, 'taskId' | 'repository' | 'installationId' | 'number' | 'headSha' | 'createdAt'> &
+    Partial<Pick<GitHubTaskRow, 'title'>>,
 ): Promise<void> {
   await q.insert(githubTasks).values(row).onConflictDoNothing();
 }
@@ -106,6 +107,8 @@ export async function updateGitHubTask(
       | 'reviewId'
       | 'reviewUrl'
       | 'postedFindings'
+      | 'pullNumber'
+      | 'pullUrl'
     >
   >,
 ): Promise<void> {

@@ -81,7 +81,7 @@ const SEVERITY_MARK: Record<Severity, string> = {
 /** GitHub refuses a comment or review body longer than 65,536 characters. */
 const MAX_BODY_CHARS = 60_000;
 
-function capped(text: string): string {
+export function capped(text: string): string {
   return text.length <= MAX_BODY_CHARS
     ? text
     : `${text.slice(0, MAX_BODY_CHARS)}\n\n… (cut: too long for GitHub)`;
@@ -273,7 +273,7 @@ export function trackingMarker(taskId: string): string {
 /** The one comment per task on the pull request, edited as the task moves. */
 export function trackingComment(
   task: TrackedTask,
-  links: { taskUrl?: string; reviewUrl?: string },
+  links: { taskUrl?: string; reviewUrl?: string; pullUrl?: string },
   /** What the task produced, shown in the comment (an issue summary). */
   result?: string,
 ): string {
@@ -291,6 +291,7 @@ export function trackingComment(
     trackingMarker(task.id),
     `**Supervisor ${task.type}**: ${state[task.status] ?? task.status}`,
     ...(task.status === 'succeeded' && links.reviewUrl ? ['', `Review: ${links.reviewUrl}`] : []),
+    ...(task.status === 'succeeded' && links.pullUrl ? ['', `Pull request: ${links.pullUrl}`] : []),
     ...(task.status === 'succeeded' && result ? ['', result] : []),
     ...(done && task.status !== 'succeeded'
       ? ['', `Outcome \`${task.outcome ?? 'none'}\`${task.error ? `: ${task.error.slice(0, 500)}` : ''}`]

@@ -7,6 +7,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubApi, type GitHubClients, NO_RETRY } from './client.ts';
 import { GITHUB_ACTOR } from './github-queue.ts';
 import * as store from './github-store.ts';
+import { type PushedChange, pullRequestText, pushedChangeOf } from './pull-request.ts';
 import {
   ANNOTATIONS_PER_REQUEST,
   type CheckAnnotation,
@@ -67,6 +68,12 @@ export class GitHubTaskUpdates {
       }
     }
 
+    // A change is of an issue: on success, the pull request of its pushed branch.
+    const change = commit === null && task.status === 'succeeded' ? pushedChangeOf(task.result) : undefined;
+    if (change && link.pullNumber === null) {
+      await this.#openPullRequest(api, where, link, task, totals.costUsd, change);
+    }
+
     const body = trackingComment(
       {
         id: task.id,
@@ -79,6 +86,7 @@ export class GitHubTaskUpdates {
       {
         ...(this.#taskUrl(task.id) ? { taskUrl: this.#taskUrl(task.id) } : {}),
         ...(link.reviewUrl ? { reviewUrl: link.reviewUrl } : {}),
+        ...(link.pullUrl ? { pullUrl: link.pullUrl } : {}),
       },
       task.type === 'ISSUE_SUMMARY' ? issueSummaryText(task.result) : undefined,
     );
@@ -116,6 +124,66 @@ export class GitHubTaskUpdates {
     await this.#record(link, { trackingCommentId: data.id }, 'github.comment_posted', {
       comment_id: data.id,
     });
+  }
+
+  /**
+   * Opens the draft pull request of a change's pushed branch. One that was opened before but whose
+   * number was lost (a crash between opening and storing it) is found by its branch, not reopened.
+   */
+  async #openPullRequest(
+    api: GitHubApi,
+    where: { owner: string; repo: string },
+    link: GitHubTaskRow,
+    task: TaskRow,
+    costUsd: number,
+    change: PushedChange,
+  ): Promise<void> {
+    const taskUrl = this.#taskUrl(task.id);
+    const { title, body } = pullRequestText({
+      type: task.type,
+      taskId: task.id,
+      issueNumber: link.number,
+      issueTitle: link.title ?? `issue #${link.number}`,
+      summary: task.resultText,
+      change,
+      costUsd,
+      ...(taskUrl ? { taskUrl } : {}),
+    });
+    const base =
+      (task.payload as { base_ref?: string }).base_ref ??
+      (await api.rest.repos.get(where)).data.default_branch;
+    const open = (draft: boolean) =>
+      api.rest.pulls.create({
+        ...where,
+        head: change.pushed.branch,
+        base,
+        title,
+        body,
+        draft,
+        request: NO_RETRY,
+      });
+    const { data: pull } = await open(true).catch(async (error: unknown) => {
+      if ((error as { status?: number }).status !== 422) throw error;
+      // Some plans have no drafts for private repositories: then it opens ready for review.
+      if (/draft/i.test((error as Error).message)) return open(false);
+      const { data: existing } = await api.rest.pulls.list({
+        ...where,
+        head: `${where.owner}:${change.pushed.branch}`,
+        state: 'all',
+      });
+      if (!existing[0]) throw error;
+      return { data: existing[0] };
+    });
+    await this.#record(
+      link,
+      { pullNumber: pull.number, pullUrl: pull.html_url },
+      'github.pull_request_opened',
+      {
+        pull_number: pull.number,
+        branch: change.pushed.branch,
+        commit: change.pushed.commit,
+      },
+    );
   }
 
   async #postReview(

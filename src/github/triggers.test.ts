@@ -68,15 +68,16 @@ describe('GitHub triggers', () => {
   });
 
   it('reads `@supervisor review` in a pull request comment, in any case, anywhere in it', () => {
-    for (const body of [
-      '@supervisor review',
-      'Thanks! @Supervisor REVIEW please',
-      'cc\n@supervisor review',
+    for (const [body, request] of [
+      ['@supervisor review', ''],
+      ['Thanks! @Supervisor REVIEW please', 'please'],
+      ['cc\n@supervisor review', ''],
     ]) {
-      expect(triggerFor('issue_comment', comment(body))).toEqual({
+      expect(triggerFor('issue_comment', comment(body!))).toEqual({
         kind: 'command',
         command: 'review',
         commentId: 99,
+        request,
         repository: 'acme/widgets',
         installationId: 42,
         number: 7,
@@ -98,7 +99,9 @@ describe('GitHub triggers', () => {
     );
     expect(reason(comment('email me at a@supervisor.review'))).toBe('no @supervisor command');
     expect(reason(comment('@supervisorreview'))).toBe('no @supervisor command');
-    expect(reason(comment('@supervisor deploy'))).toBe('unknown command "deploy" (known: review, summarize)');
+    expect(reason(comment('@supervisor deploy'))).toBe(
+      'unknown command "deploy" (known: review, summarize, fix, implement)',
+    );
     expect(reason(comment('@supervisor review', { issue: { number: 3 } }))).toBe(
       'review works on pull requests, and this is an issue',
     );
@@ -109,5 +112,63 @@ describe('GitHub triggers', () => {
       command: 'summarize',
       number: 3,
     });
+  });
+
+  it('reads `@supervisor fix` and `implement` on an issue, with what the comment asks beyond the issue', () => {
+    const issue = { number: 3 };
+    expect(
+      triggerFor('issue_comment', comment('@supervisor fix and add a regression test\nthanks', { issue })),
+    ).toMatchObject({
+      kind: 'command',
+      command: 'fix',
+      number: 3,
+      request: 'and add a regression test\nthanks',
+    });
+    expect(triggerFor('issue_comment', comment('@supervisor implement', { issue }))).toMatchObject({
+      command: 'implement',
+      request: '',
+    });
+    expect(triggerFor('issue_comment', comment('@supervisor fix'))).toEqual({
+      kind: 'none',
+      reason: 'fix works on issues, and this is a pull request',
+    });
+  });
+});
+
+describe('issue labels', () => {
+  const labeled = (name: string, changes: Record<string, unknown> = {}) => ({
+    action: 'labeled',
+    installation: { id: 42 },
+    repository: { full_name: 'acme/widgets' },
+    issue: { number: 5 },
+    label: { name },
+    sender: { login: 'bob', type: 'User' },
+    ...changes,
+  });
+
+  it('starts a fix or an implementation when its label is added, by whoever added it', () => {
+    expect(triggerFor('issues', labeled('supervisor:fix'))).toEqual({
+      kind: 'command',
+      command: 'fix',
+      commentId: null,
+      request: '',
+      repository: 'acme/widgets',
+      installationId: 42,
+      number: 5,
+      actor: 'bob',
+    });
+    expect(triggerFor('issues', labeled('Supervisor:Implement'))).toMatchObject({ command: 'implement' });
+  });
+
+  it('starts nothing for other labels, other actions or bots', () => {
+    const reason = (payload: unknown) => (triggerFor('issues', payload) as { reason: string }).reason;
+    expect(reason(labeled('bug'))).toBe('label "bug" asks for nothing');
+    // A name that is a property of every object is still just a label.
+    expect(reason(labeled('constructor'))).toBe('label "constructor" asks for nothing');
+    expect(reason(labeled('supervisor:fix', { action: 'unlabeled' }))).toBe('issues.unlabeled is not read');
+    expect(reason({ ...labeled('x'), action: 'opened', label: undefined })).toBe('issues.opened is not read');
+    expect(reason(labeled('supervisor:fix', { sender: { login: 'ci[bot]', type: 'Bot' } }))).toBe(
+      'labels added by bots (ci[bot]) are not read',
+    );
   });
 });

@@ -27,6 +27,17 @@ const pullRequestEvent = z.object({
   pull_request: pullRequest,
 });
 
+const sender = z.object({ login: z.string(), type: z.string() });
+
+const issuesEvent = z.object({
+  action: z.string(),
+  installation,
+  repository,
+  issue: z.object({ number: z.number().int().positive() }),
+  label: z.object({ name: z.string() }).optional(),
+  sender,
+});
+
 const issueCommentEvent = z.object({
   action: z.string(),
   installation,
@@ -36,7 +47,7 @@ const issueCommentEvent = z.object({
     pull_request: z.object({}).passthrough().optional(),
   }),
   comment: z.object({ id: z.number().int().positive(), body: z.string() }),
-  sender: z.object({ login: z.string(), type: z.string() }),
+  sender,
 });
 
 /** The pull-request actions after which the head commit has not been reviewed yet. */
@@ -51,15 +62,30 @@ export interface ReviewTrigger {
   payload: PrReviewPayload;
 }
 
-/** The commands a comment can give: `review` a pull request, `summarize` an issue or pull request. */
-export const COMMANDS = ['review', 'summarize'] as const;
+/**
+ * The commands a comment can give: `review` a pull request, `summarize` an issue or pull request,
+ * `fix` an issue (BUG_FIX) or `implement` it (FEATURE), each opening a pull request.
+ */
+export const COMMANDS = ['review', 'summarize', 'fix', 'implement'] as const;
+export type Command = (typeof COMMANDS)[number];
 
-/** `@<mention> <command>` in a comment, by `actor` (whose access is checked next). */
+/** Commands that change code: they work on issues, and their result is a pull request. */
+export const CHANGE_COMMANDS: ReadonlySet<Command> = new Set(['fix', 'implement']);
+
+/** Labels that ask for a change when added to an issue. */
+export const LABEL_COMMANDS: ReadonlyMap<string, Command> = new Map([
+  ['supervisor:fix', 'fix'],
+  ['supervisor:implement', 'implement'],
+]);
+
+/** `@<mention> <command>` in a comment, or a command label added to an issue, by `actor` (whose access is checked next). */
 export interface CommandTrigger {
   kind: 'command';
-  command: (typeof COMMANDS)[number];
-  /** The comment's id: one comment asks for one task. */
-  commentId: number;
+  command: Command;
+  /** The comment's id (one comment asks for one task); null for a label. */
+  commentId: number | null;
+  /** What the comment says after the command (for a change: what to do beyond the issue). */
+  request: string;
   repository: string;
   installationId: number | null;
   number: number;
@@ -70,6 +96,7 @@ export type Trigger = ReviewTrigger | CommandTrigger | { kind: 'none'; reason: s
 
 export function triggerFor(event: string, body: unknown, mention = 'supervisor'): Trigger {
   if (event === 'issue_comment') return commandIn(body, mention);
+  if (event === 'issues') return labelCommand(body);
   if (event !== 'pull_request') return { kind: 'none', reason: `no trigger for ${event} events` };
   const parsed = pullRequestEvent.safeParse(body);
   if (!parsed.success) {
@@ -117,7 +144,7 @@ function commandIn(body: unknown, mention: string): Trigger {
   if (sender.type === 'Bot')
     return { kind: 'none', reason: `comments by bots (${sender.login}) are not read` };
   const escaped = mention.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const match = new RegExp(`(?:^|\\s)@${escaped}\\s+(\\S+)`, 'i').exec(comment.body);
+  const match = new RegExp(`(?:^|\\s)@${escaped}\\s+(\\S+)([\\s\\S]*)`, 'i').exec(comment.body);
   if (!match) return { kind: 'none', reason: `no @${mention} command` };
   const command = COMMANDS.find((known) => known === match[1]!.toLowerCase());
   if (!command)
@@ -125,10 +152,37 @@ function commandIn(body: unknown, mention: string): Trigger {
   if (command === 'review' && !issue.pull_request) {
     return { kind: 'none', reason: 'review works on pull requests, and this is an issue' };
   }
+  if (CHANGE_COMMANDS.has(command) && issue.pull_request) {
+    return { kind: 'none', reason: `${command} works on issues, and this is a pull request` };
+  }
   return {
     kind: 'command',
     command,
     commentId: comment.id,
+    request: match[2]!.trim().slice(0, LIMITS.longTextChars),
+    repository: parsed.data.repository.full_name,
+    installationId: installation?.id ?? null,
+    number: issue.number,
+    actor: sender.login,
+  };
+}
+
+function labelCommand(body: unknown): Trigger {
+  const parsed = issuesEvent.safeParse(body);
+  if (!parsed.success) {
+    return { kind: 'none', reason: `not an issues payload: ${z.prettifyError(parsed.error)}` };
+  }
+  const { action, label, issue, sender, installation } = parsed.data;
+  if (action !== 'labeled' || !label) return { kind: 'none', reason: `issues.${action} is not read` };
+  const command = LABEL_COMMANDS.get(label.name.toLowerCase());
+  if (!command) return { kind: 'none', reason: `label "${label.name}" asks for nothing` };
+  if (sender.type === 'Bot')
+    return { kind: 'none', reason: `labels added by bots (${sender.login}) are not read` };
+  return {
+    kind: 'command',
+    command,
+    commentId: null,
+    request: '',
     repository: parsed.data.repository.full_name,
     installationId: installation?.id ?? null,
     number: issue.number,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type {
   AgentDriver,
@@ -23,6 +24,10 @@ import {
   type WorkspaceManager,
   type WorkspaceResult,
 } from '../workspace/workspace-manager.ts';
+
+/** A push is tried this often, waiting PUSH_RETRY_MS × the try number between tries. */
+const PUSH_TRIES = 3;
+const PUSH_RETRY_MS = 2000;
 
 /**
  * Runs one attempt from start to end: a workspace for the task, the prompt for its type, the agent
@@ -176,12 +181,47 @@ export class AttemptRunner {
       const delivered = changes
         ? { ...withCommit, result: { ...(report.result as object | undefined), workspace: changes } }
         : withCommit;
-      return this.#deps.driver.usesWorkspace ? settle(task.type, delivered, changes) : delivered;
+      const settled = this.#deps.driver.usesWorkspace ? settle(task.type, delivered, changes) : delivered;
+      const pushBranch = (task.payload as { push_branch?: string }).push_branch;
+      if (settled.outcome !== 'succeeded' || !changes || !pushBranch) return settled;
+      return await this.#push(workspace, pushBranch, settled, changes, signal);
     } finally {
       await this.#deps.workspaces.release(workspace).catch((error: unknown) => {
         log.warn({ err: error }, 'could not remove the workspace; the sweeper will');
       });
     }
+  }
+
+  /**
+   * Pushes the change where the task asked. A push that still fails after a few tries fails the
+   * task (its work stays on its branch, and a retry pushes again): a change nobody can see is not
+   * a success.
+   */
+  async #push(
+    workspace: Workspace,
+    remoteBranch: string,
+    report: AgentRunReport,
+    changes: WorkspaceResult,
+    signal: AbortSignal,
+  ): Promise<AgentRunReport> {
+    let failure = '';
+    for (let tried = 1; tried <= PUSH_TRIES && !signal.aborted; tried += 1) {
+      try {
+        const pushed = await this.#deps.workspaces.push(workspace, remoteBranch);
+        return { ...report, result: { ...(report.result as object), workspace: { ...changes, pushed } } };
+      } catch (error) {
+        failure = (error as Error).message;
+        this.#deps.logger.warn({ err: error, branch: remoteBranch, tried }, 'could not push the change');
+        if (tried < PUSH_TRIES) await delay(PUSH_RETRY_MS * tried, undefined, { signal }).catch(() => {});
+      }
+    }
+    return {
+      ...report,
+      outcome: 'failed',
+      retryable: false,
+      evidence: { source: 'supervisor', signal: 'push', detail: failure || 'cancelled before the push' },
+      error: `the change is on branch ${changes.branch}, but pushing it as ${remoteBranch} failed: ${failure || 'cancelled'}`,
+    };
   }
 
   /** Memory for an agent that works in a workspace; nothing for drivers that run no agent. */

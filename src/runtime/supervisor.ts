@@ -16,6 +16,7 @@ import type { Config } from '../config/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
+import { gitHubGitCredentials, gitHubGitOrigin } from '../github/git-access.ts';
 import { GitHubClients } from '../github/client.ts';
 import { createGitHubQueue } from '../github/github-queue.ts';
 import { GitHubService } from '../github/github-service.ts';
@@ -236,14 +237,17 @@ export class Supervisor {
         now,
       });
       let github: GitHubService | undefined;
-      if (githubSettings) {
+      const githubClients =
+        githubSettings &&
+        new GitHubClients(githubSettings.auth, logger, (method, status) =>
+          metrics.observeGitHubRequest(method, status),
+        );
+      if (githubSettings && githubClients) {
         github = new GitHubService({
           db: database.db,
           boss: queue.boss,
           tasks,
-          clients: new GitHubClients(githubSettings.auth, logger, (method, status) =>
-            metrics.observeGitHubRequest(method, status),
-          ),
+          clients: githubClients,
           onDelivery: (event, result) => metrics.observeGitHubDelivery(event, result),
           webhookSecrets: githubSettings.webhookSecrets,
           requestChanges: config.GITHUB_REQUEST_CHANGES,
@@ -304,6 +308,14 @@ export class Supervisor {
           pool,
           tasks,
           repositoryPolicy,
+          ...(githubSettings && githubClients
+            ? {
+                github: {
+                  gitOrigin: gitHubGitOrigin(githubSettings.auth.apiUrl),
+                  credentials: gitHubGitCredentials(githubClients, githubSettings.auth.apiUrl),
+                },
+              }
+            : {}),
           taskTokens,
           apiUrl: () =>
             config.MEMORY_TOOLS === 'off'

@@ -23,7 +23,7 @@ import type { Database } from '../store/database.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { RepositoryPolicy } from '../workspace/repository-policy.ts';
 import { sweepPolicy } from '../workspace/sweep-policy.ts';
-import { type SweepPolicy, WorkspaceManager } from '../workspace/workspace-manager.ts';
+import { type GitCredentials, type SweepPolicy, WorkspaceManager } from '../workspace/workspace-manager.ts';
 
 /** The CLI's entry point, run by the pinned Node: agents start `supervisor mcp` with it. */
 const SUPERVISOR_ENTRY = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -42,6 +42,11 @@ export interface WorkerSetupOptions {
   tasks: TaskService;
   /** Checked again before a checkout: the setting may have tightened since the task was queued. */
   repositoryPolicy: RepositoryPolicy;
+  /**
+   * GitHub, when configured: `owner/repo` is fetched from its git origin unless REPOS_ROOT or
+   * GIT_BASE_URL says otherwise, with the credentials its App installation gives.
+   */
+  github?: { gitOrigin: string; credentials: GitCredentials };
   /** Signs the tokens agents' memory tools use. */
   taskTokens: TaskTokens;
   /** Where agents reach the API (undefined: no memory tools). */
@@ -71,7 +76,10 @@ export function setUpWorker(options: WorkerSetupOptions): {
     mirrorsDir,
     refreshMs: config.MIRROR_REFRESH_SECONDS * 1000,
     ...(config.REPOS_ROOT ? { reposRoot: resolve(config.REPOS_ROOT) } : {}),
-    ...(config.GIT_BASE_URL ? { gitBaseUrl: config.GIT_BASE_URL } : {}),
+    ...((config.GIT_BASE_URL ?? options.github?.gitOrigin)
+      ? { gitBaseUrl: config.GIT_BASE_URL ?? options.github?.gitOrigin }
+      : {}),
+    ...(options.github ? { gitCredentials: options.github.credentials } : {}),
     repositoryPolicy: options.repositoryPolicy,
     logger,
   });

@@ -410,6 +410,11 @@ export const githubTasks = pgTable(
     reviewUrl: text('review_url'),
     /** Keys (src/github/review.ts findingKey) of the findings this task's review posted. */
     postedFindings: jsonb('posted_findings').$type<string[]>().notNull().default([]),
+    /** The title when the task was started (a change task's pull request is named after it). */
+    title: text('title'),
+    /** The pull request a change task opened. */
+    pullNumber: integer('pull_number'),
+    pullUrl: text('pull_url'),
     createdAt: at('created_at').notNull(),
   },
   // One review per head commit of a pull request.

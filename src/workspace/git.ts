@@ -32,7 +32,7 @@ const GIT_ENV = {
 
 export function git(
   args: string[],
-  options: { cwd?: string; timeoutMs?: number; maxBytes?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; maxBytes?: number; env?: Record<string, string> } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -40,7 +40,7 @@ export function git(
       args,
       {
         cwd: options.cwd,
-        env: GIT_ENV,
+        env: options.env ? { ...GIT_ENV, ...options.env } : GIT_ENV,
         timeout: options.timeoutMs ?? 30_000,
         maxBuffer: options.maxBytes ?? 16 * 1024 * 1024,
         killSignal: 'SIGKILL',

@@ -52,6 +52,8 @@ export interface Workspace {
 
 export interface WorkspaceResult {
   branch: string;
+  /** Where the branch was pushed, when the task asked for that (`push_branch`). */
+  pushed?: { branch: string; commit: string };
   base_commit: string;
   head_commit: string;
   commits: Array<{ sha: string; subject: string }>;
@@ -62,8 +64,15 @@ export interface WorkspaceResult {
   diff_truncated: boolean;
 }
 
+/**
+ * Environment for git to fetch from and push to `url` with (credentials, as GIT_CONFIG_* entries,
+ * so they stay out of the command line and out of the mirror's config); undefined: none needed.
+ */
+export type GitCredentials = (url: string) => Promise<Record<string, string> | undefined>;
+
 export interface WorkspaceSettings extends SourceSettings {
   repositoryPolicy: RepositoryPolicy;
+  gitCredentials?: GitCredentials;
   workspacesDir: string;
   mirrorsDir: string;
   refreshMs: number;
@@ -117,6 +126,8 @@ export class WorkspaceManager {
   readonly #lastFetch = new Map<string, number>();
   /** Ref → commit per mirror, valid until the mirror is fetched again. */
   readonly #resolved = new Map<string, string>();
+  /** Mirror → the URL it was cloned from (for credentials). */
+  readonly #urls = new Map<string, string>();
   /** One git operation per mirror at a time: concurrent fetches and worktree adds fight over locks. */
   readonly #locks = new Map<string, Promise<unknown>>();
 
@@ -420,11 +431,15 @@ export class WorkspaceManager {
   async #mirror(url: string): Promise<string> {
     const name = createHash('sha1').update(url).digest('hex').slice(0, 16);
     const mirror = join(this.#settings.mirrorsDir, `${name}.git`);
+    this.#urls.set(mirror, url);
     await this.#locked(mirror, async () => {
       if (!existsSync(join(mirror, 'HEAD'))) {
         rmSync(mirror, { recursive: true, force: true });
         // `--` so a URL can never be read as an option (argument injection such as -u/--upload-pack).
-        await git(['clone', '--bare', '--quiet', '--', url, mirror], { timeoutMs: 300_000 });
+        await git(['clone', '--bare', '--quiet', '--', url, mirror], {
+          timeoutMs: 300_000,
+          ...(await this.#credentials(url)),
+        });
         await git([
           '--git-dir',
           mirror,
@@ -445,6 +460,7 @@ export class WorkspaceManager {
    * `refs/pull/<n>/head`, where a fork's commits are; a remote without them fetches nothing more).
    */
   async #fetch(mirror: string, options: { pulls?: boolean } = {}): Promise<void> {
+    const credentials = await this.#credentials(await this.#originOf(mirror));
     await git(
       [
         '--git-dir',
@@ -456,11 +472,49 @@ export class WorkspaceManager {
         '+refs/heads/*:refs/remotes/origin/*',
         ...(options.pulls ? ['+refs/pull/*/head:refs/remotes/origin/pull/*/head'] : []),
       ],
-      { timeoutMs: 300_000 },
+      { timeoutMs: 300_000, ...credentials },
     );
-    await git(['--git-dir', mirror, 'remote', 'set-head', 'origin', '--auto']).catch(() => undefined);
+    // Asks the remote which branch is its default: that needs the credentials too.
+    await git(['--git-dir', mirror, 'remote', 'set-head', 'origin', '--auto'], credentials).catch(
+      () => undefined,
+    );
     this.#lastFetch.set(mirror, Date.now());
     for (const key of this.#resolved.keys()) if (key.startsWith(`${mirror}\0`)) this.#resolved.delete(key);
+  }
+
+  /**
+   * Pushes a mutating task's branch to the repository it came from, as `remoteBranch`. Only a
+   * fast-forward: work someone else pushed to that branch is never overwritten.
+   */
+  async push(workspace: Workspace, remoteBranch: string): Promise<{ branch: string; commit: string }> {
+    const { mirror, branch } = workspace;
+    if (workspace.readOnly || !mirror || !branch) {
+      throw new WorkspaceError('only a change task’s branch can be pushed');
+    }
+    const origin = await this.#originOf(mirror);
+    const credentials = await this.#credentials(origin);
+    return this.#locked(mirror, async () => {
+      const commit = (await branchTip(mirror, branch))!;
+      await git(
+        ['--git-dir', mirror, 'push', '--quiet', '--', origin, `${commit}:refs/heads/${remoteBranch}`],
+        { timeoutMs: 300_000, ...credentials },
+      );
+      return { branch: remoteBranch, commit };
+    });
+  }
+
+  /** The URL a mirror was cloned from: remembered, or read back from its config after a restart. */
+  async #originOf(mirror: string): Promise<string> {
+    const known = this.#urls.get(mirror);
+    if (known) return known;
+    const url = (await git(['--git-dir', mirror, 'config', '--get', 'remote.origin.url'])).trim();
+    this.#urls.set(mirror, url);
+    return url;
+  }
+
+  async #credentials(url: string): Promise<{ env?: Record<string, string> }> {
+    const env = await this.#settings.gitCredentials?.(url);
+    return env ? { env } : {};
   }
 
   /** The commit a ref names: an upstream branch first, then a tag, a sha or a local branch. */

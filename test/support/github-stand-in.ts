@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   createHash,
   createHmac,
@@ -8,9 +9,12 @@ import {
   verify,
 } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { GIT_PATH, serveGit } from './git-http-backend.ts';
 
 /**
  * A loopback stand-in for the GitHub REST API, for tests of the GitHub App integration. It speaks
@@ -22,6 +26,11 @@ import { promisify } from 'node:util';
  * Error bodies copy GitHub's where we know them verbatim ("Bad credentials", "Line could not be
  * resolved", the JWT claim messages @octokit/auth-app matches on, the secondary rate limit text
  * @octokit/plugin-throttling matches on); the other 422 texts only say what was wrong.
+ *
+ * With `gitRoot`, it also serves the bare repositories there over git's smart HTTP protocol at
+ * `/<owner>/<repo>.git`, as GitHub (and an Enterprise Server, whose API is on the same host) does,
+ * to clients that authenticate with an installation token or the personal token; a pull request
+ * can then only be opened from a branch that was pushed there.
  */
 
 export type GitHubAuthKind = 'app-jwt' | 'installation' | 'token' | 'none';
@@ -104,6 +113,8 @@ export interface GitHubStandIn {
   /** Every request, in order, failed ones included. */
   calls: GitHubCall[];
   callsTo(method: string, pathPattern: RegExp): GitHubCall[];
+  /** Pull requests of a repository, those opened through the API included. */
+  pulls(owner: string, repo: string): StandInPullRequest[];
   /** Adds a pull request, or replaces the one with the same owner/repo/number. */
   addPullRequest(pr: StandInPullRequest): void;
   /** An issue (numbers are shared with pull requests, as on GitHub). */
@@ -131,6 +142,8 @@ export interface GitHubStandInOptions {
   botLogin?: string;
   /** The login behind the personal token. @defaultValue `'supervisor-user'` */
   userLogin?: string;
+  /** A directory of bare repositories, `<owner>/<repo>.git`, served over git's HTTP protocol. */
+  gitRoot?: string;
 }
 
 /** Signs a webhook body the way GitHub does: `sha256=` + hex HMAC-SHA256 of the raw body with the secret. */
@@ -391,6 +404,36 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return state;
   };
   const fileKey = (ref: string, path: string) => `${ref}\0${path}`;
+  const gitRepository = (owner: string, repo: string): string | undefined => {
+    const dir = options.gitRoot && join(options.gitRoot, owner, `${repo}.git`);
+    return dir && existsSync(dir) ? dir : undefined;
+  };
+  const branchTip = (gitDir: string, branch: string): string | undefined => {
+    try {
+      return execFileSync('git', [
+        '--git-dir',
+        gitDir,
+        'rev-parse',
+        '--verify',
+        '--quiet',
+        `refs/heads/${branch}`,
+      ])
+        .toString()
+        .trim();
+    } catch {
+      return undefined;
+    }
+  };
+  /** Git over HTTP takes Basic auth: any user name with an installation token or the personal token. */
+  const gitAuth = (header: string | undefined): GitHubAuthKind => {
+    const match = /^basic +(\S+)$/i.exec(header ?? '');
+    if (!match) return 'none';
+    const password = Buffer.from(match[1]!, 'base64')
+      .toString('utf8')
+      .replace(/^[^:]*:/, '');
+    if ((installationTokens.get(password) ?? 0) > Date.now()) return 'installation';
+    return password === personalToken ? 'token' : 'none';
+  };
 
   const authenticate = (header: string | undefined): { kind: GitHubAuthKind; jwtProblem?: string } => {
     const match = /^(bearer|token) +(\S+)$/i.exec(header ?? '');
@@ -455,6 +498,28 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return json(200, pullJson(pr));
   };
 
+  const getRepository = ({ params }: Request): Reply => {
+    const [owner = '', repo = ''] = params;
+    return json(200, {
+      name: repo,
+      full_name: `${owner}/${repo}`,
+      owner: { login: owner },
+      private: true,
+      default_branch: 'main',
+      html_url: `https://github.com/${owner}/${repo}`,
+    });
+  };
+
+  /** `?head=owner:branch` and `?state=open|closed|all` filter, as on GitHub (all opened here stay open). */
+  const listPulls = ({ params, query }: Request): Reply => {
+    const [owner = '', repo = ''] = params;
+    const head = query.head?.replace(/^[^:]+:/, '');
+    const pulls = [...repoState(owner, repo).pulls.values()].filter(
+      (pr) => (head === undefined || pr.head.ref === head) && query.state !== 'closed',
+    );
+    return json(200, pulls.map(pullJson));
+  };
+
   const createPull = ({ params, body, actor }: Request): Reply => {
     const [owner = '', repo = ''] = params;
     for (const field of ['title', 'head', 'base'] as const) {
@@ -468,6 +533,23 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         return unprocessable(`A pull request already exists for ${owner}:${head}.`);
       }
     }
+    // A served repository must have both branches, as on GitHub.
+    const served = gitRepository(owner, repo);
+    const headSha = served ? branchTip(served, head) : randomBytes(20).toString('hex');
+    const baseSha = served ? branchTip(served, base) : randomBytes(20).toString('hex');
+    for (const [field, sha] of [
+      ['head', headSha],
+      ['base', baseSha],
+    ] as const) {
+      if (!sha) {
+        return json(422, {
+          message: 'Validation Failed',
+          errors: [{ resource: 'PullRequest', field, code: 'invalid' }],
+          documentation_url: DOCS,
+          status: '422',
+        });
+      }
+    }
     const number = Math.max(0, ...state.pulls.keys(), ...state.comments.map((c) => c.number)) + 1;
     const pr: StandInPullRequest = {
       owner,
@@ -476,9 +558,11 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       title: body.title as string,
       body: isString(body.body) ? body.body : null,
       draft: body.draft === true,
-      head: { ref: head, sha: randomBytes(20).toString('hex') },
-      base: { ref: base, sha: randomBytes(20).toString('hex') },
-      diff: '',
+      head: { ref: head, sha: headSha! },
+      base: { ref: base, sha: baseSha! },
+      diff: served
+        ? execFileSync('git', ['--git-dir', served, 'diff', `${baseSha}...${headSha}`]).toString()
+        : '',
       user: actor,
     };
     state.pulls.set(number, pr);
@@ -822,6 +906,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('POST', `/app/installations/${SEGMENT}/access_tokens`, 'app', createAccessToken),
     route('GET', '/app', 'app', () => json(200, { id: appId, slug: 'supervisor', name: 'Supervisor' })),
     route('GET', `${REPO}/installation`, 'app', () => json(200, { id: installationId, app_id: appId })),
+    route('GET', REPO, 'user', getRepository),
+    route('GET', `${REPO}/pulls`, 'user', listPulls),
     route('GET', `${REPO}/pulls/(\\d+)`, 'user', getPull),
     route('POST', `${REPO}/pulls`, 'user', createPull),
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
@@ -937,6 +1023,30 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   };
 
   const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+    if (options.gitRoot && GIT_PATH.test(path)) {
+      const auth = gitAuth(request.headers.authorization);
+      const call: GitHubCall = {
+        method: request.method ?? 'GET',
+        path,
+        query: {},
+        headers: {},
+        body: undefined,
+        status: 200,
+        auth,
+      };
+      calls.push(call);
+      if (auth === 'none') {
+        call.status = 401;
+        response.writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-type': 'text/plain' });
+        response.end(
+          'Invalid username or token. Password authentication is not supported for Git operations.\n',
+        );
+        return;
+      }
+      serveGit(options.gitRoot, request, response, auth === 'installation' ? botLogin : userLogin);
+      return;
+    }
     answer(request).then(
       ({ reply, call }) => {
         calls.push(call);
@@ -958,6 +1068,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     calls,
     callsTo: (method, pathPattern) =>
       calls.filter((call) => call.method === method.toUpperCase() && pathPattern.test(call.path)),
+    pulls: (owner, repo) => [...repoState(owner, repo).pulls.values()],
     addIssue: (issue) => {
       repoState(issue.owner, issue.repo).issues.set(issue.number, issue);
     },
