@@ -51,6 +51,26 @@ describe('the pull-request loop on GitHub', () => {
     return { root, base, commit };
   };
 
+  /** `acme/<name>` only on "GitHub": cloned from, and pushed to, the stand-in over HTTP. */
+  const servedRepository = (name: string) => {
+    const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const remote = join(gitRoot, 'acme', `${name}.git`);
+    mkdirSync(dirname(remote), { recursive: true });
+    execFileSync('git', ['clone', '--quiet', '--bare', source.path, remote]);
+    const remoteGit = (...args: string[]) =>
+      execFileSync('git', ['--git-dir', remote, ...args])
+        .toString()
+        .trim();
+    return { source, remote, remoteGit };
+  };
+  const fixSteps = (closing: string) => [
+    steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+    steps.toolUse([
+      { name: 'Edit', input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' } },
+    ]),
+    steps.text(closing),
+  ];
+
   const start = async (key: string, env: Record<string, string> = {}) =>
     suite.start({
       env: {
@@ -571,11 +591,7 @@ describe('the pull-request loop on GitHub', () => {
   }, 180_000);
 
   it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened', async () => {
-    // `acme/tools` exists only on "GitHub": it is cloned from, and pushed to, the stand-in.
-    const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
-    const remote = join(gitRoot, 'acme', 'tools.git');
-    mkdirSync(dirname(remote), { recursive: true });
-    execFileSync('git', ['clone', '--quiet', '--bare', source.path, remote]);
+    const { source, remoteGit } = servedRepository('tools');
     github.addIssue({
       owner: 'acme',
       repo: 'tools',
@@ -586,13 +602,7 @@ describe('the pull-request loop on GitHub', () => {
     github.setPermission('acme', 'tools', 'writer', 'write');
     github.setPermission('acme', 'tools', 'triager', 'triage');
     const key = `sk-github-fix-${Date.now()}`;
-    suite.model.script(key, [
-      steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
-      steps.toolUse([
-        { name: 'Edit', input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' } },
-      ]),
-      steps.text('Fixed add(): it subtracted. Thanks @writer for the report.'),
-    ]);
+    suite.model.script(key, fixSteps('Fixed add(): it subtracted. Thanks @writer for the report.'));
     // No REPOS_ROOT or GIT_BASE_URL: `acme/tools` is fetched from GitHub's own git host.
     const test = await start(key);
     const event = (login: string, body: string) => ({
@@ -633,10 +643,6 @@ describe('the pull-request loop on GitHub', () => {
     // The agent's words are quoted, not a ping.
     expect(pull!.body).toContain('Thanks @\u200bwriter for the report.');
     // The branch on the remote: one commit on top of main, with the agent's change.
-    const remoteGit = (...args: string[]) =>
-      execFileSync('git', ['--git-dir', remote, ...args])
-        .toString()
-        .trim();
     expect(remoteGit('rev-list', '--count', `main..${branch}`)).toBe('1');
     expect(remoteGit('show', `${branch}:calc.js`)).toBe('exports.add = (a, b) => a + b;');
     expect(pull!.head.sha).toBe(remoteGit('rev-parse', branch));
@@ -667,5 +673,45 @@ describe('the pull-request loop on GitHub', () => {
     await deliver(test, 'issue_comment', asked);
     expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
     expect(github.pulls('acme', 'tools')).toHaveLength(1);
+  }, 180_000);
+
+  it('says on the issue that a change could not be pushed, and opens no pull request', async () => {
+    const { remoteGit } = servedRepository('gadgets');
+    github.addIssue({ owner: 'acme', repo: 'gadgets', number: 4, title: 'Sum', body: 'Add numbers.' });
+    github.setPermission('acme', 'gadgets', 'writer', 'write');
+    const key = `sk-github-push-refused-${Date.now()}`;
+    suite.model.script(key, fixSteps('Implemented.'));
+    const test = await start(key);
+    const id = randomUUID();
+    // Someone already pushed work to the branch this task would push to: it is not overwritten.
+    const branch = `supervisor/implement-4-label-${id.slice(0, 8)}`;
+    remoteGit('branch', branch, 'main');
+    const theirs = remoteGit('commit-tree', '-p', 'main', '-m', 'theirs', `main^{tree}`);
+    remoteGit('update-ref', `refs/heads/${branch}`, theirs);
+    await deliver(
+      test,
+      'issues',
+      {
+        action: 'labeled',
+        installation: { id: github.installationId },
+        repository: { full_name: 'acme/gadgets' },
+        issue: { number: 4 },
+        label: { name: 'supervisor:implement' },
+        sender: { login: 'writer', type: 'User' },
+      },
+      { id },
+    );
+    await expect
+      .poll(() => github.issueComments('acme', 'gadgets', 4).at(-1)?.body ?? '', { timeout: 120_000 })
+      .toContain('❌ Failed');
+    const comment = github.issueComments('acme', 'gadgets', 4).at(-1)!.body;
+    expect(comment).toContain(`but pushing it as ${branch} failed`);
+    expect(comment).toContain('has commits this change does not (someone else pushed to it)');
+    expect(remoteGit('rev-parse', branch)).toBe(theirs);
+    expect(github.pulls('acme', 'gadgets')).toEqual([]);
+    const task = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items[0];
+    expect(task).toMatchObject({ type: 'FEATURE', status: 'failed', outcome: 'failed' });
+    // Not retried: the agent ran once.
+    expect(suite.model.requests((r) => r.credential === key)).toHaveLength(3);
   }, 180_000);
 });

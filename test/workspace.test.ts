@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RepositoryPolicy } from '../src/workspace/repository-policy.ts';
@@ -111,6 +111,64 @@ describe('workspaces', () => {
       encoding: 'utf8',
     }).trim();
     expect(tip).toBe(done!.head_commit);
+  });
+
+  it('pushes a task’s branch to its source as a fast-forward only, with the credentials given for its URL', async () => {
+    const source = createSourceRepo({ 'a.txt': 'base\n' });
+    const remote = mkdtempSync(join(tmpdir(), 'remote-'));
+    dirs.push(remote);
+    execFileSync('git', ['clone', '--quiet', '--bare', source.path, remote]);
+    const asked: string[] = [];
+    const workspaces = manager();
+    const withCredentials = new WorkspaceManager({
+      workspacesDir: join(remote, '..', `${basename(remote)}-workspaces`),
+      mirrorsDir: join(remote, '..', `${basename(remote)}-mirrors`),
+      refreshMs: 0,
+      logger: pino({ level: 'silent' }),
+      repositoryPolicy: { schemes: ['file'], hosts: [] },
+      // Harmless configuration, so the test sees git was run with what the function gave.
+      gitCredentials: async (url) => {
+        asked.push(url);
+        return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'core.askPass', GIT_CONFIG_VALUE_0: 'true' };
+      },
+    });
+    dirs.push(
+      join(remote, '..', `${basename(remote)}-workspaces`),
+      join(remote, '..', `${basename(remote)}-mirrors`),
+    );
+    const task = { id: id(9), type: 'BUG_FIX' as const, payload: { repository: remote, description: 'x' } };
+    const first = await withCredentials.prepare(task, attempt(91));
+    writeFileSync(join(first.dir, 'a.txt'), 'fixed\n');
+    const done = await withCredentials.collect(first, task);
+    expect(await withCredentials.push(first, 'fix/a')).toEqual({
+      branch: 'fix/a',
+      commit: done!.head_commit,
+    });
+    const remoteTip = () =>
+      execFileSync('git', ['--git-dir', remote, 'rev-parse', 'fix/a'], { encoding: 'utf8' }).trim();
+    expect(remoteTip()).toBe(done!.head_commit);
+    // Clone, fetch and push each asked for the source's credentials.
+    expect(new Set(asked)).toEqual(new Set([remote]));
+    expect(asked.length).toBeGreaterThanOrEqual(3);
+
+    // Someone else moves the pushed branch; the next attempt's push is refused, theirs kept.
+    const other = createSourceRepo({ 'b.txt': 'theirs\n' });
+    execFileSync('git', ['-C', other.path, 'push', '--quiet', '--force', remote, 'HEAD:refs/heads/fix/a']);
+    const theirs = remoteTip();
+    const second = await withCredentials.prepare(task, attempt(92));
+    writeFileSync(join(second.dir, 'a.txt'), 'fixed again\n');
+    await withCredentials.collect(second, task);
+    await expect(withCredentials.push(second, 'fix/a')).rejects.toThrow(
+      'the remote branch fix/a has commits this change does not (someone else pushed to it): left as it was',
+    );
+    expect(remoteTip()).toBe(theirs);
+
+    // A read-only workspace has no branch to push.
+    const review = await workspaces.prepare(
+      { id: id(10), type: 'CODE_ANALYSIS', payload: { repository: source.path } },
+      attempt(100),
+    );
+    await expect(workspaces.push(review, 'x')).rejects.toThrow(/only a change task’s branch can be pushed/);
   });
 
   it('removes read-only worktrees after the attempt; the sweep keeps what is needed and the branches of existing tasks', async () => {

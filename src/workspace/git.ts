@@ -1,16 +1,20 @@
 import { execFile } from 'node:child_process';
 
+const DIRECTORY_OPTIONS = new Set(['--git-dir', '--work-tree', '-C']);
+
 /** git commands run by the supervisor itself (never by an agent). Arguments are arrays, never a shell string. */
 export class GitError extends Error {
   readonly stderr: string;
   constructor(args: string[], stderr: string, options: { cause?: unknown } = {}) {
-    super(
-      `git ${args
-        .filter((a) => !a.startsWith('--git-dir'))
-        .slice(0, 3)
-        .join(' ')} failed: ${stderr.trim().split('\n').slice(-2).join(' ') || 'no output'}`,
-      options,
+    // The command without the directories it ran on, and what git said without its hints.
+    const command = args.filter(
+      (arg, i) => !DIRECTORY_OPTIONS.has(arg) && !DIRECTORY_OPTIONS.has(args[i - 1]!),
     );
+    const said = stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.trim() && !line.startsWith('hint:'));
+    super(`git ${command.slice(0, 3).join(' ')} failed: ${said.slice(-2).join(' ') || 'no output'}`, options);
     this.name = 'GitError';
     this.stderr = stderr;
   }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMutatingTaskType, type TaskPayload, type TaskType } from '../core/task-types.ts';
-import { git } from './git.ts';
+import { GitError, git } from './git.ts';
 import { type RepositoryPolicy, repositoryRefusal } from './repository-policy.ts';
 import { resolveRepository, type SourceSettings } from './repository-source.ts';
 
@@ -498,7 +498,15 @@ export class WorkspaceManager {
       await git(
         ['--git-dir', mirror, 'push', '--quiet', '--', origin, `${commit}:refs/heads/${remoteBranch}`],
         { timeoutMs: 300_000, ...credentials },
-      );
+      ).catch((error: unknown) => {
+        if (error instanceof GitError && /\[rejected\]|non-fast-forward|fetch first/.test(error.stderr)) {
+          throw new WorkspaceError(
+            `the remote branch ${remoteBranch} has commits this change does not (someone else pushed to it): left as it was`,
+            { cause: error },
+          );
+        }
+        throw error;
+      });
       return { branch: remoteBranch, commit };
     });
   }
