@@ -33,6 +33,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/tasks/{id}/events': 'viewer',
   'POST /api/v1/tasks/{id}/cancel': 'submitter',
   'POST /api/v1/tasks/{id}/retry': 'submitter',
+  'GET /api/v1/tasks/{id}/messages': 'viewer',
+  'POST /api/v1/tasks/{id}/messages': 'submitter',
   'GET /api/v1/agents': 'viewer',
   'GET /api/v1/agents/quota/status': 'viewer',
   'POST /api/v1/agents/{id}/pause': 'operator',
@@ -206,6 +208,14 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
     const other = await cancelAs(tokens.submitter2);
     expect(other.statusCode).toBe(403);
     expect(other.json().error.message).toContain('submitted by someone else');
+    const message = await inject({
+      method: 'POST',
+      url: `/api/v1/tasks/${taskId}/messages`,
+      headers: bearer(tokens.submitter2),
+      payload: { text: 'also check the tests' },
+    });
+    expect(message.statusCode).toBe(403);
+    expect(message.json().error.message).toContain('submitted by someone else');
     const task = (
       await inject({ method: 'GET', url: `/api/v1/tasks/${taskId}`, headers: bearer(tokens.viewer) })
     ).json();

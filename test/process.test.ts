@@ -290,7 +290,7 @@ describe('the supervisor as a process', () => {
     expect(result.stdout).toContain('+  return a + b;');
   });
 
-  it('CLI: submit --wait, logs, tasks, show, cancel, retry, and its exit codes', async () => {
+  it('CLI: submit --wait, logs, tasks, show, cancel, retry, reply, and its exit codes', async () => {
     const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '50' });
     const env = { SUPERVISOR_URL: server.url };
     const dir = dataDir();
@@ -346,11 +346,23 @@ describe('the supervisor as a process', () => {
       env,
     );
     const id = later.stdout.trim();
+    const early = await runCli(['reply', id, 'hello'], env);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain(`task_in_progress: task ${id} is queued`);
     expect((await runCli(['cancel', id], env)).stdout.trim()).toBe(`${id} cancelled`);
     const cancelAgain = await runCli(['cancel', id], env);
     expect(cancelAgain.code).toBe(2);
     expect(cancelAgain.stderr).toContain('invalid_transition: cannot cancel a task that is cancelled');
     expect((await runCli(['retry', id], env)).stdout.trim()).toBe(`${id} queued`);
+    // A follow-up to a finished task runs it again, its words joined into one message.
+    const replied = await runCli(['reply', waitedId, 'explain', 'finding', '2', '--wait'], env);
+    expect(replied.code, replied.stderr).toBe(0);
+    expect(replied.stdout).toMatch(new RegExp(`^${waitedId} queued\n`));
+    expect(replied.stdout).toMatch(/\nstatus {5}succeeded \(outcome: succeeded\)\nattempts {3}2 /);
+    const thread = (await (await fetch(`${server.url}/api/v1/tasks/${waitedId}/messages`)).json()) as {
+      items: Array<{ text: string }>;
+    };
+    expect(thread.items.map((m) => m.text)).toEqual(['explain finding 2']);
 
     const bad = await runCli(['submit', '-t', 'BUG_FIX', '-r', 'o/r', '--priority', '11'], env);
     expect(bad.code).toBe(2);

@@ -4,7 +4,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
 import { TASK_TYPES } from '../core/task-types.ts';
-import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import type { AttemptTotals } from '../store/task-store.ts';
 
 /** Response shapes of the API. They validate what we send and produce the OpenAPI document. */
@@ -129,8 +129,40 @@ export const attemptSchema = z
   })
   .meta({ id: 'Attempt' });
 
+export const messageSchema = z
+  .object({
+    id: z.uuid(),
+    author: z.string(),
+    text: z.string(),
+    kind: z
+      .enum(['answer', 'follow_up'])
+      .describe('`answer`: to a run that did not succeed (its question); `follow_up`: to a succeeded result'),
+    run_base: z
+      .number()
+      .int()
+      .describe(
+        'The attempts the task had when the message was sent: the run it started numbers its attempts after this',
+      ),
+    created_at: timestamp,
+  })
+  .meta({ id: 'TaskMessage' });
+
+export const MESSAGE_MAX_CHARS = 20_000;
+
 export type TaskView = z.infer<typeof taskSchema>;
 export type AttemptView = z.infer<typeof attemptSchema>;
+export type MessageView = z.infer<typeof messageSchema>;
+
+export function messageView(message: TaskMessageRow): MessageView {
+  return {
+    id: message.id,
+    author: message.author,
+    text: message.text,
+    kind: message.kind,
+    run_base: message.runBase,
+    created_at: message.createdAt.toISOString(),
+  };
+}
 
 export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string[]): TaskView {
   const hasResult = task.resultText !== null || task.result !== null;

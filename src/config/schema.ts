@@ -270,6 +270,8 @@ export const configSchema = z.object({
   ECHO_DRIVER_DELAY_MS: intInRange(0, 3_600_000).default(200),
   /** Attempts a task gets for its own failures before it fails (infrastructure interruptions do not count). */
   TASK_MAX_ATTEMPTS: intInRange(1, 20).default(3),
+  /** Messages (answers, follow-ups) one task takes, at most: each starts a run of its own. */
+  TASK_MESSAGES_MAX: intInRange(0, 1000).default(10),
   /** How far back a `dedupe: true` submission looks for a task of the same content. */
   DEDUP_WINDOW_SECONDS: intInRange(1, 30 * 86_400).default(3600),
   /** Project memory a prompt may carry, in (estimated) tokens; 0 leaves memory out of prompts. */

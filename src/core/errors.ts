@@ -63,6 +63,18 @@ export const ERROR_CATALOGUE = {
     status: 409,
     fix: 'Retry the tasks listed in `details.dependencies` first, and this one once they have succeeded.',
   },
+  task_in_progress: {
+    status: 409,
+    fix: 'Wait until the task has finished (`details.status` says where it is), then send the message again.',
+  },
+  task_never_ran: {
+    status: 409,
+    fix: 'The task ended before an agent ran, so there is no session to continue: retry it (POST /api/v1/tasks/{id}/retry).',
+  },
+  message_limit: {
+    status: 409,
+    fix: 'The task has had TASK_MESSAGES_MAX messages (`details.limit`): submit a new task to go on, or raise the setting.',
+  },
   idempotency_key_reused: {
     status: 409,
     fix: 'Use a new Idempotency-Key for a different request, or resend the original body.',

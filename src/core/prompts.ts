@@ -220,3 +220,52 @@ function change(type: 'REFACTOR' | 'BUG_FIX' | 'FEATURE', p: ChangePayload, cont
       : []),
   ].join('\n');
 }
+
+/** A person's message to a task that ran before: it resumes the task's agent session. */
+export interface FollowUpMessage {
+  /**
+   * `answer`: to a run that did not succeed (it asked a question, say): the task goes on, and ends
+   * as its type asks. `follow_up`: after a success ("also add a test", "explain finding 2").
+   */
+  kind: 'answer' | 'follow_up';
+  author: string;
+  text: string;
+  /** The agent's session is resumed, so it remembers the task; otherwise it is told it again. */
+  resumed: boolean;
+  /** The run before's final text, for an agent that does not remember it. */
+  earlier?: string;
+}
+
+export function buildFollowUpPrompt(
+  type: TaskType,
+  payload: TaskPayload,
+  message: FollowUpMessage,
+  context: PromptContext,
+): Prompt {
+  const task = buildPrompt(type, payload, context);
+  const mutating = type === 'REFACTOR' || type === 'BUG_FIX' || type === 'FEATURE';
+  const intro =
+    message.kind === 'answer'
+      ? `${message.author} answers your last message. Go on with the task using it, and finish the task as it asks.`
+      : mutating
+        ? `${message.author} sends a follow-up about this task, which you finished. Do what it asks within the task's ` +
+          'scope, in the same working tree: leave your changes there as before, and end with a short summary of what you changed.'
+        : `${message.author} sends a follow-up about this task, which you finished. Answer it in plain words; change no file.`;
+  const recap = message.resumed
+    ? []
+    : [
+        'You worked on this task before, in a session that cannot be resumed here. The task was:',
+        '',
+        task.text,
+        '',
+        ...(message.earlier
+          ? ['Your last message was:', fence('earlier-answer', message.earlier, context.nonce), '']
+          : []),
+      ];
+  return {
+    appendSystemPrompt: task.appendSystemPrompt,
+    // An answer lets the task finish as its type asks; a follow-up is answered in words.
+    ...(message.kind === 'answer' && task.jsonSchema ? { jsonSchema: task.jsonSchema } : {}),
+    text: [...recap, intro, fence('message', message.text, context.nonce)].join('\n'),
+  };
+}

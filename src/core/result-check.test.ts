@@ -33,6 +33,22 @@ describe('checkResult', () => {
       undefined,
     ],
     ['a change whose branch is unknown', { type: 'BUG_FIX', resultText: 'Fixed?' }, undefined],
+    [
+      'a follow-up to a review answered in words',
+      { type: 'PR_REVIEW', resultText: 'Finding 2 is about the retry loop.', followUp: true },
+      undefined,
+    ],
+    [
+      'a follow-up to a review answered with a question',
+      { type: 'PR_REVIEW', resultText: 'Which finding do you mean?', followUp: true },
+      'needs_input',
+    ],
+    ['a follow-up to an analysis with no text', { type: 'CODE_ANALYSIS', followUp: true }, 'no_result'],
+    [
+      'a follow-up to a fix that changed nothing on a branch that has nothing',
+      { type: 'BUG_FIX', filesChanged: 0, resultText: 'Explained.', followUp: true },
+      'no_change',
+    ],
   ];
 
   it.each(TABLE)('%s → %s', (_name, facts, outcome) => {

@@ -17,6 +17,10 @@ import { isMutatingTaskType, type TaskType } from './task-types.ts';
  * | mutating (refactor, bug fix, feature) | files changed on the branch against its base | `succeeded` |
  * | mutating | nothing changed, and the final text ends with a question | `needs_input` |
  * | mutating | nothing changed | `no_change` |
+ * | read-only, a follow-up after a success | a final text that is not a question | `succeeded` |
+ *
+ * A follow-up to a succeeded task ("explain finding 2") is answered in words, so a read-only one
+ * needs no structured output; a mutating one is judged by its branch as before.
  */
 
 export interface ResultFacts {
@@ -27,6 +31,8 @@ export interface ResultFacts {
   resultText?: string;
   /** For a mutating task: files changed on its branch against the base (undefined: not known). */
   filesChanged?: number;
+  /** The run answers a follow-up to a succeeded task. */
+  followUp?: boolean;
 }
 
 export interface ResultShortfall {
@@ -49,6 +55,7 @@ export function checkResult(facts: ResultFacts): ResultShortfall | undefined {
     });
   }
   if (isObject(facts.structuredOutput)) return undefined;
+  if (facts.followUp && facts.resultText?.trim() && !trailingQuestion(facts.resultText)) return undefined;
   return shortfall(facts, 'no_result', {
     evidence: { source: 'event', signal: 'result', field: 'structured_output', value: null },
     error:

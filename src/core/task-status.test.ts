@@ -33,6 +33,8 @@ const ALLOWED: Array<[TaskStatus, TaskEvent, TaskStatus]> = [
   ['parked', 'cancel', 'cancelled'],
   ['failed', 'manual_retry', 'queued'],
   ['cancelled', 'manual_retry', 'queued'],
+  ['succeeded', 'follow_up', 'queued'],
+  ['failed', 'follow_up', 'queued'],
 ];
 
 describe('task state machine', () => {
@@ -60,9 +62,13 @@ describe('task state machine', () => {
     const result = transition('succeeded', 'cancel');
     expect(result).toEqual({
       ok: false,
-      reason: 'cannot cancel a task that is succeeded (succeeded is final)',
+      reason: 'cannot cancel a task that is succeeded (allowed from succeeded: follow_up)',
     });
-    expect(eventsFrom('failed')).toEqual(['manual_retry']);
+    expect(transition('cancelled', 'follow_up')).toEqual({
+      ok: false,
+      reason: 'cannot follow up a task that is cancelled (allowed from cancelled: manual_retry)',
+    });
+    expect(eventsFrom('failed')).toEqual(['manual_retry', 'follow_up']);
   });
 
   it('knows the terminal statuses', () => {

@@ -8,6 +8,7 @@
  *     │                 │ ├──schedule_retry──▶ retrying ──start──▶ running
  *     │                 │ └──park──────▶ parked ──wake──▶ queued
  *     └──cancel (from any non-terminal status)──▶ cancelled ──manual_retry──▶ queued
+ *   succeeded, failed ──follow_up──▶ queued   (a person's message resumes the task's session)
  *
  *   waiting ──release──▶ queued      (every dependency succeeded)
  *     ├──fail──▶ failed              (a dependency failed or was cancelled: outcome dependency_failed)
@@ -39,6 +40,7 @@ export const TASK_EVENTS = [
   'wake',
   'cancel',
   'manual_retry',
+  'follow_up',
 ] as const;
 export type TaskEvent = (typeof TASK_EVENTS)[number];
 
@@ -58,8 +60,8 @@ const TRANSITIONS: Record<TaskStatus, Partial<Record<TaskEvent, TaskStatus>>> = 
   },
   retrying: { start: 'running', park: 'parked', fail: 'failed', cancel: 'cancelled' },
   parked: { wake: 'queued', start: 'running', fail: 'failed', cancel: 'cancelled' },
-  succeeded: {},
-  failed: { manual_retry: 'queued' },
+  succeeded: { follow_up: 'queued' },
+  failed: { manual_retry: 'queued', follow_up: 'queued' },
   cancelled: { manual_retry: 'queued' },
 };
 

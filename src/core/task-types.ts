@@ -174,7 +174,9 @@ const submissionOptions = {
     .min(1)
     .max(7 * 86_400)
     .optional()
-    .describe('Wall-clock limit of the whole task, from its first start'),
+    .describe(
+      'Wall-clock limit of a run of the task, from its first start (a retry or a message starts a new run)',
+    ),
   // Optional rather than defaulting to false: a default would enter the idempotency request hash
   // and turn replays of requests stored before this option existed into 409s.
   dedupe: z

@@ -15,7 +15,8 @@ import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { Db, Tx } from '../store/database.ts';
 import * as leases from '../store/lease-store.ts';
-import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import { messageOfRun } from '../store/message-store.ts';
+import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
 import { recordStatusChange } from '../tasks/status-change.ts';
 import { type BatchMember, joinBatch } from './batch-join.ts';
@@ -66,6 +67,8 @@ export type BeginResult =
       budget: { spentUsd: number; elapsedMs: number };
       /** Other tasks running as items of this attempt's agent session (batching); usually none. */
       batch: BatchMember[];
+      /** The person's message this run answers (a follow-up), if one started it. */
+      message?: TaskMessageRow;
     }
   /** `recheck`: waiting for a free slot; call `recheckWaiting` once the wait is committed. */
   | { kind: 'skip'; reason: string; recheck?: boolean };
@@ -219,18 +222,22 @@ export class AttemptLifecycle {
         },
       });
       events.push(...(await this.#recordStatus(tx, running, now)));
-      const batch = await joinBatch(
-        tx,
-        { task: running, attempt, statusBefore: current.status },
-        {
-          leaseExpiresAt: attempt.leaseExpiresAt!,
-          size: this.#deps.batchSize ?? 1,
-          sharedSubmitters: this.#deps.batchSharedSubmitters ?? [],
-          admit: (companion, agentId, session) =>
-            this.#deps.pool.admitCompanion(tx, companion, agentId, session, now),
-        },
-        now,
-      );
+      const message = await messageOfRun(tx, taskId, current.retryBaseAttempt);
+      // A follow-up continues one task's session: it shares it with no other task.
+      const batch = message
+        ? { members: [], events: [] }
+        : await joinBatch(
+            tx,
+            { task: running, attempt, statusBefore: current.status },
+            {
+              leaseExpiresAt: attempt.leaseExpiresAt!,
+              size: this.#deps.batchSize ?? 1,
+              sharedSubmitters: this.#deps.batchSharedSubmitters ?? [],
+              admit: (companion, agentId, session) =>
+                this.#deps.pool.admitCompanion(tx, companion, agentId, session, now),
+            },
+            now,
+          );
       events.push(...batch.events);
       const budget = {
         spentUsd,
@@ -244,6 +251,7 @@ export class AttemptLifecycle {
         session: record.session,
         budget,
         batch: batch.members,
+        ...(message ? { message } : {}),
       } as const;
     });
     this.#deps.bus.publish(events);

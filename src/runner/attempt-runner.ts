@@ -13,11 +13,11 @@ import type {
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import { buildBatchPrompt } from '../core/batch-prompt.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
-import { buildPrompt, type PromptContext } from '../core/prompts.ts';
+import { buildFollowUpPrompt, buildPrompt, type PromptContext } from '../core/prompts.ts';
 import { checkResult } from '../core/result-check.ts';
 import type { TaskType } from '../core/task-types.ts';
 import type { AttemptMemory, RunMemory } from '../memory/run-memory.ts';
-import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import {
   type Workspace,
   WorkspaceError,
@@ -57,6 +57,8 @@ export interface AttemptInput {
    * key, so `task`'s workspace serves them all. The prompt lists `task` first, then these.
    */
   batch?: TaskRow[];
+  /** The person's message this run answers: the prompt is the message, in the resumed session. */
+  message?: TaskMessageRow;
   signal: AbortSignal;
   emit(events: AgentEvent[]): Promise<void>;
   onSpawn?(pid: number): void;
@@ -131,13 +133,27 @@ export class AttemptRunner {
         ...(workspace.note ? { note: workspace.note } : {}),
         ...(memory.section ? { memory: memory.section } : {}),
       };
-      const prompt = input.batch?.length
-        ? buildBatchPrompt(
+      const { message } = input;
+      const prompt = message
+        ? buildFollowUpPrompt(
             task.type,
-            [task, ...input.batch].map((item) => item.payload),
+            task.payload,
+            {
+              kind: message.kind,
+              author: message.author,
+              text: message.text,
+              resumed: input.session.resumed,
+              ...(message.earlier ? { earlier: message.earlier } : {}),
+            },
             context,
           )
-        : buildPrompt(task.type, task.payload, context);
+        : input.batch?.length
+          ? buildBatchPrompt(
+              task.type,
+              [task, ...input.batch].map((item) => item.payload),
+              context,
+            )
+          : buildPrompt(task.type, task.payload, context);
       const report = await this.#deps.driver.run({
         taskId: task.id,
         attemptId: attempt.id,
@@ -181,7 +197,9 @@ export class AttemptRunner {
       const delivered = changes
         ? { ...withCommit, result: { ...(report.result as object | undefined), workspace: changes } }
         : withCommit;
-      const settled = this.#deps.driver.usesWorkspace ? settle(task.type, delivered, changes) : delivered;
+      const settled = this.#deps.driver.usesWorkspace
+        ? settle(task.type, delivered, changes, message?.kind === 'follow_up')
+        : delivered;
       const pushBranch = (task.payload as { push_branch?: string }).push_branch;
       if (settled.outcome !== 'succeeded' || !changes || !pushBranch) return settled;
       return await this.#push(workspace, pushBranch, settled, changes, signal);
@@ -262,10 +280,12 @@ function settle(
   type: TaskType,
   report: AgentRunReport,
   changes: WorkspaceResult | undefined,
+  followUp: boolean,
 ): AgentRunReport {
   if (report.outcome !== 'succeeded') return report;
   const shortfall = checkResult({
     type,
+    followUp,
     structuredOutput: (report.result as { structured_output?: unknown } | undefined)?.structured_output,
     ...(report.resultText !== undefined ? { resultText: report.resultText } : {}),
     ...(changes ? { filesChanged: changes.files_changed } : {}),

@@ -231,6 +231,7 @@ export class Supervisor {
         queue,
         bus,
         defaultMaxAttempts: config.TASK_MAX_ATTEMPTS,
+        messagesPerTask: config.TASK_MESSAGES_MAX,
         dedupWindowSeconds: config.DEDUP_WINDOW_SECONDS,
         batching: { size: config.BATCH_SIZE, intervalSeconds: config.BATCH_INTERVAL_SECONDS },
         repositoryPolicy,

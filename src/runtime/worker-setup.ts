@@ -152,9 +152,11 @@ export function setUpWorker(options: WorkerSetupOptions): {
     now: options.now,
   });
 
-  const policy = sweepPolicy(database.db, options.now, config.WORKSPACE_RETENTION_HOURS * 3600_000);
+  const retentionMs = config.WORKSPACE_RETENTION_HOURS * 3600_000;
+  const policy = sweepPolicy(database.db, options.now, retentionMs);
+  const sessionPolicy = sweepPolicy(database.db, options.now, retentionMs, { everyType: true });
   const sweep = () =>
-    Promise.all([workspaces.sweep(policy), sweepSessions(sessionsDir, policy)])
+    Promise.all([workspaces.sweep(policy), sweepSessions(sessionsDir, sessionPolicy)])
       .then(([removed, sessions]) => {
         if (removed || sessions)
           logger.info({ removed, sessions }, 'removed workspaces and agent state no longer needed');

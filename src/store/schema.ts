@@ -109,6 +109,31 @@ export const tasks = pgTable(
   ],
 );
 
+/**
+ * People's messages to a task that ran before: an answer to its question, or a follow-up to its
+ * result. Each starts a run of the task (its attempts numbered after `run_base`) that resumes the
+ * task's agent session.
+ */
+export const taskMessages = pgTable(
+  'task_messages',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    author: text('author').notNull(),
+    text: text('text').notNull(),
+    /** `answer` (to a run that did not succeed) or `follow_up` (to a success). */
+    kind: text('kind').$type<'answer' | 'follow_up'>().notNull(),
+    /** The task's final text (or question) when it was sent: told again to an agent that cannot resume. */
+    earlier: text('earlier'),
+    /** The task's attempts when it was sent: its run's attempts are numbered after this. */
+    runBase: integer('run_base').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('task_messages_task_idx').on(t.taskId, t.runBase)],
+);
+
 export const taskAttempts = pgTable(
   'task_attempts',
   {
@@ -424,6 +449,7 @@ export const githubTasks = pgTable(
 export type TaskRow = typeof tasks.$inferSelect;
 export type SubmissionRow = typeof submissions.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
+export type TaskMessageRow = typeof taskMessages.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;

@@ -7,14 +7,15 @@ import { canonicalJson } from '../core/canonical-json.ts';
 import { type DagProblem, dependencyVerdict, planDag } from '../core/dag.ts';
 import { AppError } from '../core/errors.ts';
 import { taskFingerprint } from '../core/fingerprint.ts';
-import { eventsFrom, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
+import { eventsFrom, isTerminal, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
 import type { BatchSubmission, BatchTaskSubmission, TaskSubmission } from '../core/task-types.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
-import type { AttemptRow, TaskRow } from '../store/schema.ts';
+import { countMessages, insertMessage, listMessages } from '../store/message-store.ts';
+import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
@@ -116,6 +117,7 @@ export class TaskService {
   readonly #dedupWindowSeconds: number;
   readonly #repositoryPolicy: RepositoryPolicy;
   readonly #batching: BatchingSettings;
+  readonly #messagesPerTask: number;
   readonly #now: () => Date;
 
   constructor(deps: {
@@ -128,8 +130,11 @@ export class TaskService {
     repositoryPolicy: RepositoryPolicy;
     /** Default: batching off. */
     batching?: BatchingSettings;
+    /** Messages a task takes, at most (TASK_MESSAGES_MAX). Default 10. */
+    messagesPerTask?: number;
     now?: () => Date;
   }) {
+    this.#messagesPerTask = deps.messagesPerTask ?? 10;
     this.#db = deps.db;
     this.#batching = deps.batching ?? { size: 1, intervalSeconds: 0 };
     this.#repositoryPolicy = deps.repositoryPolicy;
@@ -488,21 +493,6 @@ export class TaskService {
       await requireDependenciesSucceeded(tx, id);
       const now = this.#now();
       const attempts = await store.listAttempts(tx, id);
-      const jobId = await this.#queue.dispatch(tx, id, { priority: task.priority });
-      const updated = await store.updateTask(tx, id, {
-        status: to,
-        dispatchJobId: jobId,
-        retryBaseAttempt: attempts.length,
-        runAfter: null,
-        outcome: null,
-        error: null,
-        question: null,
-        resultText: null,
-        result: null,
-        cancelRequestedAt: null,
-        finishedAt: null,
-        updatedAt: now,
-      });
       await appendAudit(tx, {
         at: now,
         actor: actor.name,
@@ -510,12 +500,105 @@ export class TaskService {
         taskId: id,
         details: { previousStatus: task.status, ...origin(actor) },
       });
-      // Its batch is open again: a new summary follows when the retried task ends.
-      if (task.submissionId) await reopenSubmission(tx, task.submissionId);
-      return { task: updated, events: await recordStatusChange(tx, updated, this.#queue, now) };
+      return this.#runAgain(tx, task, to, attempts.length, now);
     });
     this.#bus.publish(events);
     return task;
+  }
+
+  /**
+   * A person's message to a task that has run: an answer to the question it stopped on (or to
+   * another failure), or a follow-up to its result. The task is queued again, and its next run
+   * resumes the agent's session with the message; earlier attempts and their results are kept.
+   */
+  async sendMessage(
+    id: string,
+    text: string,
+    actor: Actor,
+  ): Promise<{ message: TaskMessageRow; task: TaskRow }> {
+    const { message, task, events } = await this.#db.transaction(async (tx) => {
+      const task = await lockTask(tx, id);
+      if (!isTerminal(task.status)) {
+        throw new AppError(
+          'task_in_progress',
+          `task ${id} is ${task.status}: send the message once it has finished`,
+          { status: task.status },
+        );
+      }
+      const to = allowed(task, 'follow_up');
+      const attempts = await store.listAttempts(tx, id);
+      if (attempts.length === 0) {
+        throw new AppError(
+          'task_never_ran',
+          `task ${id} ended ${task.outcome ?? task.status} before an agent ran, so there is no session to continue: retry it instead`,
+        );
+      }
+      const sent = await countMessages(tx, id);
+      if (sent >= this.#messagesPerTask) {
+        throw new AppError(
+          'message_limit',
+          `task ${id} has had its ${sent} messages (TASK_MESSAGES_MAX): submit a new task to go on`,
+          { limit: this.#messagesPerTask },
+        );
+      }
+      const now = this.#now();
+      const message = await insertMessage(tx, {
+        id: randomUUID(),
+        taskId: id,
+        author: actor.name,
+        text,
+        kind: task.status === 'succeeded' ? 'follow_up' : 'answer',
+        earlier: task.resultText ?? task.question,
+        runBase: attempts.length,
+        createdAt: now,
+      });
+      await appendAudit(tx, {
+        at: now,
+        actor: actor.name,
+        action: 'task.message_sent',
+        taskId: id,
+        details: { message: message.id, kind: message.kind, previousStatus: task.status, ...origin(actor) },
+      });
+      return { message, ...(await this.#runAgain(tx, task, to, attempts.length, now)) };
+    });
+    this.#bus.publish(events);
+    return { message, task };
+  }
+
+  /** A task's messages, oldest first. */
+  async messages(id: string): Promise<TaskMessageRow[]> {
+    await this.get(id);
+    return listMessages(this.#db, id);
+  }
+
+  /** Queues a finished task for a new run, whose attempts are numbered after `runBase`. */
+  async #runAgain(
+    tx: Tx,
+    task: TaskRow,
+    to: TaskStatus,
+    runBase: number,
+    now: Date,
+  ): Promise<{ task: TaskRow; events: TaskEventMessage[] }> {
+    const jobId = await this.#queue.dispatch(tx, task.id, { priority: task.priority });
+    const updated = await store.updateTask(tx, task.id, {
+      status: to,
+      dispatchJobId: jobId,
+      retryBaseAttempt: runBase,
+      runAfter: null,
+      outcome: null,
+      error: null,
+      question: null,
+      resultText: null,
+      result: null,
+      cancelRequestedAt: null,
+      // A new run: max_duration_seconds counts from its start, not from the first run's.
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+    });
+    // Its batch is open again: a new summary follows when the task ends again.
+    if (task.submissionId) await reopenSubmission(tx, task.submissionId);
+    return { task: updated, events: await recordStatusChange(tx, updated, this.#queue, now) };
   }
 
   /**

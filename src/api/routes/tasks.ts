@@ -10,7 +10,16 @@ import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
 import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
 import { principalOf } from '../access.ts';
 import type { RateLimiter } from '../rate-limit.ts';
-import { attemptSchema, attemptView, errorSchema, taskSchema, taskView } from '../schemas.ts';
+import {
+  attemptSchema,
+  attemptView,
+  errorSchema,
+  MESSAGE_MAX_CHARS,
+  messageSchema,
+  messageView,
+  taskSchema,
+  taskView,
+} from '../schemas.ts';
 
 /** A comma-separated list of `values`; the pattern puts the allowed values in the OpenAPI document. */
 const commaSeparated = <T extends string>(values: readonly [T, ...T[]]) =>
@@ -347,6 +356,56 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       const view = await tasks().get(task.id);
       return reply.status(stopping ? 202 : 200).send(taskView(view.task, view.totals, view.dependsOn));
     },
+  );
+
+  api.post(
+    '/tasks/:id/messages',
+    {
+      config: { access: 'submitter' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Answer a task’s question, or follow up on its result',
+        description:
+          'For a task that has finished: queues it again, and its next run resumes the agent’s session (same ' +
+          'session id, same branch for a change) with this message. To a task that failed (it stopped on a ' +
+          'question, say) the message is an answer, and the run ends as the task’s type asks; to one that ' +
+          'succeeded it is a follow-up ("also add a test", "explain finding 2"), answered in words or, for a ' +
+          'change, with more commits on its branch (pushed again with `push_branch`). Earlier attempts and ' +
+          'results are kept. 409 `task_in_progress` while it is queued or running, `task_never_ran` for a task ' +
+          'that ended before an agent ran, `message_limit` after TASK_MESSAGES_MAX messages, ' +
+          '`invalid_transition` for a cancelled task. The task’s submitter, operators and admins may send.',
+        params: idParams,
+        body: z.strictObject({ text: z.string().trim().min(1).max(MESSAGE_MAX_CHARS) }),
+        response: {
+          202: z.object({ message: messageSchema, task: taskSchema }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      await requireManager(request, request.params.id);
+      const { message } = await tasks().sendMessage(request.params.id, request.body.text, actorOf(request));
+      const view = await tasks().get(request.params.id);
+      return reply
+        .status(202)
+        .send({ message: messageView(message), task: taskView(view.task, view.totals, view.dependsOn) });
+    },
+  );
+
+  api.get(
+    '/tasks/:id/messages',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'The messages sent to a task, oldest first',
+        description:
+          'With the attempts (each message’s run numbers its attempts after `run_base`), the task’s conversation.',
+        params: idParams,
+        response: { 200: z.object({ items: z.array(messageSchema) }), ...errors },
+      },
+    },
+    async (request) => ({ items: (await tasks().messages(request.params.id)).map(messageView) }),
   );
 
   api.post(

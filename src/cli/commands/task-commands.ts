@@ -57,31 +57,32 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
       const headers: Record<string, string> = flags.idempotencyKey
         ? { 'idempotency-key': flags.idempotencyKey }
         : {};
-      let task = await client().request<TaskView>('POST', '/api/v1/tasks', { body: submission, headers });
+      const task = await client().request<TaskView>('POST', '/api/v1/tasks', { body: submission, headers });
       if (!flags.wait) {
         out(flags.json ? JSON.stringify(task, null, 2) : task.id);
         return;
       }
-      if (!flags.json) out(`${task.id} ${task.status}`);
-      const progress = startProgress(
-        { status: task.status, attempt: task.attempts.count, since: Date.now() },
-        out,
+      await followToEnd(client(), task, out, flags.json === true);
+    });
+
+  program
+    .command('reply')
+    .description('Answer a task’s question, or follow up on its result: its agent session goes on')
+    .argument('<id>', 'task id')
+    .argument('<text...>', 'the message')
+    .option('-w, --wait', 'follow the task to its end; exit 1 if it fails')
+    .option('--json', 'print the task as JSON')
+    .action(async (id: string, words: string[], flags: { wait?: boolean; json?: boolean }) => {
+      const { task } = await client().request<{ task: TaskView }>(
+        'POST',
+        `/api/v1/tasks/${encodeURIComponent(id)}/messages`,
+        { body: { text: words.join(' ') } },
       );
-      try {
-        task = await waitForEnd(client(), task, flags.json ? () => {} : progress.print, progress);
-      } finally {
-        progress.stop();
+      if (!flags.wait) {
+        out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}`);
+        return;
       }
-      if (flags.json) out(JSON.stringify(task, null, 2));
-      else {
-        if (task.result?.text) out(task.result.text);
-        out(`\n${taskSummary(task)}`);
-      }
-      if (task.status !== 'succeeded')
-        throw new ExitError(
-          EXIT.taskFailed,
-          `task ${task.id} ${task.status}${task.error ? `: ${task.error}` : ''}`,
-        );
+      await followToEnd(client(), task, out, flags.json === true);
     });
 
   program
@@ -210,6 +211,31 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
       const task = await client().request<TaskView>('POST', `/api/v1/tasks/${encodeURIComponent(id)}/retry`);
       out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}`);
     });
+}
+
+/** `--wait`: follows a task to its end, prints its result, and exits 1 unless it succeeded. */
+async function followToEnd(client: ApiClient, initial: TaskView, out: Output, json: boolean): Promise<void> {
+  if (!json) out(`${initial.id} ${initial.status}`);
+  const progress = startProgress(
+    { status: initial.status, attempt: initial.attempts.count, since: Date.now() },
+    out,
+  );
+  let task: TaskView;
+  try {
+    task = await waitForEnd(client, initial, json ? () => {} : progress.print, progress);
+  } finally {
+    progress.stop();
+  }
+  if (json) out(JSON.stringify(task, null, 2));
+  else {
+    if (task.result?.text) out(task.result.text);
+    out(`\n${taskSummary(task)}`);
+  }
+  if (task.status !== 'succeeded')
+    throw new ExitError(
+      EXIT.taskFailed,
+      `task ${task.id} ${task.status}${task.error ? `: ${task.error}` : ''}`,
+    );
 }
 
 async function waitForEnd(

@@ -1,0 +1,37 @@
+import { and, asc, count, eq } from 'drizzle-orm';
+import type { Queryable } from './database.ts';
+import { type TaskMessageRow, taskMessages } from './schema.ts';
+
+/** People's messages to tasks (src/tasks/task-service.ts sendMessage). */
+
+export async function insertMessage(q: Queryable, message: TaskMessageRow): Promise<TaskMessageRow> {
+  const [row] = await q.insert(taskMessages).values(message).returning();
+  return row!;
+}
+
+/** A task's messages, oldest first. */
+export async function listMessages(q: Queryable, taskId: string): Promise<TaskMessageRow[]> {
+  return q
+    .select()
+    .from(taskMessages)
+    .where(eq(taskMessages.taskId, taskId))
+    .orderBy(asc(taskMessages.createdAt), asc(taskMessages.id));
+}
+
+export async function countMessages(q: Queryable, taskId: string): Promise<number> {
+  const [row] = await q.select({ count: count() }).from(taskMessages).where(eq(taskMessages.taskId, taskId));
+  return row?.count ?? 0;
+}
+
+/** The message that started the task's run whose attempts are numbered after `runBase`, if one did. */
+export async function messageOfRun(
+  q: Queryable,
+  taskId: string,
+  runBase: number,
+): Promise<TaskMessageRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(taskMessages)
+    .where(and(eq(taskMessages.taskId, taskId), eq(taskMessages.runBase, runBase)));
+  return row;
+}
