@@ -590,7 +590,7 @@ describe('the pull-request loop on GitHub', () => {
     expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
   }, 180_000);
 
-  it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened', async () => {
+  it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened, a review on it answered in the same session', async () => {
     const { source, remoteGit } = servedRepository('tools');
     github.addIssue({
       owner: 'acme',
@@ -602,7 +602,20 @@ describe('the pull-request loop on GitHub', () => {
     github.setPermission('acme', 'tools', 'writer', 'write');
     github.setPermission('acme', 'tools', 'triager', 'triage');
     const key = `sk-github-fix-${Date.now()}`;
-    suite.model.script(key, fixSteps('Fixed add(): it subtracted. Thanks @writer for the report.'));
+    suite.model.script(key, [
+      ...fixSteps('Fixed add(): it subtracted. Thanks @writer for the report.'),
+      // The follow-up run: the review asked for a test.
+      steps.toolUse([
+        {
+          name: 'Write',
+          input: {
+            file_path: '{{cwd}}/calc.test.js',
+            content: "require('node:assert').equal(require('./calc.js').add(2, 3), 5);\n",
+          },
+        },
+      ]),
+      steps.text('Added calc.test.js.'),
+    ]);
     // No REPOS_ROOT or GIT_BASE_URL: `acme/tools` is fetched from GitHub's own git host.
     const test = await start(key);
     const event = (login: string, body: string) => ({
@@ -673,7 +686,78 @@ describe('the pull-request loop on GitHub', () => {
     await deliver(test, 'issue_comment', asked);
     expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
     expect(github.pulls('acme', 'tools')).toHaveLength(1);
-  }, 180_000);
+
+    // A review of that pull request by a writer: the task's session resumes on its branch and the
+    // change is pushed again; a reader's review and the App's own start nothing.
+    const reviewEvent = (login: string, type: string, reviewId: number, body: string) => ({
+      action: 'submitted',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/tools' },
+      pull_request: { number: pull!.number },
+      review: { id: reviewId, body, state: 'changes_requested' },
+      sender: { login, type },
+    });
+    github.setPermission('acme', 'tools', 'reader', 'read');
+    const inline = { path: 'calc.js', line: 1, side: 'RIGHT', body: 'What about negative numbers?' };
+    const reviewId = github.addReview('acme', 'tools', pull!.number, {
+      commit_id: pull!.head.sha,
+      event: 'REQUEST_CHANGES',
+      body: 'Please add a test.',
+      comments: [inline],
+    });
+    await deliver(
+      test,
+      'pull_request_review',
+      reviewEvent('reader', 'User', reviewId + 1000, 'Rewrite it all.'),
+    );
+    await deliver(test, 'pull_request_review', reviewEvent('supervisor[bot]', 'Bot', reviewId + 2000, 'x'));
+    const [fixTask] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    const taskId = () => fixTask.id as string;
+    const deliveryOutcome = async (id: string) =>
+      (
+        (await test.supervisor.app.inject({ url: '/api/v1/github/deliveries' })).json().items as Array<{
+          id: string;
+          outcome: string | null;
+        }>
+      ).find((d) => d.id === id)?.outcome;
+    const reviewed = reviewEvent('writer', 'User', reviewId, 'Please add a test.');
+    const reviewDelivery = randomUUID();
+    await deliver(test, 'pull_request_review', reviewed, { id: reviewDelivery });
+    await expect
+      .poll(() => remoteGit('rev-list', '--count', `main..${branch}`), { timeout: 120_000 })
+      .toBe('2');
+    expect(remoteGit('show', `${branch}:calc.test.js`)).toContain('add(2, 3), 5');
+    // The answer, on the pull request where it was asked.
+    await expect
+      .poll(() => github.issueComments('acme', 'tools', pull!.number).map((c) => c.body), { timeout: 30_000 })
+      .toEqual([
+        `@writer Added calc.test.js.\n\nPushed ${remoteGit('rev-parse', branch).slice(0, 7)} to \`${branch}\`.`,
+      ]);
+    // The same session: the model's request carried the first run and the review, inline comment included.
+    const requests = suite.model.requests((r) => r.credential === key);
+    const resumed = JSON.stringify((requests[3]!.body as { messages: unknown }).messages);
+    expect(resumed).toContain('Fixed add(): it subtracted.');
+    expect(resumed).toContain('Please add a test.');
+    expect(resumed).toContain('On calc.js line 1: What about negative numbers?');
+    const attempts = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${taskId()}/attempts` })).json()
+      .items;
+    expect(attempts.map((a: { session_id: string }) => a.session_id)).toEqual([
+      attempts[0].session_id,
+      attempts[0].session_id,
+    ]);
+    // Delivered again, the review is the message it already sent: nothing runs twice.
+    await test.supervisor.app.inject({
+      method: 'POST',
+      url: `/api/v1/github/deliveries/${reviewDelivery}/replay`,
+    });
+    await expect
+      .poll(async () => (await deliveryOutcome(reviewDelivery)) ?? '', { timeout: 30_000 })
+      .toBe('follow-up sent');
+    expect(
+      (await test.supervisor.app.inject({ url: `/api/v1/tasks/${taskId()}/messages` })).json().items,
+    ).toHaveLength(1);
+    expect(suite.model.requests((r) => r.credential === key)).toHaveLength(5);
+  }, 240_000);
 
   it('says on the issue that a change could not be pushed, and opens no pull request', async () => {
     const { remoteGit } = servedRepository('gadgets');

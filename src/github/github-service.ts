@@ -16,7 +16,9 @@ import type { FailOn } from './review.ts';
 import { GitHubTaskUpdates } from './task-updates.ts';
 import {
   CHANGE_COMMANDS,
+  COMMANDS,
   type CommandTrigger,
+  type MessageTrigger,
   type ReviewTrigger,
   reviewTrigger,
   triggerFor,
@@ -193,7 +195,54 @@ export class GitHubService {
       return;
     }
     if (trigger.kind === 'command') return this.#command(id, trigger);
+    if (trigger.kind === 'message') return this.#message(id, trigger);
     await this.#startReview(id, trigger);
+  }
+
+  /**
+   * Whether `actor` may push to the repository, which asking for work needs. Otherwise the delivery
+   * is marked refused, and with `reply` they are told so where they asked.
+   */
+  async #mayWrite(
+    id: string,
+    asked: { repository: string; installationId: number | null; number: number; actor: string },
+    what: string,
+    reply: boolean,
+  ): Promise<boolean> {
+    const api = this.#deps.clients.for(asked.installationId);
+    const [owner, repo] = asked.repository.split('/') as [string, string];
+    const { data: access } = await api.rest.repos.getCollaboratorPermissionLevel({
+      owner,
+      repo,
+      username: asked.actor,
+    });
+    if (WRITERS.has(access.permission)) return true;
+    if (reply) {
+      await this.#reply(
+        asked,
+        `@${asked.actor} only people with write access to ${asked.repository} can ask me to ${what}.`,
+      );
+    }
+    await store.markDeliveryHandled(this.#deps.db, id, {
+      at: this.#deps.now(),
+      outcome: `refused: ${asked.actor} has ${access.permission} access, and ${what} needs write`,
+    });
+    return false;
+  }
+
+  /** A comment on the issue or pull request where something was asked. */
+  async #reply(
+    asked: { repository: string; installationId: number | null; number: number },
+    body: string,
+  ): Promise<void> {
+    const [owner, repo] = asked.repository.split('/') as [string, string];
+    await this.#deps.clients.for(asked.installationId).rest.issues.createComment({
+      owner,
+      repo,
+      issue_number: asked.number,
+      body,
+      request: NO_RETRY,
+    });
   }
 
   /**
@@ -201,32 +250,72 @@ export class GitHubService {
    * reader is told so, and nothing runs). `review` reviews the head commit as if it was just pushed.
    */
   async #command(id: string, command: CommandTrigger): Promise<void> {
-    const { db, now } = this.#deps;
+    if (!(await this.#mayWrite(id, command, command.command, true))) return;
     const api = this.#deps.clients.for(command.installationId);
     const [owner, repo] = command.repository.split('/') as [string, string];
-    const { data: access } = await api.rest.repos.getCollaboratorPermissionLevel({
-      owner,
-      repo,
-      username: command.actor,
-    });
-    if (!WRITERS.has(access.permission)) {
-      await api.rest.issues.createComment({
-        owner,
-        repo,
-        issue_number: command.number,
-        body: `@${command.actor} only people with write access to ${command.repository} can ask me to ${command.command}.`,
-        request: NO_RETRY,
-      });
-      await store.markDeliveryHandled(db, id, {
-        at: now(),
-        outcome: `refused: ${command.actor} has ${access.permission} access, and ${command.command} needs write`,
-      });
-      return;
-    }
     if (command.command === 'summarize') return this.#startSummary(id, command);
     if (CHANGE_COMMANDS.has(command.command)) return this.#startChange(id, command);
     const { data: pull } = await api.rest.pulls.get({ owner, repo, pull_number: command.number });
     await this.#startReview(id, reviewTrigger(command.repository, command.installationId, pull));
+  }
+
+  /**
+   * Words on a pull request the supervisor opened (a review, or `@supervisor <request>`) from
+   * someone with write access: a message to the task that opened it, whose session resumes on its
+   * branch and pushes again. Elsewhere, or while that task still runs, they start nothing.
+   */
+  async #message(id: string, message: MessageTrigger): Promise<void> {
+    const { db, now } = this.#deps;
+    const handled = (outcome: string, taskId?: string) =>
+      store.markDeliveryHandled(db, id, { at: now(), outcome, ...(taskId ? { taskId } : {}) });
+    const fromComment = message.reviewId === null;
+    const link = await store.taskOfPull(db, message.repository, message.number);
+    if (!link) {
+      if (fromComment) {
+        await this.#reply(
+          message,
+          `@${message.actor} I take requests on pull requests I opened. Here I can: ${COMMANDS.filter((c) => !CHANGE_COMMANDS.has(c)).join(', ')}.`,
+        );
+      }
+      return handled('not a pull request the supervisor opened');
+    }
+    if (!(await this.#mayWrite(id, message, 'follow up', fromComment))) return;
+    const text = await this.#messageText(message);
+    if (!text) return handled('the review says nothing to act on');
+    const sent = await this.#deps.tasks
+      .sendMessage(link.taskId, text, { name: `github:${message.actor}` }, { source: message.source })
+      .catch(async (error: unknown) => {
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        const why =
+          error.code === 'task_in_progress'
+            ? 'I am still working on this pull request; ask again once I have pushed.'
+            : error.message;
+        await this.#reply(message, `@${message.actor} ${why}`);
+        await handled(`refused: ${error.message}`, link.taskId);
+        return undefined;
+      });
+    if (sent) await handled('follow-up sent', link.taskId);
+  }
+
+  /** A comment's request as it is; a review's body followed by its inline comments, each with its place. */
+  async #messageText(message: MessageTrigger): Promise<string> {
+    if (message.reviewId === null) return message.text;
+    const [owner, repo] = message.repository.split('/') as [string, string];
+    const { data: comments } = await this.#deps.clients
+      .for(message.installationId)
+      .rest.pulls.listCommentsForReview({
+        owner,
+        repo,
+        pull_number: message.number,
+        review_id: message.reviewId,
+        per_page: 100,
+      });
+    const inline = comments.map((c) => `On ${c.path}${c.line ? ` line ${c.line}` : ''}: ${c.body}`);
+    if (!message.text && inline.length === 0) return '';
+    return [`Review by @${message.actor}:`, message.text, ...inline]
+      .filter(Boolean)
+      .join('\n\n')
+      .slice(0, LIMITS.longTextChars);
   }
 
   /** An ISSUE_SUMMARY of the issue (or pull request) as it reads now: title, body, people's comments. */

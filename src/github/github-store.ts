@@ -109,6 +109,7 @@ export async function updateGitHubTask(
       | 'postedFindings'
       | 'pullNumber'
       | 'pullUrl'
+      | 'answeredMessageId'
     >
   >,
 ): Promise<void> {
@@ -170,4 +171,17 @@ export async function postedFindings(q: Queryable, link: GitHubTaskRow): Promise
       ),
     );
   return new Set(rows.flatMap((row) => row.keys));
+}
+
+/** The change task that opened a pull request, if the supervisor opened it. */
+export async function taskOfPull(
+  q: Queryable,
+  repository: string,
+  pullNumber: number,
+): Promise<GitHubTaskRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(githubTasks)
+    .where(and(eq(githubTasks.repository, repository), eq(githubTasks.pullNumber, pullNumber)));
+  return row;
 }

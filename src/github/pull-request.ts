@@ -67,6 +67,29 @@ export function pullRequestText(input: PullRequestInput): { title: string; body:
   return { title: title.slice(0, MAX_TITLE_CHARS), body: capped(body) };
 }
 
+/** The answer on a pull request to a follow-up asked there, once its run has ended. */
+export function followUpAnswer(input: {
+  login: string;
+  status: string;
+  outcome: string | null;
+  error: string | null;
+  resultText: string | null;
+  pushed?: { branch: string; commit: string };
+}): string {
+  if (input.status !== 'succeeded') {
+    const why = input.error ? `: ${input.error.slice(0, 500)}` : '';
+    return `@${input.login} I could not do this (outcome \`${input.outcome ?? input.status}\`${why}).`;
+  }
+  return capped(
+    [
+      `@${input.login} ${quietMentions((input.resultText ?? 'Done.').slice(0, MAX_SUMMARY_CHARS))}`,
+      ...(input.pushed
+        ? ['', `Pushed ${input.pushed.commit.slice(0, 7)} to \`${input.pushed.branch}\`.`]
+        : []),
+    ].join('\n'),
+  );
+}
+
 /** The agent's text may name people (copied from an issue, say): quoted, not pinged. */
 function quietMentions(text: string): string {
   return text.replace(/@(?=[A-Za-z0-9])/g, '@\u200b');

@@ -2,12 +2,13 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { isTerminal } from '../core/task-status.ts';
 import { scrubSecrets } from '../runtime/secret-scrubber.ts';
 import type { Db } from '../store/database.ts';
+import { latestMessage } from '../store/message-store.ts';
 import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubApi, type GitHubClients, NO_RETRY } from './client.ts';
 import { GITHUB_ACTOR } from './github-queue.ts';
 import * as store from './github-store.ts';
-import { type PushedChange, pullRequestText, pushedChangeOf } from './pull-request.ts';
+import { followUpAnswer, type PushedChange, pullRequestText, pushedChangeOf } from './pull-request.ts';
 import {
   ANNOTATIONS_PER_REQUEST,
   type CheckAnnotation,
@@ -73,6 +74,8 @@ export class GitHubTaskUpdates {
     if (change && link.pullNumber === null) {
       await this.#openPullRequest(api, where, link, task, totals.costUsd, change);
     }
+    if (link.pullNumber !== null && isTerminal(task.status))
+      await this.#answerFollowUp(api, where, link, task);
 
     const body = trackingComment(
       {
@@ -184,6 +187,37 @@ export class GitHubTaskUpdates {
         commit: change.pushed.commit,
       },
     );
+  }
+
+  /** Answers, on the pull request, a follow-up asked there (a review, a comment) once its run has ended. */
+  async #answerFollowUp(
+    api: GitHubApi,
+    where: { owner: string; repo: string },
+    link: GitHubTaskRow,
+    task: TaskRow,
+  ): Promise<void> {
+    const message = await latestMessage(this.#deps.db, task.id);
+    if (!message?.source?.startsWith('github:') || message.id === link.answeredMessageId) return;
+    const pushed = pushedChangeOf(task.result)?.pushed;
+    const body = followUpAnswer({
+      login: message.author.replace(/^github:/, ''),
+      status: task.status,
+      outcome: task.outcome,
+      error: task.error === null ? null : scrubSecrets(task.error),
+      resultText: task.resultText,
+      ...(pushed ? { pushed } : {}),
+    });
+    const { data } = await api.rest.issues.createComment({
+      ...where,
+      issue_number: link.pullNumber!,
+      body,
+      request: NO_RETRY,
+    });
+    await this.#record(link, { answeredMessageId: message.id }, 'github.comment_posted', {
+      comment_id: data.id,
+      pull_number: link.pullNumber,
+      answers: message.id,
+    });
   }
 
   async #postReview(

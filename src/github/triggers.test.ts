@@ -99,7 +99,7 @@ describe('GitHub triggers', () => {
     );
     expect(reason(comment('email me at a@supervisor.review'))).toBe('no @supervisor command');
     expect(reason(comment('@supervisorreview'))).toBe('no @supervisor command');
-    expect(reason(comment('@supervisor deploy'))).toBe(
+    expect(reason(comment('@supervisor deploy', { issue: { number: 3 } }))).toBe(
       'unknown command "deploy" (known: review, summarize, fix, implement)',
     );
     expect(reason(comment('@supervisor review', { issue: { number: 3 } }))).toBe(
@@ -170,5 +170,57 @@ describe('issue labels', () => {
     expect(reason(labeled('supervisor:fix', { sender: { login: 'ci[bot]', type: 'Bot' } }))).toBe(
       'labels added by bots (ci[bot]) are not read',
     );
+  });
+});
+
+describe('words for the agent on a pull request', () => {
+  const comment = (body: string, sender = { login: 'alice', type: 'User' }) => ({
+    action: 'created',
+    installation: { id: 42 },
+    repository: { full_name: 'acme/widgets' },
+    issue: { number: 9, pull_request: { url: 'https://api.github.com/repos/acme/widgets/pulls/9' } },
+    comment: { id: 77, body },
+    sender,
+  });
+  const review = (state: string, body: string | null, action = 'submitted', type = 'User') => ({
+    action,
+    installation: { id: 42 },
+    repository: { full_name: 'acme/widgets' },
+    pull_request: { number: 9 },
+    review: { id: 501, body, state },
+    sender: { login: 'alice', type },
+  });
+
+  it('reads `@supervisor <anything but a command>` on a pull request as a message', () => {
+    expect(triggerFor('issue_comment', comment('@supervisor please also handle nulls'))).toEqual({
+      kind: 'message',
+      repository: 'acme/widgets',
+      installationId: 42,
+      number: 9,
+      actor: 'alice',
+      text: 'please also handle nulls',
+      reviewId: null,
+      source: 'github:comment:77',
+    });
+  });
+
+  it('reads a submitted review, unless it is an approval without words or a bot’s', () => {
+    expect(triggerFor('pull_request_review', review('changes_requested', 'Add a test.'))).toEqual({
+      kind: 'message',
+      repository: 'acme/widgets',
+      installationId: 42,
+      number: 9,
+      actor: 'alice',
+      text: 'Add a test.',
+      reviewId: 501,
+      source: 'github:review:501',
+    });
+    // Inline comments alone are still something to act on (the service reads them).
+    expect(triggerFor('pull_request_review', review('commented', null))).toMatchObject({ text: '' });
+    const reason = (payload: unknown) =>
+      (triggerFor('pull_request_review', payload) as { reason: string }).reason;
+    expect(reason(review('approved', ''))).toBe('an approval without words asks for nothing');
+    expect(reason(review('commented', 'x', 'dismissed'))).toBe('pull_request_review.dismissed is not read');
+    expect(reason(review('commented', 'x', 'submitted', 'Bot'))).toBe('reviews by bots (alice) are not read');
   });
 });

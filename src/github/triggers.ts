@@ -38,6 +38,15 @@ const issuesEvent = z.object({
   sender,
 });
 
+const reviewEvent = z.object({
+  action: z.string(),
+  installation,
+  repository,
+  pull_request: z.object({ number: z.number().int().positive() }),
+  review: z.object({ id: z.number().int().positive(), body: z.string().nullable(), state: z.string() }),
+  sender,
+});
+
 const issueCommentEvent = z.object({
   action: z.string(),
   installation,
@@ -92,11 +101,30 @@ export interface CommandTrigger {
   actor: string;
 }
 
-export type Trigger = ReviewTrigger | CommandTrigger | { kind: 'none'; reason: string };
+/**
+ * Words for the agent on a pull request, which reach it if the supervisor opened that pull request:
+ * `@<mention> <anything that is not a command>`, or a review (its body, then its inline comments).
+ */
+export interface MessageTrigger {
+  kind: 'message';
+  repository: string;
+  installationId: number | null;
+  number: number;
+  actor: string;
+  /** The comment's request, or the review's body. */
+  text: string;
+  /** A review, whose inline comments go with its body; null for a comment. */
+  reviewId: number | null;
+  /** One message per comment or review, however often it is delivered. */
+  source: string;
+}
+
+export type Trigger = ReviewTrigger | CommandTrigger | MessageTrigger | { kind: 'none'; reason: string };
 
 export function triggerFor(event: string, body: unknown, mention = 'supervisor'): Trigger {
   if (event === 'issue_comment') return commandIn(body, mention);
   if (event === 'issues') return labelCommand(body);
+  if (event === 'pull_request_review') return reviewMessage(body);
   if (event !== 'pull_request') return { kind: 'none', reason: `no trigger for ${event} events` };
   const parsed = pullRequestEvent.safeParse(body);
   if (!parsed.success) {
@@ -147,6 +175,18 @@ function commandIn(body: unknown, mention: string): Trigger {
   const match = new RegExp(`(?:^|\\s)@${escaped}\\s+(\\S+)([\\s\\S]*)`, 'i').exec(comment.body);
   if (!match) return { kind: 'none', reason: `no @${mention} command` };
   const command = COMMANDS.find((known) => known === match[1]!.toLowerCase());
+  if (!command && issue.pull_request) {
+    return {
+      kind: 'message',
+      repository: parsed.data.repository.full_name,
+      installationId: installation?.id ?? null,
+      number: issue.number,
+      actor: sender.login,
+      text: `${match[1]}${match[2]}`.trim().slice(0, LIMITS.longTextChars),
+      reviewId: null,
+      source: `github:comment:${comment.id}`,
+    };
+  }
   if (!command)
     return { kind: 'none', reason: `unknown command "${match[1]}" (known: ${COMMANDS.join(', ')})` };
   if (command === 'review' && !issue.pull_request) {
@@ -187,5 +227,30 @@ function labelCommand(body: unknown): Trigger {
     installationId: installation?.id ?? null,
     number: issue.number,
     actor: sender.login,
+  };
+}
+
+function reviewMessage(body: unknown): Trigger {
+  const parsed = reviewEvent.safeParse(body);
+  if (!parsed.success) {
+    return { kind: 'none', reason: `not a pull_request_review payload: ${z.prettifyError(parsed.error)}` };
+  }
+  const { action, review, sender, installation } = parsed.data;
+  if (action !== 'submitted') return { kind: 'none', reason: `pull_request_review.${action} is not read` };
+  if (sender.type === 'Bot')
+    return { kind: 'none', reason: `reviews by bots (${sender.login}) are not read` };
+  const text = (review.body ?? '').trim();
+  if (review.state.toLowerCase() === 'approved' && !text) {
+    return { kind: 'none', reason: 'an approval without words asks for nothing' };
+  }
+  return {
+    kind: 'message',
+    repository: parsed.data.repository.full_name,
+    installationId: installation?.id ?? null,
+    number: parsed.data.pull_request.number,
+    actor: sender.login,
+    text: text.slice(0, LIMITS.longTextChars),
+    reviewId: review.id,
+    source: `github:review:${review.id}`,
   };
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, desc, eq } from 'drizzle-orm';
 import type { Queryable } from './database.ts';
 import { type TaskMessageRow, taskMessages } from './schema.ts';
 
@@ -33,5 +33,29 @@ export async function messageOfRun(
     .select()
     .from(taskMessages)
     .where(and(eq(taskMessages.taskId, taskId), eq(taskMessages.runBase, runBase)));
+  return row;
+}
+
+/** The message a task got from `source` (see taskMessages.source), if any. */
+export async function messageFrom(
+  q: Queryable,
+  taskId: string,
+  source: string,
+): Promise<TaskMessageRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(taskMessages)
+    .where(and(eq(taskMessages.taskId, taskId), eq(taskMessages.source, source)));
+  return row;
+}
+
+/** A task's newest message, if it has any. */
+export async function latestMessage(q: Queryable, taskId: string): Promise<TaskMessageRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(taskMessages)
+    .where(eq(taskMessages.taskId, taskId))
+    .orderBy(desc(taskMessages.runBase))
+    .limit(1);
   return row;
 }

@@ -129,9 +129,14 @@ export const taskMessages = pgTable(
     earlier: text('earlier'),
     /** The task's attempts when it was sent: its run's attempts are numbered after this. */
     runBase: integer('run_base').notNull(),
+    /** Where it came from, when that can arrive twice (a GitHub delivery): one message per source. */
+    source: text('source'),
     createdAt: at('created_at').notNull(),
   },
-  (t) => [index('task_messages_task_idx').on(t.taskId, t.runBase)],
+  (t) => [
+    index('task_messages_task_idx').on(t.taskId, t.runBase),
+    uniqueIndex('task_messages_source_idx').on(t.taskId, t.source),
+  ],
 );
 
 export const taskAttempts = pgTable(
@@ -440,6 +445,8 @@ export const githubTasks = pgTable(
     /** The pull request a change task opened. */
     pullNumber: integer('pull_number'),
     pullUrl: text('pull_url'),
+    /** The last message from GitHub whose run's end was answered on the pull request. */
+    answeredMessageId: uuid('answered_message_id'),
     createdAt: at('created_at').notNull(),
   },
   // One review per head commit of a pull request.

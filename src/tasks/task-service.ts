@@ -14,7 +14,7 @@ import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
-import { countMessages, insertMessage, listMessages } from '../store/message-store.ts';
+import { countMessages, insertMessage, listMessages, messageFrom } from '../store/message-store.ts';
 import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
@@ -515,9 +515,13 @@ export class TaskService {
     id: string,
     text: string,
     actor: Actor,
-  ): Promise<{ message: TaskMessageRow; task: TaskRow }> {
-    const { message, task, events } = await this.#db.transaction(async (tx) => {
+    options: { source?: string } = {},
+  ): Promise<{ message: TaskMessageRow; task: TaskRow; duplicate: boolean }> {
+    const { message, task, events, duplicate } = await this.#db.transaction(async (tx) => {
       const task = await lockTask(tx, id);
+      // The same source again (a redelivered webhook) is the message it already sent.
+      const sent = options.source ? await messageFrom(tx, id, options.source) : undefined;
+      if (sent) return { message: sent, task, events: [], duplicate: true };
       if (!isTerminal(task.status)) {
         throw new AppError(
           'task_in_progress',
@@ -533,11 +537,11 @@ export class TaskService {
           `task ${id} ended ${task.outcome ?? task.status} before an agent ran, so there is no session to continue: retry it instead`,
         );
       }
-      const sent = await countMessages(tx, id);
-      if (sent >= this.#messagesPerTask) {
+      const count = await countMessages(tx, id);
+      if (count >= this.#messagesPerTask) {
         throw new AppError(
           'message_limit',
-          `task ${id} has had its ${sent} messages (TASK_MESSAGES_MAX): submit a new task to go on`,
+          `task ${id} has had its ${count} messages (TASK_MESSAGES_MAX): submit a new task to go on`,
           { limit: this.#messagesPerTask },
         );
       }
@@ -550,6 +554,7 @@ export class TaskService {
         kind: task.status === 'succeeded' ? 'follow_up' : 'answer',
         earlier: task.resultText ?? task.question,
         runBase: attempts.length,
+        source: options.source ?? null,
         createdAt: now,
       });
       await appendAudit(tx, {
@@ -559,10 +564,10 @@ export class TaskService {
         taskId: id,
         details: { message: message.id, kind: message.kind, previousStatus: task.status, ...origin(actor) },
       });
-      return { message, ...(await this.#runAgain(tx, task, to, attempts.length, now)) };
+      return { message, duplicate: false, ...(await this.#runAgain(tx, task, to, attempts.length, now)) };
     });
     this.#bus.publish(events);
-    return { message, task };
+    return { message, task, duplicate };
   }
 
   /** A task's messages, oldest first. */

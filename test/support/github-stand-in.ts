@@ -125,6 +125,8 @@ export interface GitHubStandIn {
   /** The next `times` (default 1) requests matching method and path fail that way, storing nothing. */
   failNext(method: string, pathPattern: RegExp, failure: Failure, times?: number): void;
   reviews(owner: string, repo: string, number: number): StoredReview[];
+  /** A review someone submitted (its inline comments are listed per review, as on GitHub). */
+  addReview(owner: string, repo: string, number: number, review: Omit<StoredReview, 'id'>): number;
   /** Check runs of a repository; annotations accumulate across POST and PATCH, as on GitHub. */
   checkRuns(owner: string, repo: string): StoredCheckRun[];
   issueComments(owner: string, repo: string, number: number): StoredIssueComment[];
@@ -496,6 +498,26 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       return { status: 200, text: pr.diff, contentType: 'application/vnd.github.diff; charset=utf-8' };
     }
     return json(200, pullJson(pr));
+  };
+
+  const listReviewComments = ({ params }: Request): Reply => {
+    const [owner = '', repo = '', number, reviewId] = params;
+    const review = (repoState(owner, repo).reviews.get(Number(number)) ?? []).find(
+      (r) => r.id === Number(reviewId),
+    );
+    if (!review) return notFound();
+    return json(
+      200,
+      review.comments.map((comment, i) => ({
+        id: review.id * 100 + i,
+        pull_request_review_id: review.id,
+        path: comment.path,
+        line: comment.line,
+        side: comment.side,
+        body: comment.body,
+        user: { login: 'octocat', type: 'User' },
+      })),
+    );
   };
 
   const getRepository = ({ params }: Request): Reply => {
@@ -909,6 +931,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('GET', REPO, 'user', getRepository),
     route('GET', `${REPO}/pulls`, 'user', listPulls),
     route('GET', `${REPO}/pulls/(\\d+)`, 'user', getPull),
+    route('GET', `${REPO}/pulls/(\\d+)/reviews/(\\d+)/comments`, 'user', listReviewComments),
     route('POST', `${REPO}/pulls`, 'user', createPull),
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
     route('POST', `${REPO}/check-runs`, 'user', createCheckRun),
@@ -1087,6 +1110,12 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       faults.push({ method: method.toUpperCase(), pattern: pathPattern, failure, left: times });
     },
     reviews: (owner, repo, number) => repoState(owner, repo).reviews.get(number) ?? [],
+    addReview: (owner, repo, number, review) => {
+      const state = repoState(owner, repo);
+      const stored = { id: nextId++, ...review };
+      state.reviews.set(number, [...(state.reviews.get(number) ?? []), stored]);
+      return stored.id;
+    },
     checkRuns: (owner, repo) => repoState(owner, repo).checkRuns,
     issueComments: (owner, repo, number) =>
       repoState(owner, repo)
