@@ -219,10 +219,17 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.close();
   });
 
-  it('shows the question of a task that needs input, and why a waiting task waits', async () => {
+  it('shows the question of a task that needs input, takes the answer, and shows why a waiting task waits', async () => {
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
 
-    model.script(key, [steps.text('I read calc.js.\n\nShould add() also accept strings?')]);
+    model.script(key, [
+      steps.text('I read calc.js.\n\nShould add() also accept strings?'),
+      // The answered run, in the same session.
+      steps.toolUse([
+        { name: 'Write', input: { file_path: '{{cwd}}/NUMBERS.md', content: 'add() takes numbers only.\n' } },
+      ]),
+      steps.text('Noted: add() takes numbers only.'),
+    ]);
     const asked = (await (
       await post('/tasks', {
         type: 'REFACTOR',
@@ -234,6 +241,17 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.locator('blockquote.question').getByText('Should add() also accept strings?').waitFor();
     expect(await page.locator('.task-header').textContent()).toContain('needs_input');
     await shot(page, '08-task-needs-input');
+
+    // Answered from the page: the task runs again in the same session, and the answer stays on it.
+    await page
+      .getByLabel('Answer the agent’s question')
+      .fill('No: numbers only. Write that down in NUMBERS.md.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#task-status').getByText('succeeded').waitFor({ timeout: 90_000 });
+    await page.locator('.messages').getByText('No: numbers only. Write that down in NUMBERS.md.').waitFor();
+    await page.locator('pre.result').getByText('Noted: add() takes numbers only.').waitFor();
+    await page.getByLabel('Follow up (for example “also add a test”)').waitFor();
+    await shot(page, '08b-task-answered');
 
     // With the only agent paused, a new task parks for want of an agent, and says so.
     expect((await post('/agents/claude-1/pause')).status).toBe(200);

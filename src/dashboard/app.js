@@ -452,6 +452,7 @@ async function taskView(id) {
   const result = h('section', { class: 'card', 'aria-labelledby': 'result-title' });
   const diffSection = h('section', { class: 'card', 'aria-labelledby': 'diff-title' });
   const attempts = h('section', { class: 'card', 'aria-labelledby': 'attempts-title' });
+  const conversation = h('section', { class: 'card', 'aria-labelledby': 'conversation-title' });
   const streamState = h('span', { class: 'badge stream', 'aria-live': 'polite' }, 'connecting');
   const eventList = h('ol', { class: 'events', 'aria-label': 'Events' });
   const eventCount = h('span', { class: 'muted' }, '0 events');
@@ -463,7 +464,7 @@ async function taskView(id) {
     h(
       'div',
       { class: 'columns' },
-      h('div', { class: 'stack' }, details, result, diffSection, attempts),
+      h('div', { class: 'stack' }, details, result, conversation, diffSection, attempts),
       h(
         'section',
         { class: 'card events-card', 'aria-labelledby': 'events-title' },
@@ -527,7 +528,7 @@ async function taskView(id) {
         ['Created', formatTime(task.created_at)],
         ['Started', formatTime(task.started_at)],
         ['Finished', formatTime(task.finished_at)],
-        ['Attempts', `${task.attempts.count} of ${task.attempts.max}`],
+        ['Attempts', `${task.attempts.count} (up to ${task.attempts.max} a run)`],
         ['Cost', formatUsd(task.cost.usd)],
         [
           'Tokens',
@@ -612,6 +613,72 @@ async function taskView(id) {
     }
   }
 
+  // A finished task takes a message: an answer to its question, or a follow-up to its result.
+  const messageBox = h('textarea', { id: 'message-text', rows: 3, maxlength: 20000 });
+  const messageLabel = h('label', { for: 'message-text' });
+  const sendButton = h('button', { type: 'submit' }, 'Send');
+  const messageForm = h(
+    'form',
+    {
+      class: 'message-form',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        setChildren(message);
+        sendButton.disabled = true;
+        try {
+          await api(`/tasks/${id}/messages`, {
+            method: 'POST',
+            body: { text: messageBox.value },
+            signal,
+          });
+          messageBox.value = '';
+          announce('Message sent: the task runs again in the same session');
+          await refresh();
+          startStream();
+        } catch (error) {
+          if (!signal.aborted) setChildren(message, errorBox(error));
+        } finally {
+          sendButton.disabled = false;
+        }
+      },
+    },
+    messageLabel,
+    messageBox,
+    h('div', { class: 'actions' }, sendButton),
+  );
+  const renderConversation = (items) => {
+    const open = task.status === 'succeeded' || task.status === 'failed';
+    messageLabel.textContent =
+      task.outcome === 'needs_input'
+        ? 'Answer the agent’s question'
+        : task.status === 'succeeded'
+          ? 'Follow up (for example “also add a test”)'
+          : 'Tell the agent how to go on';
+    setChildren(
+      conversation,
+      h('h2', { id: 'conversation-title' }, 'Conversation'),
+      items.length
+        ? h(
+            'ol',
+            { class: 'messages' },
+            items.map((item) =>
+              h(
+                'li',
+                {},
+                h(
+                  'span',
+                  { class: 'muted' },
+                  `${item.author} · ${formatTime(item.created_at)} · ${item.kind === 'answer' ? 'answer' : 'follow-up'}`,
+                ),
+                h('p', {}, item.text),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No message yet.'),
+      open ? messageForm : h('p', { class: 'muted' }, 'Messages can be sent once the task has finished.'),
+    );
+  };
+
   const renderAttempts = (items) => {
     setChildren(
       attempts,
@@ -660,14 +727,16 @@ async function taskView(id) {
 
   const refresh = async () => {
     try {
-      const [fresh, attemptList] = await Promise.all([
+      const [fresh, attemptList, messages] = await Promise.all([
         api(`/tasks/${id}`, { signal }),
         api(`/tasks/${id}/attempts`, { signal }),
+        api(`/tasks/${id}/messages`, { signal }),
       ]);
       const changed = task?.status !== fresh.status;
       task = fresh;
       renderTask();
       renderAttempts(attemptList.items);
+      renderConversation(messages.items);
       if (changed) announce(`Task is ${task.status}`);
     } catch (error) {
       if (!signal.aborted && error.status !== 401) setChildren(message, errorBox(error));
