@@ -536,6 +536,13 @@ describe('the pull-request loop on GitHub', () => {
       'comments by bots (supervisor[bot]) are not read',
       'refused: reader has read access, and review needs write',
     ]);
+    // The reply to the reader is a write like any other: audited.
+    const audit = await test.supervisor.app.inject({
+      url: '/api/v1/audit-logs?action=github.comment_posted',
+    });
+    expect(audit.json().items).toContainEqual(
+      expect.objectContaining({ details: expect.objectContaining({ number: 10, reply: true }) }),
+    );
   }, 180_000);
 
   it('summarizes an issue on `@supervisor summarize`, in the tracking comment', async () => {

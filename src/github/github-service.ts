@@ -230,19 +230,27 @@ export class GitHubService {
     return false;
   }
 
-  /** A comment on the issue or pull request where something was asked. */
+  /** A comment on the issue or pull request where something was asked (audited, like every write). */
   async #reply(
     asked: { repository: string; installationId: number | null; number: number },
     body: string,
   ): Promise<void> {
     const [owner, repo] = asked.repository.split('/') as [string, string];
-    await this.#deps.clients.for(asked.installationId).rest.issues.createComment({
+    const { data } = await this.#deps.clients.for(asked.installationId).rest.issues.createComment({
       owner,
       repo,
       issue_number: asked.number,
       body,
       request: NO_RETRY,
     });
+    await this.#deps.db.transaction((tx) =>
+      appendAudit(tx, {
+        at: this.#deps.now(),
+        actor: GITHUB_ACTOR,
+        action: 'github.comment_posted',
+        details: { repository: asked.repository, number: asked.number, comment_id: data.id, reply: true },
+      }),
+    );
   }
 
   /**
