@@ -61,6 +61,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/github/webhooks': 'public',
   'GET /api/v1/github/deliveries': 'admin',
   'POST /api/v1/github/deliveries/{id}/replay': 'admin',
+  'POST /api/v1/github/reconcile': 'admin',
   'GET /api/v1/mcp': 'task',
 };
 

@@ -805,4 +805,65 @@ describe('the pull-request loop on GitHub', () => {
     // Not retried: the agent ran once.
     expect(suite.model.requests((r) => r.credential === key)).toHaveLength(3);
   }, 180_000);
+
+  it('catches with the reconcile pass what GitHub never delivered, once', async () => {
+    const repo = repository();
+    const head = repo.commit(authPy('    return refresh()'), 'refresh');
+    const base = { ref: 'main', sha: repo.base };
+    const pr = { owner: 'acme', repo: 'widgets', title: 'Refresh', body: null, base, diff: head.diff };
+    github.addPullRequest({ ...pr, number: 30, draft: true, head: { ref: 'refresh', sha: head.sha } });
+    const key = `sk-github-reconcile-${Date.now()}`;
+    suite.model.script(key, [answer([finding(10, 'Clock skew')])]);
+    const test = await start(key, { REPOS_ROOT: repo.root, GITHUB_RECONCILE_MINUTES: '0' });
+    // One delivery (a draft, which starts nothing) makes the repository one the pass watches.
+    const draft = pullRequestEvent('opened', head.sha, repo.base, 30);
+    draft.pull_request.draft = true;
+    await deliver(test, 'pull_request', draft);
+    // What GitHub took but never delivered: a pull request opened, and a request in a comment.
+    github.addPullRequest({ ...pr, number: 31, head: { ref: 'refresh', sha: head.sha } });
+    github.setPermission('acme', 'widgets', 'maintainer', 'admin');
+    github.addIssueComment('acme', 'widgets', 31, { user: 'maintainer', body: '@supervisor hello there' });
+    github.addIssueComment('acme', 'widgets', 31, { user: 'maintainer', body: 'no mention here' });
+    // Older than the pass looks back: left alone.
+    github.addPullRequest({
+      ...pr,
+      number: 33,
+      head: { ref: 'refresh', sha: head.sha },
+      updatedAt: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+    });
+
+    const reconcile = async () =>
+      (await test.supervisor.app.inject({ method: 'POST', url: '/api/v1/github/reconcile' })).json();
+    expect(await reconcile()).toEqual({ repositories: 1, found: 2 });
+    await expect.poll(() => github.reviews('acme', 'widgets', 31).length, { timeout: 120_000 }).toBe(1);
+    await expect
+      .poll(
+        () =>
+          github
+            .issueComments('acme', 'widgets', 31)
+            .map((c) => c.body)
+            .at(-1),
+        { timeout: 30_000 },
+      )
+      .toContain('@maintainer I take requests on pull requests I opened.');
+    type Delivery = { event: string; reconciled: boolean; outcome: string | null };
+    await expect
+      .poll(async () =>
+        ((await test.supervisor.app.inject({ url: '/api/v1/github/deliveries' })).json().items as Delivery[])
+          .filter((d) => d.reconciled)
+          .map((d) => [d.event, d.outcome])
+          .sort(),
+      )
+      .toEqual([
+        ['issue_comment', 'not a pull request the supervisor opened'],
+        ['pull_request', 'review queued'],
+      ]);
+    // Found again, they are the deliveries already handled: nothing more runs or is said.
+    expect(await reconcile()).toEqual({ repositories: 1, found: 0 });
+    expect(github.reviews('acme', 'widgets', 31)).toHaveLength(1);
+    const metrics = (await test.supervisor.app.inject({ url: '/api/v1/metrics' })).body;
+    expect(metrics).toContain(
+      'supervisor_github_deliveries_total{event="pull_request",result="reconciled"} 1',
+    );
+  }, 180_000);
 });

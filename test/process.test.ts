@@ -473,7 +473,7 @@ describe('the supervisor as a process', () => {
     expect((await runCli(['tokens', 'generate'], {})).stdout.trim()).toMatch(/^sv_[\w-]{43}$/);
   });
 
-  it('CLI: github deliveries lists what each delivery did, and github replay handles one again', async () => {
+  it('CLI: github deliveries lists what each delivery did, github replay handles one again, github reconcile looks for missed ones', async () => {
     const secret = 'cli-webhook-secret-0123456789';
     const server = await serve({
       DATA_DIR: dataDir(),
@@ -508,5 +508,9 @@ describe('the supervisor as a process', () => {
     const page = JSON.parse((await runCli(['github', 'deliveries', '--json'], env)).stdout);
     expect(page.items.map((d: { id: string }) => d.id)).toEqual([id]);
     expect(page.next_cursor).toBeNull();
+    // A ping names no repository, so there is none to look at (and GitHub is not asked).
+    const reconciled = await runCli(['github', 'reconcile'], env);
+    expect(reconciled.code, reconciled.stderr).toBe(0);
+    expect(reconciled.stdout.trim()).toBe('looked at 0 repositories: 0 missed deliveries found and queued');
   });
 });

@@ -164,6 +164,8 @@ export const configSchema = z.object({
     .default('supervisor'),
   /** Reviews of one pull request started in any 24 hours, at most; later pushes are not reviewed until the window moves on. */
   GITHUB_REVIEWS_PER_PR_PER_DAY: intInRange(1, 1000).default(10),
+  /** How often the reconcile pass looks for what GitHub never delivered; 0: never (on demand only). */
+  GITHUB_RECONCILE_MINUTES: intInRange(0, 1440).default(10),
   /** A review whose verdict is request_changes is posted as REQUEST_CHANGES (otherwise as a comment). */
   GITHUB_REQUEST_CHANGES: booleanFlag.default(false),
   /** Log verbosity, in any case; Python's WARNING and CRITICAL mean warn and fatal. */

@@ -7,7 +7,10 @@ export const GITHUB_QUEUE = 'supervisor-github';
 /** Tasks started by GitHub events are submitted by this actor. */
 export const GITHUB_ACTOR = 'github';
 
-export type GitHubJob = { kind: 'delivery'; id: string } | { kind: 'task'; taskId: string };
+export type GitHubJob =
+  | { kind: 'delivery'; id: string }
+  | { kind: 'task'; taskId: string }
+  | { kind: 'reconcile' };
 
 /**
  * Creates the queue. Every process does, GitHub configured or not: a status change of a GitHub

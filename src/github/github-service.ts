@@ -12,6 +12,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubClients, NO_RETRY } from './client.ts';
 import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob } from './github-queue.ts';
 import * as store from './github-store.ts';
+import { missedDeliveries, RECONCILE_LOOKBACK_MS, WATCHED_FOR_MS } from './reconcile.ts';
 import type { FailOn } from './review.ts';
 import { GitHubTaskUpdates } from './task-updates.ts';
 import {
@@ -42,12 +43,17 @@ export interface GitHubServiceDeps {
   mention: string;
   /** Reviews of one pull request started in any 24 hours, at most. */
   reviewsPerPullPerDay: number;
+  /** Minutes between reconcile passes (0: only on demand). */
+  reconcileMinutes: number;
   /** The least finding severity that fails the check run. */
   failOn: FailOn;
   /** Dashboard base URL for links (PUBLIC_URL). */
   publicUrl?: string;
   /** Hears of each delivery answered, for metrics. */
-  onDelivery?: (event: string | undefined, result: 'accepted' | 'duplicate' | 'refused') => void;
+  onDelivery?: (
+    event: string | undefined,
+    result: 'accepted' | 'duplicate' | 'refused' | 'reconciled',
+  ) => void;
   logger: Logger;
   now: () => Date;
 }
@@ -68,6 +74,7 @@ export class GitHubService {
   readonly #deps: GitHubServiceDeps;
   readonly #logger: Logger;
   readonly #updates: GitHubTaskUpdates;
+  #reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: GitHubServiceDeps) {
     this.#deps = deps;
@@ -82,12 +89,60 @@ export class GitHubService {
       async ([job]) => {
         if (!job) return;
         if (job.data.kind === 'delivery') await this.#handleDelivery(job.data.id);
-        else await this.#updates.update(job.data.taskId);
+        else if (job.data.kind === 'task') await this.#updates.update(job.data.taskId);
+        else await this.reconcile();
       },
     );
+    if (this.#deps.reconcileMinutes > 0) {
+      // Every process asks; the queue holds one pass at a time (its singleton key), cluster-wide.
+      this.#reconcileTimer = setInterval(() => {
+        sendJob(this.#deps.db, this.#deps.boss, { kind: 'reconcile' }, 'reconcile').catch((error: unknown) =>
+          this.#logger.warn({ err: error }, 'could not queue the GitHub reconcile pass'),
+        );
+      }, this.#deps.reconcileMinutes * 60_000);
+      this.#reconcileTimer.unref();
+    }
+  }
+
+  /**
+   * Catches what GitHub never delivered: in each repository heard from in the past week, the open
+   * pull requests and the @-comments of the past day that no delivery named (see reconcile.ts) are
+   * stored as deliveries (`reconciled`) and handled like any other.
+   */
+  async reconcile(): Promise<{ repositories: number; found: number }> {
+    const { db, now } = this.#deps;
+    const watched = await store.recentRepositories(db, new Date(now().getTime() - WATCHED_FOR_MS));
+    let found = 0;
+    for (const repository of watched) {
+      const missed = await missedDeliveries(this.#deps.clients.for(repository.installationId), repository, {
+        since: new Date(now().getTime() - RECONCILE_LOOKBACK_MS),
+        mention: this.#deps.mention,
+        known: {
+          head: (number, sha) => store.headKnown(db, repository.repository, number, sha),
+          comment: (id) => store.commentKnown(db, repository.repository, id),
+        },
+      });
+      for (const delivery of missed) {
+        const stored = await this.#store({
+          ...delivery,
+          repository: repository.repository,
+          receivedAt: now(),
+          reconciled: true,
+        });
+        if (!stored) continue;
+        found += 1;
+        this.#deps.onDelivery?.(delivery.event, 'reconciled');
+        this.#logger.warn(
+          { delivery: delivery.id, event: delivery.event, repository: repository.repository },
+          'GitHub never delivered this; the reconcile pass found it',
+        );
+      }
+    }
+    return { repositories: watched.length, found };
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#reconcileTimer);
     await this.#deps.boss.offWork(GITHUB_QUEUE, { wait: true }).catch(() => undefined);
   }
 
@@ -130,21 +185,27 @@ export class GitHubService {
       );
     }
     const repository = (payload.repository as { full_name?: unknown } | undefined)?.full_name;
-    const duplicate = await this.#deps.db.transaction(async (tx) => {
-      const fresh = await store.insertDelivery(tx, {
-        id: deliveryId,
-        event,
-        action: typeof payload.action === 'string' ? payload.action : null,
-        repository: typeof repository === 'string' ? repository : null,
-        // A payload is GitHub's text, which may hold what PostgreSQL cannot store (an escaped NUL).
-        payload: storable(payload),
-        receivedAt: this.#deps.now(),
-      });
-      if (fresh)
-        await sendJob(tx, this.#deps.boss, { kind: 'delivery', id: deliveryId }, `delivery:${deliveryId}`);
-      return !fresh;
+    const fresh = await this.#store({
+      id: deliveryId,
+      event,
+      action: typeof payload.action === 'string' ? payload.action : null,
+      repository: typeof repository === 'string' ? repository : null,
+      payload,
+      receivedAt: this.#deps.now(),
     });
-    return { duplicate };
+    return { duplicate: !fresh };
+  }
+
+  /** Stores a delivery and queues its handling, unless its id was seen before; true when it is new. */
+  async #store(delivery: store.NewDelivery): Promise<boolean> {
+    return this.#deps.db.transaction(async (tx) => {
+      // A payload is GitHub's text, which may hold what PostgreSQL cannot store (an escaped NUL).
+      const fresh = await store.insertDelivery(tx, { ...delivery, payload: storable(delivery.payload) });
+      if (fresh) {
+        await sendJob(tx, this.#deps.boss, { kind: 'delivery', id: delivery.id }, `delivery:${delivery.id}`);
+      }
+      return fresh;
+    });
   }
 
   /** Recent deliveries, newest first, with what handling each did. */

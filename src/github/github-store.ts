@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, isNotNull, lt, ne, or } from 'drizzle-orm';
+import { and, count, desc, eq, gte, isNotNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Queryable } from '../store/database.ts';
 import {
@@ -17,6 +17,7 @@ export interface NewDelivery {
   repository: string | null;
   payload: unknown;
   receivedAt: Date;
+  reconciled?: boolean;
 }
 
 /** Stores a delivery unless its id was seen before; true when it is new. */
@@ -184,4 +185,57 @@ export async function taskOfPull(
     .from(githubTasks)
     .where(and(eq(githubTasks.repository, repository), eq(githubTasks.pullNumber, pullNumber)));
   return row;
+}
+
+/**
+ * Repositories a delivery came from since `since`, with the installation the newest of them named:
+ * the ones the reconcile pass looks at.
+ */
+export async function recentRepositories(
+  q: Queryable,
+  since: Date,
+): Promise<Array<{ repository: string; installationId: number | null }>> {
+  const rows = await q
+    .selectDistinctOn([githubDeliveries.repository], {
+      repository: githubDeliveries.repository,
+      installationId: sql<string | null>`${githubDeliveries.payload}->'installation'->>'id'`,
+    })
+    .from(githubDeliveries)
+    .where(and(isNotNull(githubDeliveries.repository), gte(githubDeliveries.receivedAt, since)))
+    .orderBy(githubDeliveries.repository, desc(githubDeliveries.receivedAt));
+  return rows.map((row) => ({
+    repository: row.repository!,
+    installationId: row.installationId === null ? null : Number(row.installationId),
+  }));
+}
+
+/** Whether a delivery (or a review task) is about this head commit of a pull request. */
+export async function headKnown(q: Queryable, repository: string, number: number, headSha: string) {
+  const [delivered] = await q
+    .select({ id: githubDeliveries.id })
+    .from(githubDeliveries)
+    .where(
+      and(
+        eq(githubDeliveries.repository, repository),
+        sql`${githubDeliveries.payload}->'pull_request'->>'number' = ${String(number)}`,
+        sql`${githubDeliveries.payload}->'pull_request'->'head'->>'sha' = ${headSha}`,
+      ),
+    )
+    .limit(1);
+  return delivered !== undefined || (await reviewOfCommit(q, repository, number, headSha)) !== undefined;
+}
+
+/** Whether a delivery carried this comment. */
+export async function commentKnown(q: Queryable, repository: string, commentId: number): Promise<boolean> {
+  const [row] = await q
+    .select({ id: githubDeliveries.id })
+    .from(githubDeliveries)
+    .where(
+      and(
+        eq(githubDeliveries.repository, repository),
+        sql`${githubDeliveries.payload}->'comment'->>'id' = ${String(commentId)}`,
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
 }

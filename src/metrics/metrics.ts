@@ -120,7 +120,7 @@ export class Metrics {
 
   readonly githubDeliveries = new Counter({
     name: 'supervisor_github_deliveries_total',
-    help: 'GitHub webhook deliveries received, by event and result (accepted, duplicate, refused).',
+    help: 'GitHub deliveries received, by event and result (accepted, duplicate, refused; reconciled: found by the reconcile pass).',
     labelNames: ['event', 'result'] as const,
     registers: [this.registry],
   });
@@ -164,7 +164,10 @@ export class Metrics {
   }
 
   /** A GitHub delivery answered: `event` is GitHub's event name (a bounded set), or `unknown`. */
-  observeGitHubDelivery(event: string | undefined, result: 'accepted' | 'duplicate' | 'refused'): void {
+  observeGitHubDelivery(
+    event: string | undefined,
+    result: 'accepted' | 'duplicate' | 'refused' | 'reconciled',
+  ): void {
     this.githubDeliveries.labels(event && /^[a-z_]{1,50}$/.test(event) ? event : 'unknown', result).inc();
   }
 

@@ -253,6 +253,7 @@ export class Supervisor {
           webhookSecrets: githubSettings.webhookSecrets,
           requestChanges: config.GITHUB_REQUEST_CHANGES,
           reviewsPerPullPerDay: config.GITHUB_REVIEWS_PER_PR_PER_DAY,
+          reconcileMinutes: config.GITHUB_RECONCILE_MINUTES,
           mention: config.GITHUB_MENTION,
           failOn: config.GITHUB_REVIEW_FAIL_ON,
           ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),

@@ -408,6 +408,8 @@ export const githubDeliveries = pgTable(
     /** What handling it did: the task it started, or why it started none. */
     outcome: text('outcome'),
     taskId: uuid('task_id'),
+    /** Found by the reconcile pass (GitHub never delivered it); its id is derived from what it is about. */
+    reconciled: boolean('reconciled').notNull().default(false),
   },
   (t) => [index('github_deliveries_received_idx').on(t.receivedAt)],
 );

@@ -61,6 +61,8 @@ export interface StandInPullRequest {
   diff: string;
   /** The author's login. @defaultValue `'octocat'` */
   user?: string;
+  /** When it was last updated (ISO). @defaultValue the time it is listed */
+  updatedAt?: string;
 }
 
 export type RepoPermission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
@@ -130,6 +132,13 @@ export interface GitHubStandIn {
   /** Check runs of a repository; annotations accumulate across POST and PATCH, as on GitHub. */
   checkRuns(owner: string, repo: string): StoredCheckRun[];
   issueComments(owner: string, repo: string, number: number): StoredIssueComment[];
+  /** A person's comment, as if GitHub had taken it but its webhook never arrived. */
+  addIssueComment(
+    owner: string,
+    repo: string,
+    number: number,
+    comment: { user: string; body: string },
+  ): number;
   /** Deletes a comment, as a person can on GitHub; later edits of it answer 404. */
   deleteIssueComment(owner: string, repo: string, id: number): void;
   close(): Promise<void>;
@@ -310,7 +319,7 @@ interface RepoState {
   pulls: Map<number, StandInPullRequest>;
   reviews: Map<number, StoredReview[]>;
   checkRuns: StoredCheckRun[];
-  comments: Array<StoredIssueComment & { number: number }>;
+  comments: Array<StoredIssueComment & { number: number; userType: 'User' | 'Bot'; createdAt: string }>;
   permissions: Map<string, RepoPermission>;
   files: Map<string, string>;
   issues: Map<number, StandInIssue>;
@@ -483,7 +492,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       state: 'open',
       draft: pr.draft ?? false,
       html_url: `https://github.com/${fullName}/pull/${pr.number}`,
-      user: { login: pr.user ?? 'octocat' },
+      user: { login: pr.user ?? 'octocat', type: 'User' },
+      updated_at: pr.updatedAt ?? new Date().toISOString(),
       head: { ref: pr.head.ref, sha: pr.head.sha, repo: { full_name: fullName } },
       base: { ref: pr.base.ref, sha: pr.base.sha, repo: { full_name: fullName } },
     };
@@ -820,12 +830,26 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return undefined;
   };
 
-  const commentJson = (owner: string, repo: string, comment: StoredIssueComment & { number: number }) => ({
+  const commentJson = (owner: string, repo: string, comment: RepoState['comments'][number]) => ({
     id: comment.id,
     body: comment.body,
-    user: { login: comment.user },
+    user: { login: comment.user, type: comment.userType },
     html_url: `https://github.com/${owner}/${repo}/pull/${comment.number}#issuecomment-${comment.id}`,
+    issue_url: `https://api.github.com/repos/${owner}/${repo}/issues/${comment.number}`,
+    created_at: comment.createdAt,
+    updated_at: comment.createdAt,
   });
+
+  /** `?since=` (ISO time) keeps the comments updated since then, as on GitHub. */
+  const listRepoComments = ({ params, query }: Request): Reply => {
+    const [owner = '', repo = ''] = params;
+    const since = query.since ? Date.parse(query.since) : 0;
+    const comments = repoState(owner, repo).comments.filter((c) => Date.parse(c.createdAt) >= since);
+    return json(
+      200,
+      comments.map((c) => commentJson(owner, repo, c)),
+    );
+  };
 
   const createComment = ({ params, body, actor }: Request): Reply => {
     const [owner = '', repo = '', number] = params;
@@ -838,6 +862,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       number: Number(number),
       body: body.body as string,
       user: actor,
+      userType: actor === botLogin ? ('Bot' as const) : ('User' as const),
+      createdAt: new Date().toISOString(),
       edits: 0,
     };
     state.comments.push(comment);
@@ -936,6 +962,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
     route('POST', `${REPO}/check-runs`, 'user', createCheckRun),
     route('PATCH', `${REPO}/check-runs/(\\d+)`, 'user', updateCheckRun),
+    route('GET', `${REPO}/issues/comments`, 'user', listRepoComments),
     route('GET', `${REPO}/issues/(\\d+)`, 'user', getIssue),
     route('GET', `${REPO}/issues/(\\d+)/comments`, 'user', listComments),
     route('POST', `${REPO}/issues/(\\d+)/comments`, 'user', createComment),
@@ -1121,6 +1148,19 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       repoState(owner, repo)
         .comments.filter((comment) => comment.number === number)
         .map(({ id, body, user, edits }) => ({ id, body, user, edits })),
+    addIssueComment: (owner, repo, number, { user, body }) => {
+      const id = nextId++;
+      repoState(owner, repo).comments.push({
+        id,
+        number,
+        body,
+        user,
+        userType: 'User',
+        createdAt: new Date().toISOString(),
+        edits: 0,
+      });
+      return id;
+    },
     deleteIssueComment: (owner, repo, id) => {
       const state = repoState(owner, repo);
       state.comments = state.comments.filter((comment) => comment.id !== id);

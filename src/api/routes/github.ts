@@ -29,6 +29,11 @@ const deliverySchema = z
     handled_at: z.iso.datetime().nullable().describe('null while queued (or being replayed)'),
     outcome: z.string().nullable().describe('What handling did: `review queued`, or why it started nothing'),
     task_id: z.uuid().nullable(),
+    reconciled: z
+      .boolean()
+      .describe(
+        'Found by the reconcile pass: GitHub never delivered it (its id is derived from what it is about)',
+      ),
   })
   .meta({ id: 'GitHubDelivery' });
 
@@ -125,10 +130,37 @@ export function githubAdminRoutes(app: FastifyInstance, github: () => GitHubServ
           handled_at: row.handledAt?.toISOString() ?? null,
           outcome: row.outcome,
           task_id: row.taskId,
+          reconciled: row.reconciled,
         })),
         next_cursor: page.next ? encodeCursor(page.next) : null,
       };
     },
+  );
+  api.post(
+    '/github/reconcile',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['github'],
+        summary: 'Look now for what GitHub never delivered',
+        description:
+          'The reconcile pass, which also runs every GITHUB_RECONCILE_MINUTES: in each repository a delivery came ' +
+          'from in the past week, open pull requests updated in the past day whose head commit no delivery named, ' +
+          'and @-comments of the past day that no delivery carried, are stored as deliveries (`reconciled: true`) ' +
+          'and handled like any other. Found again, one is the same delivery.',
+        response: {
+          200: z.object({
+            repositories: z.number().int().describe('Repositories looked at'),
+            found: z.number().int().describe('Missed deliveries found and queued'),
+          }),
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async () => configured(github).reconcile(),
   );
   api.post(
     '/github/deliveries/:id/replay',

@@ -12,11 +12,12 @@ interface DeliveryJson {
   handled_at: string | null;
   outcome: string | null;
   task_id: string | null;
+  reconciled: boolean;
 }
 
 const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 
-/** `supervisor github deliveries|replay`: what GitHub sent, what each delivery did (admin token). */
+/** `supervisor github deliveries|replay|reconcile`: what GitHub sent, what each delivery did (admin token). */
 export function registerGitHubCommands(
   program: Command,
   client: () => ApiClient,
@@ -24,7 +25,7 @@ export function registerGitHubCommands(
 ): void {
   const github = program
     .command('github')
-    .description('GitHub deliveries: list them, replay one (needs an admin token)');
+    .description('GitHub deliveries: list them, replay one, catch up on missed ones (needs an admin token)');
 
   github
     .command('deliveries')
@@ -47,7 +48,7 @@ export function registerGitHubCommands(
           page.items.map((d) => [
             d.id,
             when(d.received_at),
-            d.action ? `${d.event}.${d.action}` : d.event,
+            `${d.action ? `${d.event}.${d.action}` : d.event}${d.reconciled ? ' (reconciled)' : ''}`,
             d.repository ?? '-',
             d.task_id ?? '-',
             d.handled_at ? (d.outcome ?? '') : 'queued',
@@ -64,5 +65,18 @@ export function registerGitHubCommands(
     .action(async (id: string) => {
       await client().request('POST', `/api/v1/github/deliveries/${encodeURIComponent(id)}/replay`);
       out(`replaying ${id}: see \`supervisor github deliveries\` for what it did`);
+    });
+
+  github
+    .command('reconcile')
+    .description('Look now for pull requests and @-comments of the past day that GitHub never delivered')
+    .action(async () => {
+      const { repositories, found } = await client().request<{ repositories: number; found: number }>(
+        'POST',
+        '/api/v1/github/reconcile',
+      );
+      out(
+        `looked at ${repositories} repositor${repositories === 1 ? 'y' : 'ies'}: ${found} missed deliver${found === 1 ? 'y' : 'ies'} found and queued`,
+      );
     });
 }

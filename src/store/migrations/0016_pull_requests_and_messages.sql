@@ -10,6 +10,7 @@ CREATE TABLE "task_messages" (
 	"created_at" timestamp (3) with time zone NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "github_deliveries" ADD COLUMN "reconciled" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "title" text;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "pull_number" integer;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "pull_url" text;--> statement-breakpoint
