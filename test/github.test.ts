@@ -866,4 +866,47 @@ describe('the pull-request loop on GitHub', () => {
       'supervisor_github_deliveries_total{event="pull_request",result="reconciled"} 1',
     );
   }, 180_000);
+
+  it('analyzes the default branch on `@supervisor analyze` on an issue, its findings in the tracking comment', async () => {
+    servedRepository('gauges');
+    github.addIssue({ owner: 'acme', repo: 'gauges', number: 3, title: 'Is calc safe?', body: 'Asking.' });
+    github.setPermission('acme', 'gauges', 'writer', 'write');
+    const key = `sk-github-analyze-${Date.now()}`;
+    const analysis = {
+      summary: 'One function, one bug.',
+      findings: [
+        {
+          severity: 'major',
+          category: 'correctness',
+          file: 'calc.js',
+          line: 1,
+          title: 'add() subtracts',
+          detail: 'It returns a - b.',
+        },
+      ],
+    };
+    suite.model.script(key, [steps.toolUse([{ name: 'StructuredOutput', input: analysis }])]);
+    const test = await start(key);
+    await deliver(test, 'issue_comment', {
+      action: 'created',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/gauges' },
+      issue: { number: 3 },
+      comment: { id: 9090, body: '@supervisor analyze the arithmetic' },
+      sender: { login: 'writer', type: 'User' },
+    });
+    await expect
+      .poll(() => github.issueComments('acme', 'gauges', 3).at(-1)?.body ?? '', { timeout: 120_000 })
+      .toContain('✅ Done');
+    const body = github.issueComments('acme', 'gauges', 3).at(-1)!.body;
+    expect(body).toContain('**Analysis**: One function, one bug.');
+    expect(body).toContain('- 🟠 major (correctness) **add() subtracts** `calc.js:1`: It returns a - b.');
+    const [task] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    expect(task).toMatchObject({
+      type: 'CODE_ANALYSIS',
+      payload: { repository: 'acme/gauges', focus: 'the arithmetic' },
+    });
+    const prompt = JSON.stringify(suite.model.requests((r) => r.credential === key)[0]?.body);
+    expect(prompt).toContain('the arithmetic');
+  }, 180_000);
 });

@@ -323,6 +323,7 @@ export class GitHubService {
     const api = this.#deps.clients.for(command.installationId);
     const [owner, repo] = command.repository.split('/') as [string, string];
     if (command.command === 'summarize') return this.#startSummary(id, command);
+    if (command.command === 'analyze') return this.#startAnalysis(id, command);
     if (CHANGE_COMMANDS.has(command.command)) return this.#startChange(id, command);
     const { data: pull } = await api.rest.pulls.get({ owner, repo, pull_number: command.number });
     await this.#startReview(id, reviewTrigger(command.repository, command.installationId, pull));
@@ -412,6 +413,31 @@ export class GitHubService {
       key: `github:summary:${command.repository}#${command.commentId}`,
       link: { ...command, headSha: null },
       queued: 'summary queued',
+    });
+  }
+
+  /**
+   * `@supervisor analyze [focus]`: a CODE_ANALYSIS of a pull request's head commit, or of the
+   * default branch for an issue, its findings in the tracking comment. The focus is what the
+   * comment says after the command, else the issue's title.
+   */
+  async #startAnalysis(id: string, command: CommandTrigger): Promise<void> {
+    const api = this.#deps.clients.for(command.installationId);
+    const [owner, repo] = command.repository.split('/') as [string, string];
+    const { data: issue } = await api.rest.issues.get({ owner, repo, issue_number: command.number });
+    const ref = issue.pull_request
+      ? (await api.rest.pulls.get({ owner, repo, pull_number: command.number })).data.head.sha
+      : undefined;
+    const focus = (command.request || issue.title).slice(0, LIMITS.shortTextChars);
+    await this.#launch(id, {
+      submission: {
+        type: 'CODE_ANALYSIS',
+        payload: { repository: command.repository, ...(ref ? { ref } : {}), ...(focus ? { focus } : {}) },
+        priority: 5,
+      },
+      key: `github:analyze:${command.repository}#${command.commentId}`,
+      link: { ...command, headSha: null },
+      queued: 'analysis queued',
     });
   }
 

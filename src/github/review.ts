@@ -256,6 +256,43 @@ export function issueSummaryText(result: unknown): string | undefined {
   );
 }
 
+const analysisSchema = z.object({
+  summary: z.string(),
+  findings: z.array(
+    z.object({
+      severity: z.enum(SEVERITIES),
+      category: z.string(),
+      file: z.string().optional(),
+      line: z.number().int().optional(),
+      title: z.string(),
+      detail: z.string(),
+    }),
+  ),
+});
+
+/** A CODE_ANALYSIS's structured output as Markdown for a comment, if the result holds one. */
+export function analysisText(result: unknown): string | undefined {
+  const parsed = analysisSchema.safeParse(
+    (result as { structured_output?: unknown } | null)?.structured_output,
+  );
+  if (!parsed.success) return undefined;
+  const { summary, findings } = parsed.data;
+  return capped(
+    [
+      `**Analysis**: ${summary}`,
+      ...(findings.length
+        ? [
+            '',
+            ...findings.map(
+              (f) =>
+                `- ${SEVERITY_MARK[f.severity]} (${f.category}) **${f.title}**${f.file ? ` \`${f.file}${f.line ? `:${f.line}` : ''}\`` : ''}: ${f.detail}`,
+            ),
+          ]
+        : ['', 'No findings.']),
+    ].join('\n'),
+  );
+}
+
 export interface TrackedTask {
   id: string;
   type: string;

@@ -11,6 +11,7 @@ import * as store from './github-store.ts';
 import { followUpAnswer, type PushedChange, pullRequestText, pushedChangeOf } from './pull-request.ts';
 import {
   ANNOTATIONS_PER_REQUEST,
+  analysisText,
   type CheckAnnotation,
   type FailOn,
   issueSummaryText,
@@ -91,7 +92,11 @@ export class GitHubTaskUpdates {
         ...(link.reviewUrl ? { reviewUrl: link.reviewUrl } : {}),
         ...(link.pullUrl ? { pullUrl: link.pullUrl } : {}),
       },
-      task.type === 'ISSUE_SUMMARY' ? issueSummaryText(task.result) : undefined,
+      task.type === 'ISSUE_SUMMARY'
+        ? issueSummaryText(task.result)
+        : task.type === 'CODE_ANALYSIS'
+          ? analysisText(task.result)
+          : undefined,
     );
     if (link.trackingCommentId === null) {
       // Posted before, but its id was lost (a crash between posting and storing): found by the

@@ -100,7 +100,7 @@ describe('GitHub triggers', () => {
     expect(reason(comment('email me at a@supervisor.review'))).toBe('no @supervisor command');
     expect(reason(comment('@supervisorreview'))).toBe('no @supervisor command');
     expect(reason(comment('@supervisor deploy', { issue: { number: 3 } }))).toBe(
-      'unknown command "deploy" (known: review, summarize, fix, implement)',
+      'unknown command "deploy" (known: review, summarize, analyze, fix, implement)',
     );
     expect(reason(comment('@supervisor review', { issue: { number: 3 } }))).toBe(
       'review works on pull requests, and this is an issue',

@@ -73,9 +73,10 @@ export interface ReviewTrigger {
 
 /**
  * The commands a comment can give: `review` a pull request, `summarize` an issue or pull request,
- * `fix` an issue (BUG_FIX) or `implement` it (FEATURE), each opening a pull request.
+ * `analyze` the code (a pull request's head, or the default branch for an issue), `fix` an issue
+ * (BUG_FIX) or `implement` it (FEATURE), each opening a pull request.
  */
-export const COMMANDS = ['review', 'summarize', 'fix', 'implement'] as const;
+export const COMMANDS = ['review', 'summarize', 'analyze', 'fix', 'implement'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Commands that change code: they work on issues, and their result is a pull request. */
