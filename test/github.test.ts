@@ -198,6 +198,11 @@ describe('the pull-request loop on GitHub', () => {
     // An update that runs again (a job redelivered after a crash) edits the comment and posts
     // nothing twice: no second review, no annotations added again.
     const [reviewTask] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    expect(reviewTask.github).toMatchObject({
+      repository: 'acme/widgets',
+      number: 7,
+      review_url: `https://github.com/acme/widgets/pull/7#pullrequestreview-${review!.id}`,
+    });
     const { edits, body } = comments[0]!;
     await queueGitHubUpdate(test.supervisor.database.db, test.supervisor.queue.boss, reviewTask.id);
     await expect
@@ -719,6 +724,14 @@ describe('the pull-request loop on GitHub', () => {
     );
     await deliver(test, 'pull_request_review', reviewEvent('supervisor[bot]', 'Bot', reviewId + 2000, 'x'));
     const [fixTask] = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    // The task says where on GitHub it came from and what it opened there.
+    expect(fixTask.github).toEqual({
+      repository: 'acme/tools',
+      number: 21,
+      url: 'https://github.com/acme/tools/issues/21',
+      pull_url: `https://github.com/acme/tools/pull/${pull!.number}`,
+      review_url: null,
+    });
     const taskId = () => fixTask.id as string;
     const deliveryOutcome = async (id: string) =>
       (

@@ -4,7 +4,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
 import { TASK_TYPES } from '../core/task-types.ts';
-import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
+import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import type { AttemptTotals } from '../store/task-store.ts';
 
 /** Response shapes of the API. They validate what we send and produce the OpenAPI document. */
@@ -82,6 +82,16 @@ export const taskSchema = z
       cache_write_tokens: z.number().int(),
     }),
     submitted_by: z.string(),
+    github: z
+      .object({
+        repository: z.string().describe('owner/repo'),
+        number: z.number().int().describe('The issue or pull request the task came from'),
+        url: z.string().nullable().describe('Its page on GitHub'),
+        pull_url: z.string().nullable().describe('The pull request the task opened (fix, implement)'),
+        review_url: z.string().nullable().describe('The review the task posted'),
+      })
+      .nullable()
+      .describe('For a task that came from GitHub: where, and what it posted there (docs/github.md)'),
     run_after: timestamp.nullable(),
     cancel_requested_at: timestamp.nullable(),
     created_at: timestamp,
@@ -164,7 +174,12 @@ export function messageView(message: TaskMessageRow): MessageView {
   };
 }
 
-export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string[]): TaskView {
+export function taskView(
+  task: TaskRow,
+  totals: AttemptTotals,
+  dependsOn: string[],
+  github?: GitHubTaskRow,
+): TaskView {
   const hasResult = task.resultText !== null || task.result !== null;
   return {
     id: task.id,
@@ -193,6 +208,15 @@ export function taskView(task: TaskRow, totals: AttemptTotals, dependsOn: string
       cache_write_tokens: totals.cacheWriteTokens,
     },
     submitted_by: task.submittedBy,
+    github: github
+      ? {
+          repository: github.repository,
+          number: github.number,
+          url: github.url,
+          pull_url: github.pullUrl,
+          review_url: github.reviewUrl,
+        }
+      : null,
     run_after: iso(task.runAfter),
     cancel_requested_at: iso(task.cancelRequestedAt),
     created_at: task.createdAt.toISOString(),

@@ -23,6 +23,7 @@ const task = (extra: Partial<TaskView>): TaskView => ({
   park_detail: null,
   cost: { usd: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 },
   submitted_by: 'local',
+  github: null,
   run_after: null,
   cancel_requested_at: null,
   created_at: '2026-12-06T10:00:00.000Z',

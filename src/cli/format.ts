@@ -55,6 +55,13 @@ export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
         `${task.park_detail ? `: ${indent(task.park_detail)}` : ''}`,
     );
   }
+  if (task.github) {
+    const { repository, number, url, pull_url, review_url } = task.github;
+    lines.push(
+      `github     ${repository}#${number}${url ? ` ${url}` : ''}` +
+        `${pull_url ? `\n           pull request ${pull_url}` : ''}${review_url ? `\n           review ${review_url}` : ''}`,
+    );
+  }
   if (task.error) lines.push(`error      ${task.error}`);
   if (task.question) lines.push(`question   ${indent(task.question)}`);
   for (const attempt of attempts) {

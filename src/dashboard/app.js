@@ -425,6 +425,18 @@ function eventItem(event) {
   );
 }
 
+/** Where on GitHub a task came from, and what it posted there. */
+function githubLinks(github) {
+  const link = (href, text) =>
+    href && /^https?:\/\//.test(href)
+      ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, text)
+      : text;
+  const parts = [link(github.url, `${github.repository}#${github.number}`)];
+  if (github.pull_url) parts.push(' · ', link(github.pull_url, 'pull request'));
+  if (github.review_url) parts.push(' · ', link(github.review_url, 'review'));
+  return h('span', { class: 'github-links' }, parts);
+}
+
 function renderDiff(text) {
   if (!text) return h('p', { class: 'muted' }, 'The change is empty.');
   return h(
@@ -525,6 +537,7 @@ async function taskView(id) {
         ['Repository', task.repository],
         ['Priority', String(task.priority)],
         ['Submitted by', task.submitted_by],
+        task.github ? ['GitHub', githubLinks(task.github)] : null,
         ['Created', formatTime(task.created_at)],
         ['Started', formatTime(task.started_at)],
         ['Finished', formatTime(task.finished_at)],

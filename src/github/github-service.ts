@@ -411,7 +411,7 @@ export class GitHubService {
     await this.#launch(id, {
       submission: { type: 'ISSUE_SUMMARY', payload, priority: 5 },
       key: `github:summary:${command.repository}#${command.commentId}`,
-      link: { ...command, headSha: null },
+      link: { ...command, headSha: null, url: issue.html_url },
       queued: 'summary queued',
     });
   }
@@ -436,7 +436,7 @@ export class GitHubService {
         priority: 5,
       },
       key: `github:analyze:${command.repository}#${command.commentId}`,
-      link: { ...command, headSha: null },
+      link: { ...command, headSha: null, url: issue.html_url },
       queued: 'analysis queued',
     });
   }
@@ -473,7 +473,7 @@ export class GitHubService {
         priority: 5,
       },
       key: `github:${command.command}:${command.repository}#${command.number}:${source}`,
-      link: { ...command, headSha: null, title },
+      link: { ...command, headSha: null, title, url: issue.html_url },
       queued: `${command.command} queued`,
     });
   }
@@ -519,7 +519,10 @@ export class GitHubService {
     start: {
       submission: TaskSubmission;
       key: string;
-      link: Pick<GitHubTaskRow, 'repository' | 'installationId' | 'number' | 'headSha'> & { title?: string };
+      link: Pick<GitHubTaskRow, 'repository' | 'installationId' | 'number' | 'headSha'> & {
+        title?: string;
+        url?: string | null;
+      };
       queued: string;
       already?: string;
     },
@@ -542,7 +545,7 @@ export class GitHubService {
     const { task, created } = submitted;
     await db.transaction(async (tx) => {
       if (task) {
-        const { repository, installationId, number, headSha, title } = start.link;
+        const { repository, installationId, number, headSha, title, url } = start.link;
         await store.insertGitHubTask(tx, {
           taskId: task.id,
           repository,
@@ -550,6 +553,7 @@ export class GitHubService {
           number,
           headSha,
           ...(title ? { title } : {}),
+          ...(url ? { url } : {}),
           createdAt: task.createdAt,
         });
         await queueGitHubUpdate(tx, this.#deps.boss, task.id);

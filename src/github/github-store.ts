@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, isNotNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, isNotNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Queryable } from '../store/database.ts';
 import {
@@ -85,7 +85,7 @@ export async function markDeliveryHandled(
 export async function insertGitHubTask(
   q: Queryable,
   row: Pick<GitHubTaskRow, 'taskId' | 'repository' | 'installationId' | 'number' | 'headSha' | 'createdAt'> &
-    Partial<Pick<GitHubTaskRow, 'title'>>,
+    Partial<Pick<GitHubTaskRow, 'title' | 'url'>>,
 ): Promise<void> {
   await q.insert(githubTasks).values(row).onConflictDoNothing();
 }
@@ -238,4 +238,11 @@ export async function commentKnown(q: Queryable, repository: string, commentId: 
     )
     .limit(1);
   return row !== undefined;
+}
+
+/** The GitHub links of those of `taskIds` that came from GitHub. */
+export async function linksOf(q: Queryable, taskIds: string[]): Promise<Map<string, GitHubTaskRow>> {
+  if (taskIds.length === 0) return new Map();
+  const rows = await q.select().from(githubTasks).where(inArray(githubTasks.taskId, taskIds));
+  return new Map(rows.map((row) => [row.taskId, row]));
 }

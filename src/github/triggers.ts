@@ -13,6 +13,7 @@ const pullRequest = z.object({
   title: z.string(),
   body: z.string().nullable().optional(),
   draft: z.boolean().optional(),
+  html_url: z.string().optional(),
   head: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), repo: repository.nullable().optional() }),
   base: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) }),
 });
@@ -68,6 +69,8 @@ export interface ReviewTrigger {
   installationId: number | null;
   number: number;
   headSha: string;
+  /** The pull request's page. */
+  url: string | null;
   payload: PrReviewPayload;
 }
 
@@ -150,6 +153,7 @@ export function reviewTrigger(
     installationId,
     number: pr.number,
     headSha: pr.head.sha,
+    url: pr.html_url ?? null,
     payload: {
       repository,
       pr_number: pr.number,

@@ -442,6 +442,8 @@ export const githubTasks = pgTable(
     reviewUrl: text('review_url'),
     /** Keys (src/github/review.ts findingKey) of the findings this task's review posted. */
     postedFindings: jsonb('posted_findings').$type<string[]>().notNull().default([]),
+    /** The or pull request's page on GitHub. */
+    url: text('url'),
     /** The title when the task was started (a change task's pull request is named after it). */
     title: text('title'),
     /** The pull request a change task opened. */

@@ -10,12 +10,13 @@ import { taskFingerprint } from '../core/fingerprint.ts';
 import { eventsFrom, isTerminal, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
 import type { BatchSubmission, BatchTaskSubmission, TaskSubmission } from '../core/task-types.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
+import { linksOf } from '../github/github-store.ts';
 import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
 import { countMessages, insertMessage, listMessages, messageFrom } from '../store/message-store.ts';
-import type { AttemptRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
+import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
@@ -57,6 +58,8 @@ export interface TaskWithTotals {
   task: TaskRow;
   dependsOn: string[];
   totals: store.AttemptTotals;
+  /** Where on GitHub the task came from and what it posted there, for a task from GitHub. */
+  github?: GitHubTaskRow;
 }
 
 /** A task about to be inserted: the submission fields every kind of submission shares. */
@@ -404,8 +407,14 @@ export class TaskService {
   async get(id: string): Promise<TaskWithTotals> {
     const task = await store.getTask(this.#db, id);
     if (!task) throw taskNotFound(id);
-    const totals = await store.attemptTotals(this.#db, [id]);
-    return { task, dependsOn: await this.#dependsOn(id), totals: totals.get(id) ?? NO_TOTALS };
+    const [totals, links] = await Promise.all([store.attemptTotals(this.#db, [id]), linksOf(this.#db, [id])]);
+    const github = links.get(id);
+    return {
+      task,
+      dependsOn: await this.#dependsOn(id),
+      totals: totals.get(id) ?? NO_TOTALS,
+      ...(github ? { github } : {}),
+    };
   }
 
   /** Stored events of a task after `afterId`, oldest first. */
@@ -426,15 +435,20 @@ export class TaskService {
     const rows = await store.listTasks(this.#db, filters, { limit: page.limit + 1, after: page.after });
     const pageRows = rows.slice(0, page.limit);
     const ids = pageRows.map((row) => row.id);
-    const [totals, dependencies] = await Promise.all([
+    const [totals, dependencies, links] = await Promise.all([
       store.attemptTotals(this.#db, ids),
       store.dependenciesOf(this.#db, ids),
+      linksOf(this.#db, ids),
     ]);
-    const items = pageRows.map((task) => ({
-      task,
-      dependsOn: dependencies.get(task.id) ?? [],
-      totals: totals.get(task.id) ?? NO_TOTALS,
-    }));
+    const items = pageRows.map((task) => {
+      const github = links.get(task.id);
+      return {
+        task,
+        dependsOn: dependencies.get(task.id) ?? [],
+        totals: totals.get(task.id) ?? NO_TOTALS,
+        ...(github ? { github } : {}),
+      };
+    });
     const last = pageRows.at(-1);
     return rows.length > page.limit && last
       ? { items, next: { createdAt: last.createdAt, id: last.id } }

@@ -221,7 +221,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         { limit: query.limit, after },
       );
       return {
-        items: page.items.map(({ task, totals, dependsOn }) => taskView(task, totals, dependsOn)),
+        items: page.items.map(({ task, totals, dependsOn, github }) =>
+          taskView(task, totals, dependsOn, github),
+        ),
         next_cursor: page.next ? encodeCursor(page.next) : null,
       };
     },
@@ -285,8 +287,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       },
     },
     async (request) => {
-      const { task, totals, dependsOn } = await tasks().get(request.params.id);
-      return taskView(task, totals, dependsOn);
+      const { task, totals, dependsOn, github } = await tasks().get(request.params.id);
+      return taskView(task, totals, dependsOn, github);
     },
   );
 

@@ -11,6 +11,7 @@ CREATE TABLE "task_messages" (
 );
 --> statement-breakpoint
 ALTER TABLE "github_deliveries" ADD COLUMN "reconciled" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "github_tasks" ADD COLUMN "url" text;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "title" text;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "pull_number" integer;--> statement-breakpoint
 ALTER TABLE "github_tasks" ADD COLUMN "pull_url" text;--> statement-breakpoint
