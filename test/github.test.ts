@@ -36,11 +36,11 @@ describe('the pull-request loop on GitHub', () => {
   afterAll(() => github?.close());
 
   /** `acme/widgets` under a REPOS_ROOT, with a `refresh` branch one commit ahead of `main`. */
-  const repository = () => {
+  const repository = (name = 'widgets') => {
     const source = createSourceRepo({ 'auth.py': AUTH_PY });
     const root = mkdtempSync(join(tmpdir(), 'repos-root-'));
     mkdirSync(join(root, 'acme'));
-    symlinkSync(source.path, join(root, 'acme', 'widgets'));
+    symlinkSync(source.path, join(root, 'acme', name));
     const base = source.head;
     source.git('checkout', '--quiet', '-b', 'refresh');
     const commit = (content: string, message: string) => {
@@ -820,23 +820,26 @@ describe('the pull-request loop on GitHub', () => {
   }, 180_000);
 
   it('catches with the reconcile pass what GitHub never delivered, once', async () => {
-    const repo = repository();
+    const repo = repository('relay');
     const head = repo.commit(authPy('    return refresh()'), 'refresh');
     const base = { ref: 'main', sha: repo.base };
-    const pr = { owner: 'acme', repo: 'widgets', title: 'Refresh', body: null, base, diff: head.diff };
+    const pr = { owner: 'acme', repo: 'relay', title: 'Refresh', body: null, base, diff: head.diff };
     github.addPullRequest({ ...pr, number: 30, draft: true, head: { ref: 'refresh', sha: head.sha } });
     const key = `sk-github-reconcile-${Date.now()}`;
     suite.model.script(key, [answer([finding(10, 'Clock skew')])]);
     const test = await start(key, { REPOS_ROOT: repo.root, GITHUB_RECONCILE_MINUTES: '0' });
     // One delivery (a draft, which starts nothing) makes the repository one the pass watches.
-    const draft = pullRequestEvent('opened', head.sha, repo.base, 30);
+    const draft = {
+      ...pullRequestEvent('opened', head.sha, repo.base, 30),
+      repository: { full_name: 'acme/relay' },
+    };
     draft.pull_request.draft = true;
     await deliver(test, 'pull_request', draft);
     // What GitHub took but never delivered: a pull request opened, and a request in a comment.
     github.addPullRequest({ ...pr, number: 31, head: { ref: 'refresh', sha: head.sha } });
-    github.setPermission('acme', 'widgets', 'maintainer', 'admin');
-    github.addIssueComment('acme', 'widgets', 31, { user: 'maintainer', body: '@supervisor hello there' });
-    github.addIssueComment('acme', 'widgets', 31, { user: 'maintainer', body: 'no mention here' });
+    github.setPermission('acme', 'relay', 'maintainer', 'admin');
+    github.addIssueComment('acme', 'relay', 31, { user: 'maintainer', body: '@supervisor hello there' });
+    github.addIssueComment('acme', 'relay', 31, { user: 'maintainer', body: 'no mention here' });
     // Older than the pass looks back: left alone.
     github.addPullRequest({
       ...pr,
@@ -848,12 +851,12 @@ describe('the pull-request loop on GitHub', () => {
     const reconcile = async () =>
       (await test.supervisor.app.inject({ method: 'POST', url: '/api/v1/github/reconcile' })).json();
     expect(await reconcile()).toEqual({ repositories: 1, found: 2 });
-    await expect.poll(() => github.reviews('acme', 'widgets', 31).length, { timeout: 120_000 }).toBe(1);
+    await expect.poll(() => github.reviews('acme', 'relay', 31).length, { timeout: 120_000 }).toBe(1);
     await expect
       .poll(
         () =>
           github
-            .issueComments('acme', 'widgets', 31)
+            .issueComments('acme', 'relay', 31)
             .map((c) => c.body)
             .at(-1),
         { timeout: 30_000 },
@@ -873,7 +876,7 @@ describe('the pull-request loop on GitHub', () => {
       ]);
     // Found again, they are the deliveries already handled: nothing more runs or is said.
     expect(await reconcile()).toEqual({ repositories: 1, found: 0 });
-    expect(github.reviews('acme', 'widgets', 31)).toHaveLength(1);
+    expect(github.reviews('acme', 'relay', 31)).toHaveLength(1);
     const metrics = (await test.supervisor.app.inject({ url: '/api/v1/metrics' })).body;
     expect(metrics).toContain(
       'supervisor_github_deliveries_total{event="pull_request",result="reconciled"} 1',
@@ -921,5 +924,89 @@ describe('the pull-request loop on GitHub', () => {
     });
     const prompt = JSON.stringify(suite.model.requests((r) => r.credential === key)[0]?.body);
     expect(prompt).toContain('the arithmetic');
+  }, 180_000);
+
+  it('follows each repository’s .github/supervisor.yml: reviews off, new issues summarized, commands off, a broken file acted on not at all', async () => {
+    github.setFile(
+      'acme',
+      'quiet',
+      'main',
+      '.github/supervisor.yml',
+      'reviews: false\nsummarize_new_issues: true\n',
+    );
+    github.setFile('acme', 'mute', 'main', '.github/supervisor.yml', 'commands: false\n');
+    github.setFile('acme', 'broken', 'main', '.github/supervisor.yml', 'reviews: [\n');
+    github.addIssue({
+      owner: 'acme',
+      repo: 'quiet',
+      number: 2,
+      title: 'Crash on start',
+      body: 'It crashes.',
+    });
+    github.setPermission('acme', 'mute', 'writer', 'write');
+    const key = `sk-github-config-${Date.now()}`;
+    suite.model.script(key, [
+      steps.toolUse([
+        {
+          name: 'StructuredOutput',
+          input: { summary: 'The app crashes at start.', category: 'bug', next_steps: ['Get a stack trace'] },
+        },
+      ]),
+    ]);
+    const test = await start(key);
+    const opened = (repo: string) => ({
+      ...pullRequestEvent('opened', 'c'.repeat(40), 'd'.repeat(40), 5),
+      repository: { full_name: `acme/${repo}` },
+    });
+    const ids = {
+      quietPull: randomUUID(),
+      quietIssue: randomUUID(),
+      mute: randomUUID(),
+      broken: randomUUID(),
+    };
+    await deliver(test, 'pull_request', opened('quiet'), { id: ids.quietPull });
+    await deliver(
+      test,
+      'issues',
+      {
+        action: 'opened',
+        installation: { id: github.installationId },
+        repository: { full_name: 'acme/quiet' },
+        issue: { number: 2 },
+        sender: { login: 'someone', type: 'User' },
+      },
+      { id: ids.quietIssue },
+    );
+    await deliver(
+      test,
+      'issue_comment',
+      {
+        action: 'created',
+        installation: { id: github.installationId },
+        repository: { full_name: 'acme/mute' },
+        issue: { number: 1 },
+        comment: { id: 123, body: '@supervisor summarize' },
+        sender: { login: 'writer', type: 'User' },
+      },
+      { id: ids.mute },
+    );
+    await deliver(test, 'pull_request', opened('broken'), { id: ids.broken });
+    await expect
+      .poll(() => github.issueComments('acme', 'quiet', 2).at(-1)?.body ?? '', { timeout: 120_000 })
+      .toContain('**Summary** (bug): The app crashes at start.');
+    const outcomes = new Map(
+      (
+        (await test.supervisor.app.inject({ url: '/api/v1/github/deliveries' })).json().items as Array<{
+          id: string;
+          outcome: string;
+        }>
+      ).map((d) => [d.id, d.outcome]),
+    );
+    expect(outcomes.get(ids.quietPull)).toBe('reviews are off (reviews: false in .github/supervisor.yml)');
+    expect(outcomes.get(ids.quietIssue)).toBe('summary queued');
+    expect(outcomes.get(ids.mute)).toBe('commands are off (commands: false in .github/supervisor.yml)');
+    expect(outcomes.get(ids.broken)).toMatch(/^not acted on: \.github\/supervisor\.yml is not YAML: /);
+    const tasks = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
+    expect(tasks.map((t: { type: string }) => t.type)).toEqual(['ISSUE_SUMMARY']);
   }, 180_000);
 });

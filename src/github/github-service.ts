@@ -13,6 +13,12 @@ import { type GitHubClients, NO_RETRY } from './client.ts';
 import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob } from './github-queue.ts';
 import * as store from './github-store.ts';
 import { missedDeliveries, RECONCILE_LOOKBACK_MS, WATCHED_FOR_MS } from './reconcile.ts';
+import {
+  DEFAULT_REPO_CONFIG,
+  type ParsedRepoConfig,
+  parseRepoConfig,
+  REPO_CONFIG_PATH,
+} from './repo-config.ts';
 import type { FailOn } from './review.ts';
 import { GitHubTaskUpdates } from './task-updates.ts';
 import {
@@ -26,6 +32,8 @@ import {
 } from './triggers.ts';
 
 const DAY_MS = 86_400_000;
+/** A repository's .github/supervisor.yml is read again after this long. */
+const CONFIG_TTL_MS = 60_000;
 /** GitHub's permission levels that may push (`maintain` reads as `write` in this field). */
 const WRITERS = new Set(['admin', 'write']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -75,6 +83,7 @@ export class GitHubService {
   readonly #logger: Logger;
   readonly #updates: GitHubTaskUpdates;
   #reconcileTimer: NodeJS.Timeout | undefined;
+  readonly #configs = new Map<string, { at: number; parsed: ParsedRepoConfig }>();
 
   constructor(deps: GitHubServiceDeps) {
     this.#deps = deps;
@@ -255,9 +264,60 @@ export class GitHubService {
       await store.markDeliveryHandled(db, id, { at: now(), outcome: trigger.reason });
       return;
     }
-    if (trigger.kind === 'command') return this.#command(id, trigger);
-    if (trigger.kind === 'message') return this.#message(id, trigger);
-    await this.#startReview(id, trigger);
+    const handled = (outcome: string) => store.markDeliveryHandled(db, id, { at: now(), outcome });
+    const settings = await this.#repoConfig(trigger.repository, trigger.installationId);
+    // A file that cannot be read may be there to turn something off: nothing is done until it is fixed.
+    if (!settings.ok) return handled(`not acted on: ${settings.error}`);
+    const { config } = settings;
+    switch (trigger.kind) {
+      case 'command':
+      case 'message':
+        if (!config.commands) return handled(`commands are off (commands: false in ${REPO_CONFIG_PATH})`);
+        return trigger.kind === 'command' ? this.#command(id, trigger) : this.#message(id, trigger);
+      case 'new_issue':
+        if (!config.summarize_new_issues) {
+          return handled(`new issues are summarized with summarize_new_issues: true in ${REPO_CONFIG_PATH}`);
+        }
+        return this.#startSummary(id, {
+          ...trigger,
+          kind: 'command',
+          command: 'summarize',
+          commentId: null,
+          request: '',
+        });
+      case 'pr_review':
+        if (!config.reviews) return handled(`reviews are off (reviews: false in ${REPO_CONFIG_PATH})`);
+        if (trigger.draft && !config.review_drafts) {
+          return handled('draft pull requests are reviewed when marked ready');
+        }
+        return this.#startReview(id, trigger);
+    }
+  }
+
+  /**
+   * The repository's .github/supervisor.yml from its default branch (defaults without one), read
+   * at most once a minute per repository.
+   */
+  async #repoConfig(repository: string, installationId: number | null): Promise<ParsedRepoConfig> {
+    const cached = this.#configs.get(repository);
+    if (cached && this.#deps.now().getTime() - cached.at < CONFIG_TTL_MS) return cached.parsed;
+    const [owner, repo] = repository.split('/') as [string, string];
+    const parsed = await this.#deps.clients
+      .for(installationId)
+      .rest.repos.getContent({ owner, repo, path: REPO_CONFIG_PATH })
+      .then(
+        ({ data }) =>
+          'content' in data && typeof data.content === 'string'
+            ? parseRepoConfig(Buffer.from(data.content, 'base64').toString('utf8'))
+            : ({ ok: false, error: `${REPO_CONFIG_PATH} is not a file` } as const),
+        (error: unknown) => {
+          if ((error as { status?: number }).status === 404)
+            return { ok: true, config: DEFAULT_REPO_CONFIG } as const;
+          throw error;
+        },
+      );
+    this.#configs.set(repository, { at: this.#deps.now().getTime(), parsed });
+    return parsed;
   }
 
   /**
@@ -410,7 +470,8 @@ export class GitHubService {
     };
     await this.#launch(id, {
       submission: { type: 'ISSUE_SUMMARY', payload, priority: 5 },
-      key: `github:summary:${command.repository}#${command.commentId}`,
+      // One summary per comment, or one for the issue's opening.
+      key: `github:summary:${command.repository}#${command.commentId ?? `${command.number}:opened`}`,
       link: { ...command, headSha: null, url: issue.html_url },
       queued: 'summary queued',
     });

@@ -70,6 +70,7 @@ export async function missedDeliveries(
           title: pr.title,
           body: pr.body,
           draft: pr.draft ?? false,
+          html_url: pr.html_url,
           head: {
             sha: pr.head.sha,
             ref: pr.head.ref,

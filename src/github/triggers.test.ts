@@ -27,6 +27,8 @@ describe('GitHub triggers', () => {
         installationId: 42,
         number: 7,
         headSha: HEAD,
+        url: null,
+        draft: false,
         payload: {
           repository: 'acme/widgets',
           pr_number: 7,
@@ -40,9 +42,10 @@ describe('GitHub triggers', () => {
   });
 
   it('says why it starts nothing', () => {
-    expect(triggerFor('pull_request', pullRequest('opened', { draft: true }))).toEqual({
-      kind: 'none',
-      reason: 'draft pull requests are reviewed when marked ready',
+    // A draft is still a review trigger, marked so: the repository's settings decide (github-service).
+    expect(triggerFor('pull_request', pullRequest('opened', { draft: true }))).toMatchObject({
+      kind: 'pr_review',
+      draft: true,
     });
     expect(triggerFor('pull_request', pullRequest('closed'))).toEqual({
       kind: 'none',
@@ -166,7 +169,14 @@ describe('issue labels', () => {
     // A name that is a property of every object is still just a label.
     expect(reason(labeled('constructor'))).toBe('label "constructor" asks for nothing');
     expect(reason(labeled('supervisor:fix', { action: 'unlabeled' }))).toBe('issues.unlabeled is not read');
-    expect(reason({ ...labeled('x'), action: 'opened', label: undefined })).toBe('issues.opened is not read');
+    expect(reason({ ...labeled('x'), action: 'closed', label: undefined })).toBe('issues.closed is not read');
+    expect(triggerFor('issues', { ...labeled('x'), action: 'opened', label: undefined })).toEqual({
+      kind: 'new_issue',
+      repository: 'acme/widgets',
+      installationId: 42,
+      number: 5,
+      actor: 'bob',
+    });
     expect(reason(labeled('supervisor:fix', { sender: { login: 'ci[bot]', type: 'Bot' } }))).toBe(
       'labels added by bots (ci[bot]) are not read',
     );

@@ -71,6 +71,8 @@ export interface ReviewTrigger {
   headSha: string;
   /** The pull request's page. */
   url: string | null;
+  /** A draft: reviewed on an event only where the repository asks for it (review_drafts). */
+  draft: boolean;
   payload: PrReviewPayload;
 }
 
@@ -123,7 +125,21 @@ export interface MessageTrigger {
   source: string;
 }
 
-export type Trigger = ReviewTrigger | CommandTrigger | MessageTrigger | { kind: 'none'; reason: string };
+/** An issue just opened, which a repository may ask to have summarized (summarize_new_issues). */
+export interface NewIssueTrigger {
+  kind: 'new_issue';
+  repository: string;
+  installationId: number | null;
+  number: number;
+  actor: string;
+}
+
+export type Trigger =
+  | ReviewTrigger
+  | CommandTrigger
+  | MessageTrigger
+  | NewIssueTrigger
+  | { kind: 'none'; reason: string };
 
 export function triggerFor(event: string, body: unknown, mention = 'supervisor'): Trigger {
   if (event === 'issue_comment') return commandIn(body, mention);
@@ -137,7 +153,6 @@ export function triggerFor(event: string, body: unknown, mention = 'supervisor')
   const { action, pull_request: pr, installation } = parsed.data;
   if (!REVIEWED_ACTIONS.has(action))
     return { kind: 'none', reason: `pull_request.${action} is not reviewed` };
-  if (pr.draft) return { kind: 'none', reason: 'draft pull requests are reviewed when marked ready' };
   return reviewTrigger(parsed.data.repository.full_name, installation?.id ?? null, pr);
 }
 
@@ -154,6 +169,7 @@ export function reviewTrigger(
     number: pr.number,
     headSha: pr.head.sha,
     url: pr.html_url ?? null,
+    draft: pr.draft ?? false,
     payload: {
       repository,
       pr_number: pr.number,
@@ -218,6 +234,17 @@ function labelCommand(body: unknown): Trigger {
     return { kind: 'none', reason: `not an issues payload: ${z.prettifyError(parsed.error)}` };
   }
   const { action, label, issue, sender, installation } = parsed.data;
+  if (action === 'opened') {
+    if (sender.type === 'Bot')
+      return { kind: 'none', reason: `issues opened by bots (${sender.login}) are not read` };
+    return {
+      kind: 'new_issue',
+      repository: parsed.data.repository.full_name,
+      installationId: installation?.id ?? null,
+      number: issue.number,
+      actor: sender.login,
+    };
+  }
   if (action !== 'labeled' || !label) return { kind: 'none', reason: `issues.${action} is not read` };
   const command = LABEL_COMMANDS.get(label.name.toLowerCase());
   if (!command) return { kind: 'none', reason: `label "${label.name}" asks for nothing` };
