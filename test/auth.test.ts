@@ -62,6 +62,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/github/deliveries': 'admin',
   'POST /api/v1/github/deliveries/{id}/replay': 'admin',
   'POST /api/v1/github/reconcile': 'admin',
+  'GET /api/v1/github/status': 'admin',
   'GET /api/v1/mcp': 'task',
 };
 

@@ -473,7 +473,7 @@ describe('the supervisor as a process', () => {
     expect((await runCli(['tokens', 'generate'], {})).stdout.trim()).toMatch(/^sv_[\w-]{43}$/);
   });
 
-  it('CLI: github deliveries lists what each delivery did, github replay handles one again, github reconcile looks for missed ones', async () => {
+  it('CLI: github deliveries lists what each delivery did, github replay handles one again, github reconcile looks for missed ones, github status', async () => {
     const secret = 'cli-webhook-secret-0123456789';
     const server = await serve({
       DATA_DIR: dataDir(),
@@ -512,5 +512,11 @@ describe('the supervisor as a process', () => {
     const reconciled = await runCli(['github', 'reconcile'], env);
     expect(reconciled.code, reconciled.stderr).toBe(0);
     expect(reconciled.stdout.trim()).toBe('looked at 0 repositories: 0 missed deliveries found and queued');
+    const status = await runCli(['github', 'status'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('acting as   a personal access token (no check runs)');
+    expect(status.stdout).toContain('git         http://127.0.0.1:9');
+    expect(status.stdout).toMatch(/deliveries {2}1 in 24 h \(0 reconciled\), 0 waiting, last \d{4}-/);
+    expect(status.stdout).not.toContain('ghp_cli_test_never_sent');
   });
 });

@@ -55,6 +55,12 @@ export class GitHubClients {
     this.#logger = logger.child({ component: 'github' });
   }
 
+  /** How it acts on GitHub, for the operator (no secret). */
+  describe(): { mode: 'app' | 'token'; appId: number | null; apiUrl: string } {
+    const { app, apiUrl } = this.#auth;
+    return { mode: app ? 'app' : 'token', appId: app?.appId ?? null, apiUrl };
+  }
+
   /** Check runs need an App: GitHub refuses them to personal tokens. */
   get canCreateCheckRuns(): boolean {
     return this.#auth.app !== undefined;

@@ -10,6 +10,7 @@ import type { GitHubTaskRow } from '../store/schema.ts';
 import { storable } from '../store/storable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubClients, NO_RETRY } from './client.ts';
+import { gitHubGitOrigin } from './git-access.ts';
 import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob } from './github-queue.ts';
 import * as store from './github-store.ts';
 import { missedDeliveries, RECONCILE_LOOKBACK_MS, WATCHED_FOR_MS } from './reconcile.ts';
@@ -215,6 +216,28 @@ export class GitHubService {
       }
       return fresh;
     });
+  }
+
+  /** How the GitHub edge stands, for `supervisor github status`. */
+  async status() {
+    const { db, now } = this.#deps;
+    const counts = await store.deliveryCounts(db, new Date(now().getTime() - DAY_MS));
+    const { mode, appId, apiUrl } = this.#deps.clients.describe();
+    return {
+      mode,
+      app_id: appId,
+      api_url: apiUrl,
+      git_origin: gitHubGitOrigin(apiUrl),
+      mention: this.#deps.mention,
+      webhook_secrets: this.#deps.webhookSecrets.length,
+      reconcile_minutes: this.#deps.reconcileMinutes,
+      deliveries: {
+        last_24h: counts.received,
+        reconciled_last_24h: counts.reconciled,
+        waiting: counts.waiting,
+        last_received_at: counts.lastReceivedAt?.toISOString() ?? null,
+      },
+    };
   }
 
   /** Recent deliveries, newest first, with what handling each did. */

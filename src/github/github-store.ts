@@ -246,3 +246,26 @@ export async function linksOf(q: Queryable, taskIds: string[]): Promise<Map<stri
   const rows = await q.select().from(githubTasks).where(inArray(githubTasks.taskId, taskIds));
   return new Map(rows.map((row) => [row.taskId, row]));
 }
+
+/** Deliveries received since `since`, those still waiting to be handled, and the newest one's time. */
+export async function deliveryCounts(q: Queryable, since: Date) {
+  const [row] = await q
+    .select({
+      received: sql<number>`count(*) filter (where ${githubDeliveries.receivedAt} >= ${since})`.mapWith(
+        Number,
+      ),
+      reconciled:
+        sql<number>`count(*) filter (where ${githubDeliveries.receivedAt} >= ${since} and ${githubDeliveries.reconciled})`.mapWith(
+          Number,
+        ),
+      waiting: sql<number>`count(*) filter (where ${githubDeliveries.handledAt} is null)`.mapWith(Number),
+      last: sql<string | null>`max(${githubDeliveries.receivedAt})`,
+    })
+    .from(githubDeliveries);
+  return {
+    received: row?.received ?? 0,
+    reconciled: row?.reconciled ?? 0,
+    waiting: row?.waiting ?? 0,
+    lastReceivedAt: row?.last ? new Date(row.last) : null,
+  };
+}

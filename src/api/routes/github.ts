@@ -136,6 +136,42 @@ export function githubAdminRoutes(app: FastifyInstance, github: () => GitHubServ
       };
     },
   );
+  api.get(
+    '/github/status',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['github'],
+        summary: 'How the GitHub connection stands',
+        description:
+          'How the supervisor acts on GitHub (an App or a personal token; no secret is shown), where it reaches ' +
+          'the API and git, and its deliveries: received in the past 24 hours (and of those, found by the ' +
+          'reconcile pass), still waiting to be handled, and when the last one came. 404 when GitHub is not configured.',
+        response: {
+          200: z.object({
+            mode: z.enum(['app', 'token']),
+            app_id: z.number().int().nullable(),
+            api_url: z.string(),
+            git_origin: z.string().describe('Where owner/repo is cloned from and pushed to'),
+            mention: z.string().describe('GITHUB_MENTION'),
+            webhook_secrets: z.number().int().describe('2 while a previous secret is still accepted'),
+            reconcile_minutes: z.number().int(),
+            deliveries: z.object({
+              last_24h: z.number().int(),
+              reconciled_last_24h: z.number().int(),
+              waiting: z.number().int(),
+              last_received_at: z.iso.datetime().nullable(),
+            }),
+          }),
+          401: errorSchema,
+          403: errorSchema,
+          404: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async () => configured(github).status(),
+  );
   api.post(
     '/github/reconcile',
     {

@@ -15,6 +15,22 @@ interface DeliveryJson {
   reconciled: boolean;
 }
 
+interface GitHubStatusJson {
+  mode: 'app' | 'token';
+  app_id: number | null;
+  api_url: string;
+  git_origin: string;
+  mention: string;
+  webhook_secrets: number;
+  reconcile_minutes: number;
+  deliveries: {
+    last_24h: number;
+    reconciled_last_24h: number;
+    waiting: number;
+    last_received_at: string | null;
+  };
+}
+
 const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 
 /** `supervisor github deliveries|replay|reconcile`: what GitHub sent, what each delivery did (admin token). */
@@ -65,6 +81,27 @@ export function registerGitHubCommands(
     .action(async (id: string) => {
       await client().request('POST', `/api/v1/github/deliveries/${encodeURIComponent(id)}/replay`);
       out(`replaying ${id}: see \`supervisor github deliveries\` for what it did`);
+    });
+
+  github
+    .command('status')
+    .description('How the GitHub connection stands: App or token, where, and its deliveries')
+    .option('--json', 'print it as JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const status = await client().request<GitHubStatusJson>('GET', '/api/v1/github/status');
+      if (flags.json) return out(JSON.stringify(status, null, 2));
+      const { deliveries: d } = status;
+      out(
+        [
+          `acting as   ${status.mode === 'app' ? `GitHub App ${status.app_id}` : 'a personal access token (no check runs)'}`,
+          `api         ${status.api_url}`,
+          `git         ${status.git_origin}`,
+          `commands    @${status.mention} …`,
+          `secrets     ${status.webhook_secrets === 2 ? 'current and previous (rotating)' : 'one'}`,
+          `reconcile   ${status.reconcile_minutes ? `every ${status.reconcile_minutes} min` : 'on demand only'}`,
+          `deliveries  ${d.last_24h} in 24 h (${d.reconciled_last_24h} reconciled), ${d.waiting} waiting, last ${d.last_received_at ? when(d.last_received_at) : 'never'}`,
+        ].join('\n'),
+      );
     });
 
   github
