@@ -34,6 +34,7 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/tasks/{id}/cancel': 'submitter',
   'POST /api/v1/tasks/{id}/retry': 'submitter',
   'GET /api/v1/tasks/{id}/messages': 'viewer',
+  'GET /api/v1/inbox': 'viewer',
   'POST /api/v1/tasks/{id}/messages': 'submitter',
   'GET /api/v1/agents': 'viewer',
   'GET /api/v1/agents/quota/status': 'viewer',

@@ -242,6 +242,12 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     expect(await page.locator('.task-header').textContent()).toContain('needs_input');
     await shot(page, '08-task-needs-input');
 
+    // The inbox lists the question and leads to the task.
+    await page.goto(`${dev!.url}/#/inbox`);
+    await page.locator('.inbox').getByText('Should add() also accept strings?').waitFor();
+    await page.locator('.inbox a', { hasText: asked.id.slice(0, 8) }).click();
+    await page.locator('blockquote.question').waitFor();
+
     // Answered from the page: the task runs again in the same session, and the answer stays on it.
     await page
       .getByLabel('Answer the agent’s question')
@@ -252,6 +258,8 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.locator('pre.result').getByText('Noted: add() takes numbers only.').waitFor();
     await page.getByLabel('Follow up (for example “also add a test”)').waitFor();
     await shot(page, '08b-task-answered');
+    await page.goto(`${dev!.url}/#/inbox`);
+    await page.getByText('Nothing waits for a person.').waitFor();
 
     // With the only agent paused, a new task parks for want of an agent, and says so.
     expect((await post('/agents/claude-1/pause')).status).toBe(200);
@@ -259,6 +267,19 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
       await post('/tasks', { type: 'CODE_ANALYSIS', payload: { repository: source.path } })
     ).json()) as { id: string };
     await dev!.waitForStatus(waiting.id, ['parked'], 30_000);
+    await page.goto(`${dev!.url}/#/inbox`);
+    await page
+      .locator('.inbox li', { hasText: waiting.id.slice(0, 8) })
+      .getByText('no_agent')
+      .waitFor();
+    const inbox = (await (await fetch(`${dev!.url}/api/v1/inbox`)).json()) as {
+      items: Array<{ kind: string }>;
+    };
+    expect(inbox.items.map((item) => item.kind)).toEqual(['no_agent']);
+    const metrics = await (await fetch(`${dev!.url}/api/v1/metrics`)).text();
+    expect(metrics).toContain('supervisor_inbox_items{kind="no_agent"} 1');
+    expect(metrics).toContain('supervisor_inbox_items{kind="question"} 0');
+    expect(metrics).toMatch(/supervisor_inbox_oldest_wait_seconds\{kind="no_agent"\} \d/);
     await page.goto(`${dev!.url}/#/tasks/${waiting.id}`);
     await page.getByText('parked: no enabled agent can run it — add, fix or resume one').waitFor();
     await page.goto(`${dev!.url}/#/tasks`);
@@ -326,6 +347,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
       `#/tasks/${tasks.items[0]!.id}`,
       '#/submit',
       '#/agents',
+      '#/inbox',
       '#/charts',
       '#/audit',
       '#/memory',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { listAttempts } from '../src/store/task-store.ts';
+import { BACKENDS, type Backend } from './support/databases.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
 import { scriptedSuite } from './support/scripted-suite.ts';
@@ -20,10 +21,11 @@ describe('messages to a task resume its agent session', () => {
   const suite = scriptedSuite();
   let keys = 0;
 
-  const start = async (script: Step[], env: Record<string, string> = {}) => {
+  const start = async (script: Step[], env: Record<string, string> = {}, backend: Backend = 'pglite') => {
     const key = `sk-follow-up-${++keys}-${Date.now()}`;
     suite.model.script(key, script);
     const test = await suite.start({
+      backend,
       env: { ...scriptedClaudeEnv(suite.model.url, key), AGENT_IDLE_TIMEOUT_SECONDS: '120', ...env },
     });
     return { key, test };
@@ -40,50 +42,64 @@ describe('messages to a task resume its agent session', () => {
   const transcript = (request: { body?: unknown }) =>
     JSON.stringify((request.body as { messages: unknown }).messages);
 
-  it('answers a question: the next run resumes the session with the answer and ends as its type asks', async () => {
-    const repository = createSourceRepo({ 'a.js': '1\n' }).path;
-    const question = 'Which branch should I analyse, main or release?';
-    const { key, test } = await start([
-      // The CLI asks once more for the structured output, then gives up: needs_input.
-      steps.text(question, { repeat: 2 }),
-      steps.toolUse([{ name: 'StructuredOutput', input: analysis }]),
-    ]);
-    const id = await submit(test, { type: 'CODE_ANALYSIS', payload: { repository } });
-    const asked = await test.waitForStatus(id, ['failed', 'succeeded'], 90_000);
-    expect(asked).toMatchObject({ status: 'failed', outcome: 'needs_input', question });
+  it.each(BACKENDS)(
+    'answers a question on %s: the next run resumes the session with the answer and ends as its type asks',
+    async (backend) => {
+      const repository = createSourceRepo({ 'a.js': '1\n' }).path;
+      const question = 'Which branch should I analyse, main or release?';
+      const { key, test } = await start(
+        [
+          // The CLI asks once more for the structured output, then gives up: needs_input.
+          steps.text(question, { repeat: 2 }),
+          steps.toolUse([{ name: 'StructuredOutput', input: analysis }]),
+        ],
+        {},
+        backend,
+      );
+      const id = await submit(test, { type: 'CODE_ANALYSIS', payload: { repository } });
+      const asked = await test.waitForStatus(id, ['failed', 'succeeded'], 90_000);
+      expect(asked).toMatchObject({ status: 'failed', outcome: 'needs_input', question });
+      // It waits for a person: in the inbox, with its question.
+      const inbox = async () => (await test.supervisor.app.inject({ url: '/api/v1/inbox' })).json().items;
+      expect(await inbox()).toEqual([
+        expect.objectContaining({ kind: 'question', task_id: id, question, type: 'CODE_ANALYSIS' }),
+      ]);
 
-    const answered = await send(test, id, 'main, please');
-    expect(answered.statusCode, answered.body).toBe(202);
-    expect(answered.json()).toMatchObject({
-      message: { author: 'local', text: 'main, please', kind: 'answer', run_base: 1 },
-      task: { status: 'queued', outcome: null, question: null },
-    });
-    const done = await test.waitForStatus(id, ['failed', 'succeeded'], 90_000);
-    expect(done).toMatchObject({ status: 'succeeded', outcome: 'succeeded' });
-    const view = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}` })).json();
-    expect(view.result.data.structured_output).toEqual(analysis);
+      const answered = await send(test, id, 'main, please');
+      expect(answered.statusCode, answered.body).toBe(202);
+      expect(answered.json()).toMatchObject({
+        message: { author: 'local', text: 'main, please', kind: 'answer', run_base: 1 },
+        task: { status: 'queued', outcome: null, question: null },
+      });
+      const done = await test.waitForStatus(id, ['failed', 'succeeded'], 90_000);
+      expect(done).toMatchObject({ status: 'succeeded', outcome: 'succeeded' });
+      expect(await inbox()).toEqual([]);
+      const view = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}` })).json();
+      expect(view.result.data.structured_output).toEqual(analysis);
 
-    const attempts = await listAttempts(test.supervisor.database.db, id);
-    expect(attempts.map((a) => a.outcome)).toEqual(['needs_input', 'succeeded']);
-    // The same session, resumed: the model's next request carries the earlier turns and the answer.
-    expect(attempts[1]!.sessionId).toBe(attempts[0]!.sessionId);
-    expect(attempts[1]!.admission).toMatchObject({
-      session: { resumed: true, fromAttempt: attempts[0]!.id },
-    });
-    const requests = requestsOf(key);
-    expect(requests).toHaveLength(3);
-    const resumed = transcript(requests[2]!);
-    expect(resumed).toContain(question);
-    expect(resumed).toContain('main, please');
-    expect(resumed).toContain('local answers your last message');
+      const attempts = await listAttempts(test.supervisor.database.db, id);
+      expect(attempts.map((a) => a.outcome)).toEqual(['needs_input', 'succeeded']);
+      // The same session, resumed: the model's next request carries the earlier turns and the answer.
+      expect(attempts[1]!.sessionId).toBe(attempts[0]!.sessionId);
+      expect(attempts[1]!.admission).toMatchObject({
+        session: { resumed: true, fromAttempt: attempts[0]!.id },
+      });
+      const requests = requestsOf(key);
+      expect(requests).toHaveLength(3);
+      const resumed = transcript(requests[2]!);
+      expect(resumed).toContain(question);
+      expect(resumed).toContain('main, please');
+      expect(resumed).toContain('local answers your last message');
 
-    const thread = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/messages` })).json();
-    expect(thread.items).toEqual([expect.objectContaining({ text: 'main, please', kind: 'answer' })]);
-    const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=task.message_sent' });
-    expect(audit.json().items).toEqual([
-      expect.objectContaining({ task_id: id, details: expect.objectContaining({ kind: 'answer' }) }),
-    ]);
-  }, 240_000);
+      const thread = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/messages` })).json();
+      expect(thread.items).toEqual([expect.objectContaining({ text: 'main, please', kind: 'answer' })]);
+      const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=task.message_sent' });
+      expect(audit.json().items).toEqual([
+        expect.objectContaining({ task_id: id, details: expect.objectContaining({ kind: 'answer' }) }),
+      ]);
+    },
+    240_000,
+  );
 
   it('follows up a finished fix: a second commit on the same branch; then the limit, and what takes no message', async () => {
     const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });

@@ -17,6 +17,7 @@ const EXAMPLES: Record<string, string[]> = {
   logs: ['supervisor logs -f 3f2a…', 'supervisor logs 3f2a… --json > events.jsonl'],
   cancel: ['supervisor cancel 3f2a…'],
   retry: ['supervisor retry 3f2a…'],
+  inbox: ['supervisor inbox', 'supervisor inbox --json | jq -r ".items[].task_id"'],
   reply: ['supervisor reply 3f2a… main, please', 'supervisor reply 3f2a… "Also add a test for add()" --wait'],
   agents: ['supervisor agents', 'supervisor agents pause claude-2', 'supervisor agents resume claude-2'],
   'memory search': [

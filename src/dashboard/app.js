@@ -1138,6 +1138,58 @@ async function agentsView() {
   await every(5000, signal, load);
 }
 
+// ---------------------------------------------------------------- inbox
+
+/** What waits for a person: questions to answer, tasks no agent can run. Refreshed every 5 s. */
+async function inboxView() {
+  const list = h('div', {});
+  const status = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const signal = mount('Inbox', status, list);
+  const load = async () => {
+    try {
+      const { items } = await api('/inbox', { signal });
+      setChildren(
+        list,
+        items.length
+          ? h(
+              'ul',
+              { class: 'inbox' },
+              items.map((item) =>
+                h(
+                  'li',
+                  { class: 'card' },
+                  h(
+                    'p',
+                    {},
+                    badge(item.kind === 'question' ? 'question' : 'no_agent', 'inbox'),
+                    ' ',
+                    h('a', { href: `#/tasks/${item.task_id}` }, `${item.type} · ${item.task_id.slice(0, 8)}`),
+                    h(
+                      'span',
+                      { class: 'muted' },
+                      ` · ${item.repository} · waiting since ${formatTime(item.since)}`,
+                    ),
+                  ),
+                  item.kind === 'question'
+                    ? h('blockquote', { class: 'question' }, item.question ?? '')
+                    : h(
+                        'p',
+                        { class: 'muted' },
+                        'No enabled agent can run it: add, fix or resume one on the Agents page.',
+                      ),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted card' }, 'Nothing waits for a person.'),
+      );
+      status.textContent = `${items.length} waiting · refreshed every 5 s`;
+    } catch (error) {
+      if (!signal.aborted && error.status !== 401) setChildren(status, errorBox(error));
+    }
+  };
+  await every(5000, signal, load);
+}
+
 // ---------------------------------------------------------------- charts
 
 async function chartsView() {
@@ -1480,6 +1532,7 @@ const ROUTES = [
   [/^#\/tasks$/, (_match, params) => tasksView(params), 'tasks'],
   [/^#\/submit$/, () => submitView(), 'submit'],
   [/^#\/agents$/, () => agentsView(), 'agents'],
+  [/^#\/inbox$/, () => inboxView(), 'inbox'],
   [/^#\/charts$/, () => chartsView(), 'charts'],
   [/^#\/audit$/, (_match, params) => auditView(params), 'audit'],
   [/^#\/memory$/, (_match, params) => memoryView(params), 'memory'],

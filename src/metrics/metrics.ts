@@ -6,6 +6,7 @@ import { type TaskStatus, TERMINAL_STATUSES } from '../core/task-status.ts';
 import type { EventBus, EventListener, TaskEventMessage } from '../events/bus.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { Db } from '../store/database.ts';
+import { waitingForPeople } from '../store/inbox-store.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import { tasks } from '../store/schema.ts';
 
@@ -29,6 +30,9 @@ interface QueueRow {
 }
 
 /** What the scrape-time gauges read: the shared database, so every replica reports the same truth. */
+/** The inbox gauges look at this many waiting tasks at most. */
+const INBOX_SCAN = 1000;
+
 export interface MetricsSources {
   db: Db;
   pool: AgentPool;
@@ -283,6 +287,51 @@ export class Metrics {
             this.labels(row.status, String(row.priority)).set(Math.max(0, (now - oldest) / 1000));
           }
         }
+      },
+    });
+    // The inbox: what waits for a person. Read once per scrape for both gauges.
+    let inbox: Promise<Array<{ kind: string; since: Date }>> | undefined;
+    const inboxItems = () => {
+      const sources = metrics.#sources;
+      if (!sources) return Promise.resolve([]);
+      inbox ??= waitingForPeople(sources.db, INBOX_SCAN)
+        .then((rows) =>
+          rows.map(({ task, since }) => ({
+            kind: task.status === 'parked' ? 'no_agent' : 'question',
+            since,
+          })),
+        )
+        .finally(() => queueMicrotask(() => (inbox = undefined)));
+      return inbox;
+    };
+    new Gauge({
+      name: 'supervisor_inbox_items',
+      help: 'Tasks waiting for a person, by kind: question (answer it) or no_agent (no enabled agent can run it).',
+      labelNames: ['kind'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        const items = await inboxItems();
+        for (const kind of ['question', 'no_agent'])
+          this.labels(kind).set(items.filter((i) => i.kind === kind).length);
+      },
+    });
+    new Gauge({
+      name: 'supervisor_inbox_oldest_wait_seconds',
+      help: 'How long the task that has waited longest for a person has waited, by kind.',
+      labelNames: ['kind'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        const now = metrics.#sources?.now().getTime() ?? Date.now();
+        const oldest = new Map<string, number>();
+        for (const item of await inboxItems()) {
+          oldest.set(
+            item.kind,
+            Math.min(oldest.get(item.kind) ?? Number.POSITIVE_INFINITY, item.since.getTime()),
+          );
+        }
+        for (const [kind, since] of oldest) this.labels(kind).set(Math.max(0, (now - since) / 1000));
       },
     });
     const agentGauge = (

@@ -15,6 +15,7 @@ import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
+import { waitingForPeople } from '../store/inbox-store.ts';
 import { countMessages, insertMessage, listMessages, messageFrom } from '../store/message-store.ts';
 import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
@@ -52,6 +53,14 @@ export interface BatchResult {
   submissionId: string;
   tasks: Array<{ key: string; task: TaskRow; dependsOn: string[] }>;
   ids: Record<string, string>;
+}
+
+/** Something waiting for a person (see TaskService.inbox). */
+export interface InboxItem {
+  kind: 'question' | 'no_agent';
+  task: TaskRow;
+  /** When it started waiting. */
+  since: Date;
 }
 
 export interface TaskWithTotals {
@@ -582,6 +591,19 @@ export class TaskService {
     });
     this.#bus.publish(events);
     return { message, task, duplicate };
+  }
+
+  /**
+   * What waits for a person, longest wait first: a task that stopped on a question (answer it with
+   * a message) and one parked because no enabled agent can run it (add, fix or resume one).
+   */
+  async inbox(limit: number): Promise<InboxItem[]> {
+    const rows = await waitingForPeople(this.#db, limit);
+    return rows.map(({ task, since }) => ({
+      kind: task.status === 'parked' ? 'no_agent' : 'question',
+      task,
+      since,
+    }));
   }
 
   /** A task's messages, oldest first. */

@@ -395,6 +395,53 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
   );
 
   api.get(
+    '/inbox',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'What waits for a person, longest wait first',
+        description:
+          'Tasks that stopped on a question (`question`: answer with POST /api/v1/tasks/{id}/messages) and tasks ' +
+          'parked because no enabled agent can run them (`no_agent`: add, fix or resume an agent). `since` is when ' +
+          'each started waiting. Not yet here: tool calls awaiting approval (issue #17).',
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z
+                .object({
+                  kind: z.enum(['question', 'no_agent']),
+                  task_id: z.uuid(),
+                  type: z.enum(TASK_TYPES),
+                  repository: z.string(),
+                  submitted_by: z.string(),
+                  since: z.iso.datetime(),
+                  question: z.string().nullable().describe('What the agent asked (kind `question`)'),
+                  detail: z.string().nullable().describe('Why no agent can run it (kind `no_agent`)'),
+                })
+                .meta({ id: 'InboxItem' }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => ({
+      items: (await tasks().inbox(request.query.limit)).map(({ kind, task, since }) => ({
+        kind,
+        task_id: task.id,
+        type: task.type,
+        repository: task.repository,
+        submitted_by: task.submittedBy,
+        since: since.toISOString(),
+        question: task.question,
+        detail: task.parkDetail,
+      })),
+    }),
+  );
+
+  api.get(
     '/tasks/:id/messages',
     {
       config: { access: 'viewer' },

@@ -7,7 +7,7 @@ import { TASK_TYPES } from '../../core/task-types.ts';
 import type { ApiClient } from '../api-client.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
 import { EXIT, ExitError, wholeNumber } from '../exit.ts';
-import { listJson, taskDetails, taskTable } from '../format.ts';
+import { listJson, table, taskDetails, taskTable } from '../format.ts';
 import { taskSummary } from '../progress.ts';
 import { noProgress, type Progress, startProgress } from '../spinner.ts';
 import { followEvents } from '../sse-client.ts';
@@ -17,6 +17,14 @@ import { buildSubmission, type SubmitFlags } from '../submission.ts';
 const WAIT_POLL_MS = 1000;
 
 type Output = (text: string) => void;
+
+interface InboxItemJson {
+  kind: 'question' | 'no_agent';
+  task_id: string;
+  type: string;
+  since: string;
+  question: string | null;
+}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -123,6 +131,35 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         if (page.next_cursor) out(`\nmore: supervisor tasks --cursor ${page.next_cursor}`);
       },
     );
+
+  program
+    .command('inbox')
+    .description('What waits for a person: questions to answer, tasks no agent can run')
+    .option('-n, --limit <n>', 'how many (1-500)', wholeNumber(1, 500), 100)
+    .option('--json', 'print it as JSON')
+    .action(async (flags: { limit: number; json?: boolean }) => {
+      const { items } = await client().request<{ items: InboxItemJson[] }>(
+        'GET',
+        `/api/v1/inbox?limit=${flags.limit}`,
+      );
+      if (flags.json) return out(listJson(items));
+      if (items.length === 0) return out('nothing waits for a person');
+      out(
+        table(
+          ['TASK', 'WAITING', 'SINCE', 'TYPE', 'WHAT'],
+          items.map((item) => [
+            item.task_id,
+            item.kind === 'question' ? 'answer' : 'an agent',
+            item.since.replace('T', ' ').slice(0, 19),
+            item.type,
+            (item.kind === 'question' ? (item.question ?? '') : 'no enabled agent can run it')
+              .replaceAll('\n', ' ')
+              .slice(0, 80),
+          ]),
+        ),
+      );
+      out('\nanswer: supervisor reply <task> <text…> · agents: supervisor agents');
+    });
 
   program
     .command('show')
