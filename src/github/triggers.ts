@@ -187,7 +187,7 @@ function commandIn(body: unknown, mention: string): Trigger {
   if (!parsed.success) {
     return { kind: 'none', reason: `not an issue_comment payload: ${z.prettifyError(parsed.error)}` };
   }
-  const { action, comment, issue, sender, installation } = parsed.data;
+  const { action, comment, issue, sender } = parsed.data;
   if (action !== 'created') return { kind: 'none', reason: `issue_comment.${action} is not read` };
   // Bots (this App among them) never start work: no loops of agents answering agents.
   if (sender.type === 'Bot')
@@ -199,10 +199,7 @@ function commandIn(body: unknown, mention: string): Trigger {
   if (!command && issue.pull_request) {
     return {
       kind: 'message',
-      repository: parsed.data.repository.full_name,
-      installationId: installation?.id ?? null,
-      number: issue.number,
-      actor: sender.login,
+      ...asked(parsed.data, issue.number),
       text: `${match[1]}${match[2]}`.trim().slice(0, LIMITS.longTextChars),
       reviewId: null,
       source: `github:comment:${comment.id}`,
@@ -221,10 +218,7 @@ function commandIn(body: unknown, mention: string): Trigger {
     command,
     commentId: comment.id,
     request: match[2]!.trim().slice(0, LIMITS.longTextChars),
-    repository: parsed.data.repository.full_name,
-    installationId: installation?.id ?? null,
-    number: issue.number,
-    actor: sender.login,
+    ...asked(parsed.data, issue.number),
   };
 }
 
@@ -233,16 +227,13 @@ function labelCommand(body: unknown): Trigger {
   if (!parsed.success) {
     return { kind: 'none', reason: `not an issues payload: ${z.prettifyError(parsed.error)}` };
   }
-  const { action, label, issue, sender, installation } = parsed.data;
+  const { action, label, issue, sender } = parsed.data;
   if (action === 'opened') {
     if (sender.type === 'Bot')
       return { kind: 'none', reason: `issues opened by bots (${sender.login}) are not read` };
     return {
       kind: 'new_issue',
-      repository: parsed.data.repository.full_name,
-      installationId: installation?.id ?? null,
-      number: issue.number,
-      actor: sender.login,
+      ...asked(parsed.data, issue.number),
     };
   }
   if (action !== 'labeled' || !label) return { kind: 'none', reason: `issues.${action} is not read` };
@@ -255,10 +246,7 @@ function labelCommand(body: unknown): Trigger {
     command,
     commentId: null,
     request: '',
-    repository: parsed.data.repository.full_name,
-    installationId: installation?.id ?? null,
-    number: issue.number,
-    actor: sender.login,
+    ...asked(parsed.data, issue.number),
   };
 }
 
@@ -267,7 +255,7 @@ function reviewMessage(body: unknown): Trigger {
   if (!parsed.success) {
     return { kind: 'none', reason: `not a pull_request_review payload: ${z.prettifyError(parsed.error)}` };
   }
-  const { action, review, sender, installation } = parsed.data;
+  const { action, review, sender } = parsed.data;
   if (action !== 'submitted') return { kind: 'none', reason: `pull_request_review.${action} is not read` };
   if (sender.type === 'Bot')
     return { kind: 'none', reason: `reviews by bots (${sender.login}) are not read` };
@@ -277,12 +265,26 @@ function reviewMessage(body: unknown): Trigger {
   }
   return {
     kind: 'message',
-    repository: parsed.data.repository.full_name,
-    installationId: installation?.id ?? null,
-    number: parsed.data.pull_request.number,
-    actor: sender.login,
+    ...asked(parsed.data, parsed.data.pull_request.number),
     text: text.slice(0, LIMITS.longTextChars),
     reviewId: review.id,
     source: `github:review:${review.id}`,
+  };
+}
+
+/** Where something was asked (repository, installation, issue or pull request) and by whom. */
+function asked(
+  data: {
+    repository: { full_name: string };
+    installation?: { id: number } | undefined;
+    sender: { login: string };
+  },
+  number: number,
+) {
+  return {
+    repository: data.repository.full_name,
+    installationId: data.installation?.id ?? null,
+    number,
+    actor: data.sender.login,
   };
 }
