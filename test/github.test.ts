@@ -602,7 +602,7 @@ describe('the pull-request loop on GitHub', () => {
     expect((await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items).toHaveLength(1);
   }, 180_000);
 
-  it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened, a review on it answered in the same session', async () => {
+  it('fixes an issue on `@supervisor fix`: its branch pushed over authenticated HTTP, a draft pull request opened, a review and a failed check on it answered in the same session', async () => {
     const { source, remoteGit } = servedRepository('tools');
     github.addIssue({
       owner: 'acme',
@@ -627,6 +627,14 @@ describe('the pull-request loop on GitHub', () => {
         },
       ]),
       steps.text('Added calc.test.js.'),
+      // The third run: CI failed on that commit.
+      steps.toolUse([
+        {
+          name: 'Write',
+          input: { file_path: '{{cwd}}/.eslintrc.json', content: '{ "root": true }\n' },
+        },
+      ]),
+      steps.text('Added the lint config the check wanted.'),
     ]);
     // No REPOS_ROOT or GIT_BASE_URL: `acme/tools` is fetched from GitHub's own git host.
     const test = await start(key);
@@ -777,6 +785,65 @@ describe('the pull-request loop on GitHub', () => {
       (await test.supervisor.app.inject({ url: `/api/v1/tasks/${taskId()}/messages` })).json().items,
     ).toHaveLength(1);
     expect(suite.model.requests((r) => r.credential === key)).toHaveLength(5);
+
+    // CI fails on the pushed head: the failure, with its annotation, goes to the same session as a
+    // message, and the fix is pushed. A failure on an older commit, or the App's own check, does not.
+    const failedCheck = (checkRunId: number, headSha: string, appId: number) => ({
+      action: 'completed',
+      installation: { id: github.installationId },
+      repository: { full_name: 'acme/tools' },
+      check_run: {
+        id: checkRunId,
+        name: 'lint',
+        head_sha: headSha,
+        conclusion: 'failure',
+        output: { title: 'Lint failed', summary: '1 error', text: null },
+        pull_requests: [{ number: pull!.number }],
+        app: { id: appId },
+      },
+    });
+    const head = remoteGit('rev-parse', branch);
+    const ciRun = github.addCheckRun('acme', 'tools', {
+      name: 'lint',
+      head_sha: head,
+      status: 'completed',
+      conclusion: 'failure',
+      output: {
+        title: 'Lint failed',
+        summary: '1 error',
+        annotations: [
+          {
+            path: 'calc.test.js',
+            start_line: 1,
+            end_line: 1,
+            annotation_level: 'failure',
+            title: 'no-config',
+            message: 'No ESLint configuration found',
+          },
+        ],
+      },
+    });
+    const older = randomUUID();
+    await deliver(test, 'check_run', failedCheck(ciRun + 1, pull!.head.sha, 99), { id: older });
+    const own = randomUUID();
+    await deliver(test, 'check_run', failedCheck(ciRun + 2, head, github.appId), { id: own });
+    await deliver(test, 'check_run', failedCheck(ciRun, head, 99));
+    await expect
+      .poll(() => remoteGit('rev-list', '--count', `main..${branch}`), { timeout: 120_000 })
+      .toBe('3');
+    expect(remoteGit('show', `${branch}:.eslintrc.json`)).toContain('"root": true');
+    const fixRequest = JSON.stringify(
+      (suite.model.requests((r) => r.credential === key)[5]!.body as { messages: unknown }).messages,
+    );
+    expect(fixRequest).toContain('The check \\"lint\\" ended failure');
+    expect(fixRequest).toContain('calc.test.js:1: failure: no-config: No ESLint configuration found');
+    await expect
+      .poll(() => github.issueComments('acme', 'tools', pull!.number).at(-1)?.body ?? '', { timeout: 30_000 })
+      .toMatch(/^For the failed check: Added the lint config the check wanted\./);
+    expect(await deliveryOutcome(older)).toBe(
+      `the check ran on ${pull!.head.sha.slice(0, 12)}, not on the last commit pushed`,
+    );
+    expect(await deliveryOutcome(own)).toBe('the supervisor’s own check asks for no fix');
   }, 240_000);
 
   it('says on the issue that a change could not be pushed, and opens no pull request', async () => {

@@ -13,6 +13,7 @@ import { type GitHubClients, NO_RETRY } from './client.ts';
 import { gitHubGitOrigin } from './git-access.ts';
 import { GITHUB_ACTOR, GITHUB_QUEUE, type GitHubJob, queueGitHubUpdate, sendJob } from './github-queue.ts';
 import * as store from './github-store.ts';
+import { pushedChangeOf } from './pull-request.ts';
 import { missedDeliveries, RECONCILE_LOOKBACK_MS, WATCHED_FOR_MS } from './reconcile.ts';
 import {
   DEFAULT_REPO_CONFIG,
@@ -24,6 +25,7 @@ import type { FailOn } from './review.ts';
 import { GitHubTaskUpdates } from './task-updates.ts';
 import {
   CHANGE_COMMANDS,
+  type CheckFailedTrigger,
   COMMANDS,
   type CommandTrigger,
   type MessageTrigger,
@@ -308,6 +310,9 @@ export class GitHubService {
           commentId: null,
           request: '',
         });
+      case 'check_failed':
+        if (!config.commands) return handled(`commands are off (commands: false in ${REPO_CONFIG_PATH})`);
+        return this.#checkFailed(id, trigger);
       case 'pr_review':
         if (!config.reviews) return handled(`reviews are off (reviews: false in ${REPO_CONFIG_PATH})`);
         if (trigger.draft && !config.review_drafts) {
@@ -448,6 +453,60 @@ export class GitHubService {
         return undefined;
       });
     if (sent) await handled('follow-up sent', link.taskId);
+  }
+
+  /**
+   * A check that failed on the head of a pull request the supervisor opened (not one of its own
+   * checks): a message to the task that opened it, with what the check said and its annotations,
+   * so the agent fixes it in the same session and pushes again. A failure on an older commit, or on
+   * anyone else's pull request, starts nothing; TASK_MESSAGES_MAX bounds the cycles.
+   */
+  async #checkFailed(id: string, check: CheckFailedTrigger): Promise<void> {
+    const { db, now } = this.#deps;
+    const handled = (outcome: string, taskId?: string) =>
+      store.markDeliveryHandled(db, id, { at: now(), outcome, ...(taskId ? { taskId } : {}) });
+    if (check.appId !== null && check.appId === this.#deps.clients.describe().appId) {
+      return handled('the supervisor’s own check asks for no fix');
+    }
+    for (const number of check.numbers) {
+      const link = await store.taskOfPull(db, check.repository, number);
+      if (!link) continue;
+      const { task } = await this.#deps.tasks.get(link.taskId);
+      if (pushedChangeOf(task.result)?.pushed.commit !== check.headSha) {
+        return handled(
+          `the check ran on ${check.headSha.slice(0, 12)}, not on the last commit pushed`,
+          link.taskId,
+        );
+      }
+      const [owner, repo] = check.repository.split('/') as [string, string];
+      const { data: annotations } = await this.#deps.clients
+        .for(check.installationId)
+        .rest.checks.listAnnotations({ owner, repo, check_run_id: check.checkRunId, per_page: 50 });
+      const text = [
+        check.text,
+        ...annotations.map(
+          (a) =>
+            `${a.path}:${a.start_line}: ${a.annotation_level ?? 'note'}: ${a.title ? `${a.title}: ` : ''}${a.message ?? ''}`,
+        ),
+      ]
+        .join('\n')
+        .slice(0, LIMITS.longTextChars);
+      const sent = await this.#deps.tasks
+        .sendMessage(
+          link.taskId,
+          text,
+          { name: 'github-check' },
+          { source: `github:check_run:${check.checkRunId}` },
+        )
+        .catch(async (error: unknown) => {
+          if (!(error instanceof AppError) || error.status >= 500) throw error;
+          await handled(`no fix asked: ${error.message}`, link.taskId);
+          return undefined;
+        });
+      if (sent) await handled('fix asked', link.taskId);
+      return;
+    }
+    return handled('not a pull request the supervisor opened');
   }
 
   /** A comment's request as it is; a review's body followed by its inline comments, each with its place. */

@@ -69,20 +69,22 @@ export function pullRequestText(input: PullRequestInput): { title: string; body:
 
 /** The answer on a pull request to a follow-up asked there, once its run has ended. */
 export function followUpAnswer(input: {
-  login: string;
+  /** Who asked, mentioned in the answer; none for a failed check. */
+  login?: string;
   status: string;
   outcome: string | null;
   error: string | null;
   resultText: string | null;
   pushed?: { branch: string; commit: string };
 }): string {
+  const to = input.login ? `@${input.login} ` : 'For the failed check: ';
   if (input.status !== 'succeeded') {
     const why = input.error ? `: ${input.error.slice(0, 500)}` : '';
-    return `@${input.login} I could not do this (outcome \`${input.outcome ?? input.status}\`${why}).`;
+    return `${to}I could not do this (outcome \`${input.outcome ?? input.status}\`${why}).`;
   }
   return capped(
     [
-      `@${input.login} ${quietMentions((input.resultText ?? 'Done.').slice(0, MAX_SUMMARY_CHARS))}`,
+      `${to}${quietMentions((input.resultText ?? 'Done.').slice(0, MAX_SUMMARY_CHARS))}`,
       ...(input.pushed
         ? ['', `Pushed ${input.pushed.commit.slice(0, 7)} to \`${input.pushed.branch}\`.`]
         : []),

@@ -205,7 +205,7 @@ export class GitHubTaskUpdates {
     if (!message?.source?.startsWith('github:') || message.id === link.answeredMessageId) return;
     const pushed = pushedChangeOf(task.result)?.pushed;
     const body = followUpAnswer({
-      login: message.author.replace(/^github:/, ''),
+      ...(message.author.startsWith('github:') ? { login: message.author.slice('github:'.length) } : {}),
       status: task.status,
       outcome: task.outcome,
       error: task.error === null ? null : scrubSecrets(task.error),

@@ -234,3 +234,43 @@ describe('words for the agent on a pull request', () => {
     expect(reason(review('commented', 'x', 'submitted', 'Bot'))).toBe('reviews by bots (alice) are not read');
   });
 });
+
+describe('failed checks', () => {
+  const checkRun = (action: string, conclusion: string | null, prs = [{ number: 9 }]) => ({
+    action,
+    installation: { id: 42 },
+    repository: { full_name: 'acme/widgets' },
+    check_run: {
+      id: 77,
+      name: 'test',
+      head_sha: HEAD,
+      conclusion,
+      output: { title: '2 failed', summary: 'calc.test.js', text: null },
+      pull_requests: prs,
+      app: { id: 15368 },
+    },
+  });
+
+  it('reads a failed or timed-out check on a pull request, with what it said', () => {
+    expect(triggerFor('check_run', checkRun('completed', 'failure'))).toEqual({
+      kind: 'check_failed',
+      repository: 'acme/widgets',
+      installationId: 42,
+      numbers: [9],
+      checkRunId: 77,
+      appId: 15368,
+      headSha: HEAD,
+      text: `The check "test" ended failure on ${HEAD}.\n\n2 failed\n\ncalc.test.js`,
+    });
+    expect(triggerFor('check_run', checkRun('completed', 'timed_out'))).toMatchObject({
+      kind: 'check_failed',
+    });
+  });
+
+  it('starts nothing for a passing, running or pull-request-less check', () => {
+    const reason = (payload: unknown) => (triggerFor('check_run', payload) as { reason: string }).reason;
+    expect(reason(checkRun('completed', 'success'))).toBe('a check that ended success asks for nothing');
+    expect(reason(checkRun('created', null))).toBe('check_run.created is not read');
+    expect(reason(checkRun('completed', 'failure', []))).toBe('the check is on no pull request');
+  });
+});

@@ -48,6 +48,28 @@ const reviewEvent = z.object({
   sender,
 });
 
+const checkRunEvent = z.object({
+  action: z.string(),
+  installation,
+  repository,
+  check_run: z.object({
+    id: z.number().int().positive(),
+    name: z.string(),
+    head_sha: z.string(),
+    conclusion: z.string().nullable(),
+    output: z
+      .object({
+        title: z.string().nullable(),
+        summary: z.string().nullable(),
+        text: z.string().nullable().optional(),
+      })
+      .partial()
+      .optional(),
+    pull_requests: z.array(z.object({ number: z.number().int().positive() })),
+    app: z.object({ id: z.number().int() }).nullable().optional(),
+  }),
+});
+
 const issueCommentEvent = z.object({
   action: z.string(),
   installation,
@@ -134,7 +156,26 @@ export interface NewIssueTrigger {
   actor: string;
 }
 
+/** A check that failed on a pull request's head: the supervisor's own pull request gets a fix. */
+export interface CheckFailedTrigger {
+  kind: 'check_failed';
+  repository: string;
+  installationId: number | null;
+  /** Every pull request of the repository whose head the check ran on. */
+  numbers: number[];
+  checkRunId: number;
+  /** The App whose check it is (the supervisor's own checks never start a fix). */
+  appId: number | null;
+  headSha: string;
+  /** What the check said: its name, conclusion, title, summary and text. */
+  text: string;
+}
+
+/** Check conclusions that ask for a fix. */
+const FAILED = new Set(['failure', 'timed_out']);
+
 export type Trigger =
+  | CheckFailedTrigger
   | ReviewTrigger
   | CommandTrigger
   | MessageTrigger
@@ -145,6 +186,7 @@ export function triggerFor(event: string, body: unknown, mention = 'supervisor')
   if (event === 'issue_comment') return commandIn(body, mention);
   if (event === 'issues') return labelCommand(body);
   if (event === 'pull_request_review') return reviewMessage(body);
+  if (event === 'check_run') return checkFailed(body);
   if (event !== 'pull_request') return { kind: 'none', reason: `no trigger for ${event} events` };
   const parsed = pullRequestEvent.safeParse(body);
   if (!parsed.success) {
@@ -269,6 +311,41 @@ function reviewMessage(body: unknown): Trigger {
     text: text.slice(0, LIMITS.longTextChars),
     reviewId: review.id,
     source: `github:review:${review.id}`,
+  };
+}
+
+function checkFailed(body: unknown): Trigger {
+  const parsed = checkRunEvent.safeParse(body);
+  if (!parsed.success) {
+    return { kind: 'none', reason: `not a check_run payload: ${z.prettifyError(parsed.error)}` };
+  }
+  const { action, check_run: run, installation } = parsed.data;
+  if (action !== 'completed') return { kind: 'none', reason: `check_run.${action} is not read` };
+  if (!run.conclusion || !FAILED.has(run.conclusion)) {
+    return {
+      kind: 'none',
+      reason: `a check that ended ${run.conclusion ?? 'without a conclusion'} asks for nothing`,
+    };
+  }
+  if (run.pull_requests.length === 0) return { kind: 'none', reason: 'the check is on no pull request' };
+  const output = run.output ?? {};
+  return {
+    kind: 'check_failed',
+    repository: parsed.data.repository.full_name,
+    installationId: installation?.id ?? null,
+    numbers: run.pull_requests.map((pr) => pr.number),
+    checkRunId: run.id,
+    appId: run.app?.id ?? null,
+    headSha: run.head_sha,
+    text: [
+      `The check "${run.name}" ended ${run.conclusion} on ${run.head_sha}.`,
+      output.title,
+      output.summary,
+      output.text,
+    ]
+      .filter(Boolean)
+      .join('\n\n')
+      .slice(0, LIMITS.longTextChars),
   };
 }
 

@@ -129,6 +129,8 @@ export interface GitHubStandIn {
   reviews(owner: string, repo: string, number: number): StoredReview[];
   /** A review someone submitted (its inline comments are listed per review, as on GitHub). */
   addReview(owner: string, repo: string, number: number, review: Omit<StoredReview, 'id'>): number;
+  /** A check run another App (CI) made; its annotations are listed per run, as on GitHub. */
+  addCheckRun(owner: string, repo: string, run: Omit<StoredCheckRun, 'id'>): number;
   /** Check runs of a repository; annotations accumulate across POST and PATCH, as on GitHub. */
   checkRuns(owner: string, repo: string): StoredCheckRun[];
   issueComments(owner: string, repo: string, number: number): StoredIssueComment[];
@@ -800,6 +802,12 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     return json(201, checkRunJson(owner, repo, run));
   };
 
+  const listAnnotations = ({ params }: Request): Reply => {
+    const [owner = '', repo = '', id] = params;
+    const run = repoState(owner, repo).checkRuns.find((candidate) => candidate.id === Number(id));
+    return run ? json(200, run.output.annotations) : notFound();
+  };
+
   const updateCheckRun = ({ params, body, auth }: Request): Reply => {
     const refused = onlyApps(auth);
     if (refused) return refused;
@@ -962,6 +970,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
     route('POST', `${REPO}/check-runs`, 'user', createCheckRun),
     route('PATCH', `${REPO}/check-runs/(\\d+)`, 'user', updateCheckRun),
+    route('GET', `${REPO}/check-runs/(\\d+)/annotations`, 'user', listAnnotations),
     route('GET', `${REPO}/issues/comments`, 'user', listRepoComments),
     route('GET', `${REPO}/issues/(\\d+)`, 'user', getIssue),
     route('GET', `${REPO}/issues/(\\d+)/comments`, 'user', listComments),
@@ -1144,6 +1153,11 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
       return stored.id;
     },
     checkRuns: (owner, repo) => repoState(owner, repo).checkRuns,
+    addCheckRun: (owner, repo, run) => {
+      const id = nextId++;
+      repoState(owner, repo).checkRuns.push({ id, ...run });
+      return id;
+    },
     issueComments: (owner, repo, number) =>
       repoState(owner, repo)
         .comments.filter((comment) => comment.number === number)
