@@ -157,7 +157,8 @@ describe('messages to a task resume its agent session', () => {
     expect(limited.statusCode).toBe(409);
     expect(limited.json().error).toMatchObject({ code: 'message_limit', details: { limit: 1 } });
 
-    // A task still waiting takes no message; a cancelled one neither; one that never ran has no session.
+    // A queued task takes a message for after its run; one waiting for another task takes none, a
+    // cancelled one neither, and one that never ran has no session.
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const waiting = await submit(test, {
       type: 'BUG_FIX',
@@ -169,14 +170,17 @@ describe('messages to a task resume its agent session', () => {
       payload: { repository: source.path, description: 'after that' },
       depends_on: [waiting],
     });
-    const inProgress = await send(test, waiting, 'hello');
-    expect(inProgress.statusCode).toBe(409);
-    expect(inProgress.json().error).toMatchObject({
-      code: 'task_in_progress',
-      details: { status: 'queued' },
+    const queued = await send(test, waiting, 'hello');
+    expect(queued.statusCode).toBe(202);
+    expect(queued.json()).toMatchObject({
+      message: { run_base: null, reply: null },
+      task: { status: 'queued' },
     });
+    const notYet = await send(test, dependent, 'hello');
+    expect(notYet.statusCode).toBe(409);
+    expect(notYet.json().error).toMatchObject({ code: 'task_in_progress', details: { status: 'waiting' } });
     await test.supervisor.app.inject({ method: 'POST', url: `/api/v1/tasks/${waiting}/cancel` });
-    expect((await send(test, waiting, 'hello')).json().error).toMatchObject({
+    expect((await send(test, waiting, 'hello again')).json().error).toMatchObject({
       code: 'invalid_transition',
       message: 'cannot follow up a task that is cancelled (allowed from cancelled: manual_retry)',
     });
@@ -185,5 +189,48 @@ describe('messages to a task resume its agent session', () => {
     const empty = await send(test, id, '   ');
     expect(empty.statusCode).toBe(400);
     expect(requestsOf(key)).toHaveLength(5);
+  }, 240_000);
+
+  it('keeps a message sent while the task runs for the run after it, in the same session', async () => {
+    const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const { key, test } = await start([
+      steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+      // Slow enough to send the message while the agent works.
+      steps.toolUse(
+        [{ name: 'Edit', input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' } }],
+        { delayMs: 3000 },
+      ),
+      steps.text('Fixed add().'),
+      steps.text('It subtracted because of a typo.'),
+    ]);
+    const id = await submit(test, {
+      type: 'BUG_FIX',
+      payload: { repository: source.path, description: 'add() subtracts' },
+    });
+    await test.waitForStatus(id, ['running'], 60_000);
+    const sent = await send(test, id, 'Why did it subtract?');
+    expect(sent.statusCode, sent.body).toBe(202);
+    expect(sent.json()).toMatchObject({ message: { run_base: null }, task: { status: 'running' } });
+    const thread = async () =>
+      (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/messages` })).json().items;
+    await expect
+      .poll(async () => (await thread())[0]?.reply_outcome ?? null, { timeout: 120_000 })
+      .toBe('succeeded');
+    expect(await thread()).toEqual([
+      expect.objectContaining({
+        text: 'Why did it subtract?',
+        kind: 'follow_up',
+        run_base: 1,
+        reply: 'It subtracted because of a typo.',
+      }),
+    ]);
+    const attempts = await listAttempts(test.supervisor.database.db, id);
+    expect(attempts.map((a) => a.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(attempts[1]!.sessionId).toBe(attempts[0]!.sessionId);
+    const resumed = transcript(requestsOf(key)[3]!);
+    expect(resumed).toContain('Fixed add().');
+    expect(resumed).toContain('Why did it subtract?');
+    const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=task.message_queued' });
+    expect(audit.json().items).toHaveLength(1);
   }, 240_000);
 });

@@ -150,9 +150,18 @@ export const messageSchema = z
     run_base: z
       .number()
       .int()
+      .nullable()
       .describe(
-        'The attempts the task had when the message was sent: the run it started numbers its attempts after this',
+        'The attempts the task had when the message’s run started: that run numbers its attempts after this. ' +
+          'Null while the message waits for the task’s current run to end',
       ),
+    reply: z
+      .string()
+      .nullable()
+      .describe(
+        'What its run ended with: the agent’s final text, its question, or the error; null until then',
+      ),
+    reply_outcome: z.string().nullable().describe('The outcome its run ended with'),
     created_at: timestamp,
   })
   .meta({ id: 'TaskMessage' });
@@ -170,6 +179,8 @@ export function messageView(message: TaskMessageRow): MessageView {
     text: message.text,
     kind: message.kind,
     run_base: message.runBase,
+    reply: message.reply,
+    reply_outcome: message.replyOutcome,
     created_at: message.createdAt.toISOString(),
   };
 }

@@ -65,7 +65,7 @@ export const ERROR_CATALOGUE = {
   },
   task_in_progress: {
     status: 409,
-    fix: 'Wait until the task has finished (`details.status` says where it is), then send the message again.',
+    fix: 'The task waits for the tasks it depends on and has not run yet: send the message once it has started.',
   },
   task_never_ran: {
     status: 409,

@@ -76,6 +76,13 @@ export function transition(from: TaskStatus, event: TaskEvent): TransitionResult
   return { ok: false, reason: `cannot ${event.replace('_', ' ')} a task that is ${from} (${hint})` };
 }
 
+/** The status after `event`, for a change the caller has already made sure is allowed. */
+export function transitionOrThrow(from: TaskStatus, event: TaskEvent): TaskStatus {
+  const result = transition(from, event);
+  if (!result.ok) throw new Error(result.reason);
+  return result.to;
+}
+
 /** Events allowed from `status`. */
 export function eventsFrom(status: TaskStatus): TaskEvent[] {
   return TASK_EVENTS.filter((event) => TRANSITIONS[status][event] !== undefined);

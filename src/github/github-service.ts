@@ -444,15 +444,17 @@ export class GitHubService {
       .sendMessage(link.taskId, text, { name: `github:${message.actor}` }, { source: message.source })
       .catch(async (error: unknown) => {
         if (!(error instanceof AppError) || error.status >= 500) throw error;
-        const why =
-          error.code === 'task_in_progress'
-            ? 'I am still working on this pull request; ask again once I have pushed.'
-            : error.message;
-        await this.#reply(message, `@${message.actor} ${why}`);
+        await this.#reply(message, `@${message.actor} ${error.message}`);
         await handled(`refused: ${error.message}`, link.taskId);
         return undefined;
       });
-    if (sent) await handled('follow-up sent', link.taskId);
+    if (sent) {
+      const waits = sent.message.runBase === null;
+      await handled(
+        waits ? 'follow-up queued: it runs when the run in progress ends' : 'follow-up sent',
+        link.taskId,
+      );
+    }
   }
 
   /**

@@ -2,7 +2,7 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { isTerminal } from '../core/task-status.ts';
 import { scrubSecrets } from '../runtime/secret-scrubber.ts';
 import type { Db } from '../store/database.ts';
-import { latestMessage } from '../store/message-store.ts';
+import { listMessages } from '../store/message-store.ts';
 import type { GitHubTaskRow, TaskRow } from '../store/schema.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { type GitHubApi, type GitHubClients, NO_RETRY } from './client.ts';
@@ -75,8 +75,7 @@ export class GitHubTaskUpdates {
     if (change && link.pullNumber === null) {
       await this.#openPullRequest(api, where, link, task, totals.costUsd, change);
     }
-    if (link.pullNumber !== null && isTerminal(task.status))
-      await this.#answerFollowUp(api, where, link, task);
+    if (link.pullNumber !== null) await this.#answerFollowUps(api, where, link, task);
 
     const body = trackingComment(
       {
@@ -194,35 +193,46 @@ export class GitHubTaskUpdates {
     );
   }
 
-  /** Answers, on the pull request, a follow-up asked there (a review, a comment) once its run has ended. */
-  async #answerFollowUp(
+  /**
+   * Answers on the pull request each follow-up asked there (a review, a comment, a failed check)
+   * whose run has ended, in order, once each: the run's reply and, for the latest, the commit pushed.
+   */
+  async #answerFollowUps(
     api: GitHubApi,
     where: { owner: string; repo: string },
     link: GitHubTaskRow,
     task: TaskRow,
   ): Promise<void> {
-    const message = await latestMessage(this.#deps.db, task.id);
-    if (!message?.source?.startsWith('github:') || message.id === link.answeredMessageId) return;
-    const pushed = pushedChangeOf(task.result)?.pushed;
-    const body = followUpAnswer({
-      ...(message.author.startsWith('github:') ? { login: message.author.slice('github:'.length) } : {}),
-      status: task.status,
-      outcome: task.outcome,
-      error: task.error === null ? null : scrubSecrets(task.error),
-      resultText: task.resultText,
-      ...(pushed ? { pushed } : {}),
-    });
-    const { data } = await api.rest.issues.createComment({
-      ...where,
-      issue_number: link.pullNumber!,
-      body,
-      request: NO_RETRY,
-    });
-    await this.#record(link, { answeredMessageId: message.id }, 'github.comment_posted', {
-      comment_id: data.id,
-      pull_number: link.pullNumber,
-      answers: message.id,
-    });
+    const messages = await listMessages(this.#deps.db, task.id);
+    const latest = messages.at(-1);
+    for (const message of messages.slice(messages.findIndex((m) => m.id === link.answeredMessageId) + 1)) {
+      if (!message.repliedAt) return;
+      if (!message.source?.startsWith('github:')) {
+        await this.#note(link, { answeredMessageId: message.id });
+        continue;
+      }
+      const pushed =
+        message === latest && isTerminal(task.status) ? pushedChangeOf(task.result)?.pushed : undefined;
+      const body = followUpAnswer({
+        ...(message.author.startsWith('github:') ? { login: message.author.slice('github:'.length) } : {}),
+        status: message.replyOutcome === 'succeeded' ? 'succeeded' : 'failed',
+        outcome: message.replyOutcome,
+        error: message.reply === null ? null : scrubSecrets(message.reply),
+        resultText: message.reply,
+        ...(pushed ? { pushed } : {}),
+      });
+      const { data } = await api.rest.issues.createComment({
+        ...where,
+        issue_number: link.pullNumber!,
+        body,
+        request: NO_RETRY,
+      });
+      await this.#record(link, { answeredMessageId: message.id }, 'github.comment_posted', {
+        comment_id: data.id,
+        pull_number: link.pullNumber,
+        answers: message.id,
+      });
+    }
   }
 
   async #postReview(

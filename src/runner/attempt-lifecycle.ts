@@ -8,7 +8,7 @@ import type { AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
-import { isTerminal, type TaskEvent, type TaskStatus, transition } from '../core/task-status.ts';
+import { isTerminal, transition, transitionOrThrow } from '../core/task-status.ts';
 import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -636,12 +636,6 @@ export class AttemptLifecycle {
 }
 
 /** The status `event` leads to; the callers only ask for changes the state machine allows. */
-function transitionOrThrow(from: TaskStatus, event: TaskEvent): TaskStatus {
-  const result = transition(from, event);
-  if (!result.ok) throw new Error(result.reason);
-  return result.to;
-}
-
 /** A task that has already used its own spend or time limit does not get another attempt. */
 function taskBudgetExceeded(
   task: TaskRow,

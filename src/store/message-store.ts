@@ -1,10 +1,13 @@
-import { and, asc, count, desc, eq } from 'drizzle-orm';
+import { and, asc, count, eq, isNull } from 'drizzle-orm';
 import type { Queryable } from './database.ts';
 import { type TaskMessageRow, taskMessages } from './schema.ts';
 
 /** People's messages to tasks (src/tasks/task-service.ts sendMessage). */
 
-export async function insertMessage(q: Queryable, message: TaskMessageRow): Promise<TaskMessageRow> {
+export async function insertMessage(
+  q: Queryable,
+  message: Omit<TaskMessageRow, 'reply' | 'replyOutcome' | 'repliedAt'>,
+): Promise<TaskMessageRow> {
   const [row] = await q.insert(taskMessages).values(message).returning();
   return row!;
 }
@@ -49,13 +52,40 @@ export async function messageFrom(
   return row;
 }
 
-/** A task's newest message, if it has any. */
-export async function latestMessage(q: Queryable, taskId: string): Promise<TaskMessageRow | undefined> {
+/** The oldest message waiting for the task's current run to end, if any. */
+export async function oldestPendingMessage(
+  q: Queryable,
+  taskId: string,
+): Promise<TaskMessageRow | undefined> {
   const [row] = await q
     .select()
     .from(taskMessages)
-    .where(eq(taskMessages.taskId, taskId))
-    .orderBy(desc(taskMessages.runBase))
+    .where(and(eq(taskMessages.taskId, taskId), isNull(taskMessages.runBase)))
+    .orderBy(asc(taskMessages.createdAt), asc(taskMessages.id))
     .limit(1);
   return row;
+}
+
+/** A waiting message starts the run numbered after `runBase`. */
+export async function startRun(
+  q: Queryable,
+  id: string,
+  run: Pick<TaskMessageRow, 'runBase' | 'kind' | 'earlier'>,
+): Promise<void> {
+  await q.update(taskMessages).set(run).where(eq(taskMessages.id, id));
+}
+
+/** Keeps what the run a message started ended with (once). */
+export async function recordReply(
+  q: Queryable,
+  taskId: string,
+  runBase: number,
+  reply: { text: string | null; outcome: string | null; at: Date },
+): Promise<void> {
+  await q
+    .update(taskMessages)
+    .set({ reply: reply.text, replyOutcome: reply.outcome, repliedAt: reply.at })
+    .where(
+      and(eq(taskMessages.taskId, taskId), eq(taskMessages.runBase, runBase), isNull(taskMessages.repliedAt)),
+    );
 }

@@ -127,8 +127,15 @@ export const taskMessages = pgTable(
     kind: text('kind').$type<'answer' | 'follow_up'>().notNull(),
     /** The task's final text (or question) when it was sent: told again to an agent that cannot resume. */
     earlier: text('earlier'),
-    /** The task's attempts when it was sent: its run's attempts are numbered after this. */
-    runBase: integer('run_base').notNull(),
+    /**
+     * The task's attempts when its run started: that run's attempts are numbered after this. Null
+     * while it waits for the task's current run to end (it was sent while the task ran).
+     */
+    runBase: integer('run_base'),
+    /** What its run ended with: the agent's final text (or question, or error), and the outcome. */
+    reply: text('reply'),
+    replyOutcome: text('reply_outcome'),
+    repliedAt: at('replied_at'),
     /** Where it came from, when that can arrive twice (a GitHub delivery): one message per source. */
     source: text('source'),
     createdAt: at('created_at').notNull(),

@@ -18,10 +18,10 @@ import type { Db, Tx } from '../store/database.ts';
 import { waitingForPeople } from '../store/inbox-store.ts';
 import { countMessages, insertMessage, listMessages, messageFrom } from '../store/message-store.ts';
 import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
-import { insertSubmission, reopenSubmission } from '../store/submission-store.ts';
+import { insertSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
-import { recordStatusChange } from './status-change.ts';
+import { recordStatusChange, runAgain } from './status-change.ts';
 import { recordStatus } from './status-events.ts';
 
 /** Who asked for an operation, for the audit trail. */
@@ -523,16 +523,18 @@ export class TaskService {
         taskId: id,
         details: { previousStatus: task.status, ...origin(actor) },
       });
-      return this.#runAgain(tx, task, to, attempts.length, now);
+      return runAgain(tx, this.#queue, task, to, attempts.length, now);
     });
     this.#bus.publish(events);
     return task;
   }
 
   /**
-   * A person's message to a task that has run: an answer to the question it stopped on (or to
-   * another failure), or a follow-up to its result. The task is queued again, and its next run
-   * resumes the agent's session with the message; earlier attempts and their results are kept.
+   * A person's message to a task: an answer to the question it stopped on (or to another failure),
+   * or a follow-up to its result. A finished task is queued again, and its next run resumes the
+   * agent's session with the message; to a task still in progress, the message waits and starts
+   * the run after the current one (`run_base` null until then). Earlier attempts, results and
+   * messages are kept. The same `source` twice (a redelivered webhook) is one message.
    */
   async sendMessage(
     id: string,
@@ -542,19 +544,19 @@ export class TaskService {
   ): Promise<{ message: TaskMessageRow; task: TaskRow; duplicate: boolean }> {
     const { message, task, events, duplicate } = await this.#db.transaction(async (tx) => {
       const task = await lockTask(tx, id);
-      // The same source again (a redelivered webhook) is the message it already sent.
       const sent = options.source ? await messageFrom(tx, id, options.source) : undefined;
       if (sent) return { message: sent, task, events: [], duplicate: true };
-      if (!isTerminal(task.status)) {
+      if (task.status === 'waiting') {
         throw new AppError(
           'task_in_progress',
-          `task ${id} is ${task.status}: send the message once it has finished`,
+          `task ${id} is waiting for the tasks it depends on and has not run: send the message once it has`,
           { status: task.status },
         );
       }
-      const to = allowed(task, 'follow_up');
+      const finished = isTerminal(task.status);
+      const to = finished ? allowed(task, 'follow_up') : undefined;
       const attempts = await store.listAttempts(tx, id);
-      if (attempts.length === 0) {
+      if (finished && attempts.length === 0) {
         throw new AppError(
           'task_never_ran',
           `task ${id} ended ${task.outcome ?? task.status} before an agent ran, so there is no session to continue: retry it instead`,
@@ -574,20 +576,26 @@ export class TaskService {
         taskId: id,
         author: actor.name,
         text,
-        kind: task.status === 'succeeded' ? 'follow_up' : 'answer',
-        earlier: task.resultText ?? task.question,
-        runBase: attempts.length,
+        // A waiting message's kind and run are set when its run starts (status-change.ts).
+        kind: task.status === 'succeeded' || !finished ? 'follow_up' : 'answer',
+        earlier: finished ? (task.resultText ?? task.question) : null,
+        runBase: finished ? attempts.length : null,
         source: options.source ?? null,
         createdAt: now,
       });
       await appendAudit(tx, {
         at: now,
         actor: actor.name,
-        action: 'task.message_sent',
+        action: finished ? 'task.message_sent' : 'task.message_queued',
         taskId: id,
         details: { message: message.id, kind: message.kind, previousStatus: task.status, ...origin(actor) },
       });
-      return { message, duplicate: false, ...(await this.#runAgain(tx, task, to, attempts.length, now)) };
+      if (!to) return { message, task, events: [], duplicate: false };
+      return {
+        message,
+        duplicate: false,
+        ...(await runAgain(tx, this.#queue, task, to, attempts.length, now)),
+      };
     });
     this.#bus.publish(events);
     return { message, task, duplicate };
@@ -610,36 +618,6 @@ export class TaskService {
   async messages(id: string): Promise<TaskMessageRow[]> {
     await this.get(id);
     return listMessages(this.#db, id);
-  }
-
-  /** Queues a finished task for a new run, whose attempts are numbered after `runBase`. */
-  async #runAgain(
-    tx: Tx,
-    task: TaskRow,
-    to: TaskStatus,
-    runBase: number,
-    now: Date,
-  ): Promise<{ task: TaskRow; events: TaskEventMessage[] }> {
-    const jobId = await this.#queue.dispatch(tx, task.id, { priority: task.priority });
-    const updated = await store.updateTask(tx, task.id, {
-      status: to,
-      dispatchJobId: jobId,
-      retryBaseAttempt: runBase,
-      runAfter: null,
-      outcome: null,
-      error: null,
-      question: null,
-      resultText: null,
-      result: null,
-      cancelRequestedAt: null,
-      // A new run: max_duration_seconds counts from its start, not from the first run's.
-      startedAt: null,
-      finishedAt: null,
-      updatedAt: now,
-    });
-    // Its batch is open again: a new summary follows when the task ends again.
-    if (task.submissionId) await reopenSubmission(tx, task.submissionId);
-    return { task: updated, events: await recordStatusChange(tx, updated, this.#queue, now) };
   }
 
   /**

@@ -373,7 +373,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           'question, say) the message is an answer, and the run ends as the task’s type asks; to one that ' +
           'succeeded it is a follow-up ("also add a test", "explain finding 2"), answered in words or, for a ' +
           'change, with more commits on its branch (pushed again with `push_branch`). Earlier attempts and ' +
-          'results are kept. 409 `task_in_progress` while it is queued or running, `task_never_ran` for a task ' +
+          'results are kept. To a task still queued or running, the message waits (`run_base` null) and starts ' +
+          'the run after the current one. 409 `task_in_progress` while it waits for its dependencies, `task_never_ran` for a task ' +
           'that ended before an agent ran, `message_limit` after TASK_MESSAGES_MAX messages, ' +
           '`invalid_transition` for a cancelled task. The task’s submitter, operators and admins may send.',
         params: idParams,

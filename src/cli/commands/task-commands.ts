@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { AttemptView, TaskView } from '../../api/schemas.ts';
+import type { AttemptView, MessageView, TaskView } from '../../api/schemas.ts';
 import { isTerminal, TASK_STATUSES } from '../../core/task-status.ts';
 import { TASK_TYPES } from '../../core/task-types.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -81,13 +81,14 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     .option('-w, --wait', 'follow the task to its end; exit 1 if it fails')
     .option('--json', 'print the task as JSON')
     .action(async (id: string, words: string[], flags: { wait?: boolean; json?: boolean }) => {
-      const { task } = await client().request<{ task: TaskView }>(
+      const { task, message } = await client().request<{ task: TaskView; message: MessageView }>(
         'POST',
         `/api/v1/tasks/${encodeURIComponent(id)}/messages`,
         { body: { text: words.join(' ') } },
       );
       if (!flags.wait) {
-        out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}`);
+        const waits = message.run_base === null ? ' (the message waits for the run in progress to end)' : '';
+        out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}${waits}`);
         return;
       }
       await followToEnd(client(), task, out, flags.json === true);

@@ -5,7 +5,10 @@ CREATE TABLE "task_messages" (
 	"text" text NOT NULL,
 	"kind" text NOT NULL,
 	"earlier" text,
-	"run_base" integer NOT NULL,
+	"run_base" integer,
+	"reply" text,
+	"reply_outcome" text,
+	"replied_at" timestamp (3) with time zone,
 	"source" text,
 	"created_at" timestamp (3) with time zone NOT NULL
 );
