@@ -12,9 +12,10 @@ import { recordStatus } from './status-events.ts';
 import { closeFinishedSubmissions } from './submissions.ts';
 
 /**
- * Everything a task's status change entails, in the transaction that made it: its status event and,
- * when the task has ended, the tasks waiting for it moved on and its batch submission closed if it
- * was the last, and a GitHub task's update queued. Every status change after submission goes through here, so no ending is missed.
+ * Everything a task's status change entails, in the transaction that made it: its status event, a
+ * GitHub task's update queued and, when the task has ended, the tasks waiting for it moved on, its
+ * batch submission closed if it was the last, and a message that waited for the run started (see
+ * afterRun). Every status change after submission goes through here, so no ending is missed.
  * Returns the events to publish after the commit.
  */
 export async function recordStatusChange(
