@@ -211,17 +211,34 @@ describe('the pull-request loop on GitHub', () => {
     expect(github.reviews('acme', 'widgets', 7)).toHaveLength(1);
     expect(github.checkRuns('acme', 'widgets')[0]!.output.annotations).toHaveLength(3);
     expect(github.issueComments('acme', 'widgets', 7)[0]!.body).toBe(body);
-    // Even with the comment's id lost (a crash between posting and storing it), the update finds
-    // the comment by its marker and edits it: still one comment.
+    // Even with the ids of the comment, the review and the check run lost (a crash between posting
+    // and storing them), the update finds each again (by marker, by task id) rather than posting it
+    // again: still one comment, one review, one check run.
     await test.supervisor.database.db
       .update(githubTasks)
-      .set({ trackingCommentId: null })
+      .set({
+        trackingCommentId: null,
+        reviewId: null,
+        checkRunId: null,
+        checkRunStatus: null,
+        checkRunRetryBase: null,
+      })
       .where(eq(githubTasks.taskId, reviewTask.id));
     await queueGitHubUpdate(test.supervisor.database.db, test.supervisor.queue.boss, reviewTask.id);
     await expect
       .poll(() => github.issueComments('acme', 'widgets', 7)[0]!.edits, { timeout: 30_000 })
       .toBe(edits + 2);
     expect(github.issueComments('acme', 'widgets', 7)).toHaveLength(1);
+    expect(github.reviews('acme', 'widgets', 7)).toHaveLength(1);
+    expect(github.checkRuns('acme', 'widgets')).toHaveLength(1);
+    const [relinked] = await test.supervisor.database.db
+      .select()
+      .from(githubTasks)
+      .where(eq(githubTasks.taskId, reviewTask.id));
+    expect(relinked).toMatchObject({
+      reviewId: review!.id,
+      checkRunId: github.checkRuns('acme', 'widgets')[0]!.id,
+    });
 
     // A push: one finding is still there (on a moved line), one is new. Only the new one is posted.
     const second = repo.commit(
@@ -247,9 +264,12 @@ describe('the pull-request loop on GitHub', () => {
     expect(update.body).toContain('1 reported on an earlier commit of this pull request is not repeated.');
     expect(suite.model.remaining(key)).toBe(0);
 
-    // Every write is in the audit trail, and the token exchange happened once for both tasks.
-    const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=github.review_posted' });
-    expect(audit.json().items).toHaveLength(2);
+    // Every write is in the audit trail (recorded just after GitHub answers), and the token
+    // exchange happened once for both tasks.
+    const audited = async () =>
+      (await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=github.review_posted' })).json()
+        .items.length;
+    await expect.poll(audited, { timeout: 30_000 }).toBe(2);
     expect(github.callsTo('POST', /\/app\/installations\/\d+\/access_tokens$/)).toHaveLength(1);
   }, 300_000);
 

@@ -263,13 +263,26 @@ export class GitHubTaskUpdates {
     const plan = planReview(data, diff, policy);
     // Every finding was posted on an earlier commit: a review saying so again would be noise.
     if (plan.keys.length === 0 && plan.repeated > 0) return;
+    // Posted before, but its id was lost (a crash between posting and storing): found by the
+    // marker its body ends with, so the task still has one review.
+    const marker = trackingMarker(link.taskId);
+    const { data: earlier } = await api.rest.pulls.listReviews({
+      ...where,
+      pull_number: link.number,
+      per_page: 100,
+    });
+    const found = earlier.find((review) => review.body?.includes(marker));
+    if (found) {
+      await this.#note(link, { reviewId: found.id, reviewUrl: found.html_url, postedFindings: plan.keys });
+      return;
+    }
     const post = (comments: typeof plan.comments, body: string) =>
       api.rest.pulls.createReview({
         ...where,
         pull_number: link.number,
         commit_id: commit,
         event: plan.event,
-        body,
+        body: `${body}\n\n${marker}`,
         comments,
         request: NO_RETRY,
       });
@@ -307,6 +320,25 @@ export class GitHubTaskUpdates {
       : task.status === 'running'
         ? 'in_progress'
         : 'queued';
+    if (link.checkRunId === null) {
+      // Created before, but its id was lost (a crash between creating and storing): found by the
+      // task id it carries, so the commit still has one run of ours.
+      const { data } = await api.rest.checks.listForRef({
+        ...where,
+        ref: commit,
+        check_name: CHECK_RUN_NAME,
+        filter: 'all',
+        per_page: 100,
+      });
+      const found = data.check_runs.find((run) => run.external_id === task.id);
+      if (found) {
+        await this.#note(link, {
+          checkRunId: found.id,
+          checkRunStatus: found.status as NonNullable<GitHubTaskRow['checkRunStatus']>,
+          checkRunRetryBase: task.retryBaseAttempt,
+        });
+      }
+    }
     // A manual retry starts a new run of the task, which gets a check run of its own.
     const sameRun = link.checkRunRetryBase === task.retryBaseAttempt;
     if (sameRun && status === link.checkRunStatus) return;

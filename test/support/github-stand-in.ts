@@ -80,6 +80,7 @@ export interface StoredReview {
 export interface StoredCheckRun {
   id: number;
   name: string;
+  external_id?: string;
   head_sha: string;
   status: string;
   conclusion: string | null;
@@ -684,14 +685,45 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     const list = state.reviews.get(pr.number) ?? [];
     list.push(review);
     state.reviews.set(pr.number, list);
+    return json(200, reviewJson(owner, repo, pr.number, review, actor, stateName));
+  };
+
+  const reviewJson = (
+    owner: string,
+    repo: string,
+    number: number,
+    review: StoredReview,
+    actor: string,
+    state: string,
+  ) => ({
+    id: review.id,
+    user: { login: actor },
+    body: review.body,
+    state,
+    commit_id: review.commit_id,
+    html_url: `https://github.com/${owner}/${repo}/pull/${number}#pullrequestreview-${review.id}`,
+  });
+
+  const listReviews = ({ params }: Request): Reply => {
+    const [owner = '', repo = '', number] = params;
+    const reviews = repoState(owner, repo).reviews.get(Number(number)) ?? [];
+    return json(
+      200,
+      reviews.map((r) =>
+        reviewJson(owner, repo, Number(number), r, botLogin, REVIEW_STATES[r.event] ?? 'PENDING'),
+      ),
+    );
+  };
+
+  /** `?check_name=` filters, as on GitHub. */
+  const listCheckRunsForRef = ({ params, query }: Request): Reply => {
+    const [owner = '', repo = '', ref] = params;
+    const runs = repoState(owner, repo).checkRuns.filter(
+      (run) => run.head_sha === ref && (query.check_name === undefined || run.name === query.check_name),
+    );
     return json(200, {
-      id: review.id,
-      node_id: `PRR_${randomBytes(9).toString('base64url')}`,
-      user: { login: actor },
-      body: review.body,
-      state: stateName,
-      commit_id: review.commit_id,
-      html_url: `https://github.com/${owner}/${repo}/pull/${pr.number}#pullrequestreview-${review.id}`,
+      total_count: runs.length,
+      check_runs: runs.map((run) => checkRunJson(owner, repo, run)),
     });
   };
 
@@ -757,6 +789,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const checkRunJson = (owner: string, repo: string, run: StoredCheckRun) => ({
     id: run.id,
     name: run.name,
+    external_id: run.external_id ?? '',
     head_sha: run.head_sha,
     status: run.status,
     conclusion: run.conclusion,
@@ -788,6 +821,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     const run: StoredCheckRun = {
       id: nextId++,
       name: body.name,
+      ...(isString(body.external_id) ? { external_id: body.external_id } : {}),
       head_sha: body.head_sha,
       status: status as string,
       conclusion: (body.conclusion as string | undefined) ?? null,
@@ -968,6 +1002,8 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     route('GET', `${REPO}/pulls/(\\d+)/reviews/(\\d+)/comments`, 'user', listReviewComments),
     route('POST', `${REPO}/pulls`, 'user', createPull),
     route('POST', `${REPO}/pulls/(\\d+)/reviews`, 'user', createReview),
+    route('GET', `${REPO}/pulls/(\\d+)/reviews`, 'user', listReviews),
+    route('GET', `${REPO}/commits/${SEGMENT}/check-runs`, 'user', listCheckRunsForRef),
     route('POST', `${REPO}/check-runs`, 'user', createCheckRun),
     route('PATCH', `${REPO}/check-runs/(\\d+)`, 'user', updateCheckRun),
     route('GET', `${REPO}/check-runs/(\\d+)/annotations`, 'user', listAnnotations),
