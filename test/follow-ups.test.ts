@@ -1,6 +1,8 @@
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
+import { tasks } from '../src/store/schema.ts';
 import { listAttempts } from '../src/store/task-store.ts';
 import { BACKENDS, type Backend } from './support/databases.ts';
 import { createSourceRepo } from './support/git-repo.ts';
@@ -126,10 +128,16 @@ describe('messages to a task resume its agent session', () => {
     const id = await submit(test, {
       type: 'BUG_FIX',
       payload: { repository: source.path, description: 'add() subtracts' },
+      max_duration_seconds: 600,
     });
     expect(await test.waitForStatus(id, ['failed', 'succeeded'], 90_000)).toMatchObject({
       status: 'succeeded',
     });
+    // An hour later: a message starts a run of its own, whose 600 s count from that run's start.
+    await test.supervisor.database.db
+      .update(tasks)
+      .set({ startedAt: new Date(Date.now() - 3_600_000) })
+      .where(eq(tasks.id, id));
     const first = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}` })).json().result.data
       .workspace;
     expect(first.commits).toHaveLength(1);

@@ -117,6 +117,11 @@ describe.each(BACKENDS)('retention on %s', (backend) => {
     expect(await policy.keepAttempt(fixOld.id, fixOldAttempt.id)).toBe(false);
     expect(await policy.keepAttempt(fix.id, randomUUID())).toBe(false);
     expect(await policy.existingTasks([fix.id, gone, 'x'])).toEqual(new Set([fix.id]));
+    // Agent sessions (what a follow-up message resumes) are kept for every type, for the period.
+    const sessions = sweepPolicy(db, () => NOW, DAY, { everyType: true });
+    expect(await sessions.keepTask(review.id)).toBe(true);
+    expect(await sessions.keepAttempt(review.id, reviewAttempt.id)).toBe(true);
+    expect(await sessions.keepTask(fixOld.id)).toBe(false);
   });
 
   it('runs at once when started, and deletes batch submissions once their tasks are gone, and old GitHub deliveries', async () => {
