@@ -93,7 +93,13 @@ export class GitHubClients {
       installationId = data.id;
       this.#installations.set(key, installationId);
     }
-    const auth = (await this.for(installationId).auth({ type: 'installation' })) as { token: string };
+    // An App installed again gets a new installation: a refusal makes the next call look it up afresh.
+    const auth = (await this.for(installationId)
+      .auth({ type: 'installation' })
+      .catch((error: unknown) => {
+        this.#installations.delete(key);
+        throw error;
+      })) as { token: string };
     return auth.token;
   }
 
