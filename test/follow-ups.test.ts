@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { tasks } from '../src/store/schema.ts';
-import { listAttempts } from '../src/store/task-store.ts';
+import { listAttempts, listEvents } from '../src/store/task-store.ts';
 import { BACKENDS, type Backend } from './support/databases.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
@@ -199,46 +199,54 @@ describe('messages to a task resume its agent session', () => {
     expect(requestsOf(key)).toHaveLength(5);
   }, 240_000);
 
-  it('keeps a message sent while the task runs for the run after it, in the same session', async () => {
+  it('puts a message sent while the agent works into its next model request, in the same run', async () => {
     const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
-    const { key, test } = await start([
-      steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
-      // Slow enough to send the message while the agent works.
-      steps.toolUse(
-        [{ name: 'Edit', input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' } }],
-        { delayMs: 3000 },
-      ),
-      steps.text('Fixed add().'),
-      steps.text('It subtracted because of a typo.'),
-    ]);
+    const { key, test } = await start(
+      [
+        steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }]),
+        // Slow enough for the message to reach the agent while this request is out.
+        steps.toolUse(
+          [
+            {
+              name: 'Edit',
+              input: { file_path: '{{cwd}}/calc.js', old_string: 'a - b', new_string: 'a + b' },
+            },
+          ],
+          { delayMs: 6000 },
+        ),
+        steps.text('Fixed add(); it subtracted because of a typo.'),
+      ],
+      { CANCEL_POLL_INTERVAL_MS: '200' },
+    );
     const id = await submit(test, {
       type: 'BUG_FIX',
       payload: { repository: source.path, description: 'add() subtracts' },
     });
-    await test.waitForStatus(id, ['running'], 60_000);
-    const sent = await send(test, id, 'Why did it subtract?');
+    await expect.poll(() => requestsOf(key).length, { timeout: 60_000 }).toBe(2);
+    const sent = await send(test, id, 'Also say why it subtracted.');
     expect(sent.statusCode, sent.body).toBe(202);
     expect(sent.json()).toMatchObject({ message: { run_base: null }, task: { status: 'running' } });
-    const thread = async () =>
-      (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/messages` })).json().items;
-    await expect
-      .poll(async () => (await thread())[0]?.reply_outcome ?? null, { timeout: 120_000 })
-      .toBe('succeeded');
-    expect(await thread()).toEqual([
+    expect(await test.waitForStatus(id, ['failed', 'succeeded'], 90_000)).toMatchObject({
+      status: 'succeeded',
+    });
+    // The agent got it in the same turn: the request after the edit carries it, and no run followed.
+    const requests = requestsOf(key);
+    expect(requests).toHaveLength(3);
+    expect(transcript(requests[2]!)).toContain('Also say why it subtracted.');
+    expect(transcript(requests[1]!)).not.toContain('Also say why it subtracted.');
+    const attempts = await listAttempts(test.supervisor.database.db, id);
+    expect(attempts.map((a) => a.outcome)).toEqual(['succeeded']);
+    const thread = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/messages` })).json().items;
+    expect(thread).toEqual([
       expect.objectContaining({
-        text: 'Why did it subtract?',
-        kind: 'follow_up',
-        run_base: 1,
-        reply: 'It subtracted because of a typo.',
+        text: 'Also say why it subtracted.',
+        kind: 'steer',
+        run_base: 0,
+        reply: 'Fixed add(); it subtracted because of a typo.',
+        reply_outcome: 'succeeded',
       }),
     ]);
-    const attempts = await listAttempts(test.supervisor.database.db, id);
-    expect(attempts.map((a) => a.outcome)).toEqual(['succeeded', 'succeeded']);
-    expect(attempts[1]!.sessionId).toBe(attempts[0]!.sessionId);
-    const resumed = transcript(requestsOf(key)[3]!);
-    expect(resumed).toContain('Fixed add().');
-    expect(resumed).toContain('Why did it subtract?');
-    const audit = await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=task.message_queued' });
-    expect(audit.json().items).toHaveLength(1);
+    const events = await listEvents(test.supervisor.database.db, id, { afterId: 0, limit: 1000 });
+    expect(events.filter((event) => event.type === 'supervisor/message')).toHaveLength(1);
   }, 240_000);
 });

@@ -72,6 +72,43 @@ export interface AgentRunRequest {
   onSpawn?(pid: number): void;
   /** Called as the run's use grows (at most a few times a second): it is charged to quota as it happens. */
   onUsage?(used: LiveUsage): void;
+  /** People's part in the running attempt: messages for the agent, and tool calls to approve. */
+  people?: PeopleChannel;
+}
+
+/** A tool call the agent CLI asks permission for. */
+export interface ToolCall {
+  tool: string;
+  input: unknown;
+  /** Why the CLI asks, in its own words, if it said. */
+  cliReason?: string;
+}
+
+/**
+ * `byPerson`: a person denied it (or let the time run out), so the agent was told and went on; the
+ * run is judged by what it delivered, not by this denial.
+ */
+export type ToolDecision = { allow: true } | { allow: false; message: string; byPerson?: boolean };
+
+/**
+ * What people send an attempt while its agent works (drivers that take input mid-run use it).
+ * The worker implements it over the database, so a message or a decision from any API process
+ * reaches the worker that runs the agent.
+ */
+export interface PeopleChannel {
+  /**
+   * Whether a person may be asked about tool calls (an approval rule applies). Without one the CLI
+   * refuses what needs permission by itself, as it always did.
+   */
+  readonly asksPeople: boolean;
+  /** File paths (globs relative to the workspace) whose edits the CLI must ask about first. */
+  readonly gatedWrites: readonly string[];
+  /** Whether a tool call the CLI asks about may run: the approval policy decides, or a person does. */
+  decide(call: ToolCall, signal: AbortSignal): Promise<ToolDecision>;
+  /** Takes the messages people sent the task, as text for the agent; they belong to this run from then on. */
+  takeMessages(): Promise<string[]>;
+  /** `listener` is called when messages may be waiting. */
+  onMessages(listener: () => void): void;
 }
 
 /** What a running attempt has used so far. */

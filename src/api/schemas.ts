@@ -4,7 +4,14 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
 import { TASK_TYPES } from '../core/task-types.ts';
-import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
+import {
+  APPROVAL_STATUSES,
+  type ApprovalRow,
+  type AttemptRow,
+  type GitHubTaskRow,
+  type TaskMessageRow,
+  type TaskRow,
+} from '../store/schema.ts';
 import type { AttemptTotals } from '../store/task-store.ts';
 
 /** Response shapes of the API. They validate what we send and produce the OpenAPI document. */
@@ -21,6 +28,52 @@ export const errorSchema = z
     }),
   })
   .meta({ id: 'Error' });
+
+export const approvalSchema = z
+  .object({
+    id: z.uuid(),
+    task_id: z.uuid(),
+    attempt_id: z.uuid(),
+    tool: z.string().describe('The tool the agent asked to use: Bash, Edit, Write, …'),
+    input: z
+      .unknown()
+      .describe('Its input as the agent asked for it (the command, the file and its content)'),
+    reason: z.string().describe('Why it waits for a person: the approval policy rule that matched'),
+    status: z
+      .enum(APPROVAL_STATUSES)
+      .describe(
+        '`pending` until someone decides; `expired`: nobody answered by `expires_at` (a denial); ' +
+          '`withdrawn`: the attempt ended first',
+      ),
+    decided_by: z.string().nullable(),
+    note: z
+      .string()
+      .nullable()
+      .describe('What the person said with the decision; a denial’s note reaches the agent'),
+    requested_at: timestamp,
+    expires_at: timestamp,
+    decided_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Approval' });
+
+export type ApprovalView = z.infer<typeof approvalSchema>;
+
+export function approvalView(approval: ApprovalRow): ApprovalView {
+  return {
+    id: approval.id,
+    task_id: approval.taskId,
+    attempt_id: approval.attemptId,
+    tool: approval.tool,
+    input: approval.input,
+    reason: approval.reason,
+    status: approval.status,
+    decided_by: approval.decidedBy,
+    note: approval.note,
+    requested_at: approval.requestedAt.toISOString(),
+    expires_at: approval.expiresAt.toISOString(),
+    decided_at: iso(approval.decidedAt),
+  };
+}
 
 export const taskSchema = z
   .object({
@@ -49,6 +102,12 @@ export const taskSchema = z
       .string()
       .nullable()
       .describe('With outcome `needs_input`: what the agent asked, in plain words'),
+    awaiting_approval: approvalSchema
+      .nullable()
+      .describe(
+        'A running task whose agent waits for a person to approve a tool call: that call (approve or deny it ' +
+          'with POST /api/v1/tasks/{id}/approvals/{approval_id}); null otherwise',
+      ),
     result: z
       .object({ text: z.string().nullable(), data: z.unknown() })
       .nullable()
@@ -145,15 +204,18 @@ export const messageSchema = z
     author: z.string(),
     text: z.string(),
     kind: z
-      .enum(['answer', 'follow_up'])
-      .describe('`answer`: to a run that did not succeed (its question); `follow_up`: to a succeeded result'),
+      .enum(['answer', 'follow_up', 'steer'])
+      .describe(
+        '`answer`: to a run that did not succeed (its question); `follow_up`: to a succeeded result; ' +
+          '`steer`: sent while the task ran and put into its agent’s next turn (that run answers it)',
+      ),
     run_base: z
       .number()
       .int()
       .nullable()
       .describe(
         'The attempts the task had when the message’s run started: that run numbers its attempts after this. ' +
-          'Null while the message waits for the task’s current run to end',
+          'Null while the message waits: for the running agent’s next turn, or for the task’s current run to end',
       ),
     reply: z
       .string()
@@ -190,6 +252,7 @@ export function taskView(
   totals: AttemptTotals,
   dependsOn: string[],
   github?: GitHubTaskRow,
+  approval?: ApprovalRow,
 ): TaskView {
   const hasResult = task.resultText !== null || task.result !== null;
   return {
@@ -205,6 +268,7 @@ export function taskView(
     outcome: task.outcome,
     error: task.error,
     question: task.question,
+    awaiting_approval: approval ? approvalView(approval) : null,
     result: hasResult ? { text: task.resultText, data: task.result } : null,
     attempts: { count: totals.attempts, max: task.maxAttempts },
     budget: { max_cost_usd: task.maxCostUsd, max_duration_seconds: task.maxDurationSeconds },

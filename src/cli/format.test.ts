@@ -15,6 +15,7 @@ const task = (extra: Partial<TaskView>): TaskView => ({
   outcome: null,
   error: null,
   question: null,
+  awaiting_approval: null,
   result: null,
   attempts: { count: 1, max: 3 },
   budget: { max_cost_usd: null, max_duration_seconds: null },

@@ -272,6 +272,13 @@ export const configSchema = z.object({
   ECHO_DRIVER_DELAY_MS: intInRange(0, 3_600_000).default(200),
   /** Attempts a task gets for its own failures before it fails (infrastructure interruptions do not count). */
   TASK_MAX_ATTEMPTS: intInRange(1, 20).default(3),
+  /**
+   * Which tool calls of mutating tasks wait for a person (YAML or JSON; docs/agents.md). Unset:
+   * none do, and the CLI refuses what is outside the allowlist as before.
+   */
+  APPROVAL_POLICY_FILE: z.string().min(1).optional(),
+  /** How long a tool call waits for a person before it counts as denied (a rule may say otherwise). */
+  APPROVAL_TIMEOUT_SECONDS: intInRange(1, 7 * 86_400).default(900),
   /** Messages (answers, follow-ups) one task takes, at most: each starts a run of its own. */
   TASK_MESSAGES_MAX: intInRange(0, 1000).default(10),
   /** How far back a `dedupe: true` submission looks for a task of the same content. */

@@ -67,6 +67,10 @@ export const ERROR_CATALOGUE = {
     status: 409,
     fix: 'The task waits for the tasks it depends on and has not run yet: send the message once it has started.',
   },
+  approval_closed: {
+    status: 409,
+    fix: 'Someone decided already, or nobody answered in time, or the attempt ended: read the task’s approvals (GET /api/v1/tasks/{id}/approvals).',
+  },
   task_never_ran: {
     status: 409,
     fix: 'The task ended before an agent ran, so there is no session to continue: retry it (POST /api/v1/tasks/{id}/retry).',

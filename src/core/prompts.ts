@@ -221,6 +221,15 @@ function change(type: 'REFACTOR' | 'BUG_FIX' | 'FEATURE', p: ChangePayload, cont
   ].join('\n');
 }
 
+/** A person's message to an agent at work: it reaches the agent's next model request. */
+export function steeringText(author: string, text: string, nonce: string): string {
+  return [
+    `${author} sends a message about this task while you work on it. Take it into account as you go on,`,
+    "within the task's scope; the task and how it ends stay as they were:",
+    fence('message', text, nonce),
+  ].join('\n');
+}
+
 /** A person's message to a task that ran before: it resumes the task's agent session. */
 export interface FollowUpMessage {
   /**

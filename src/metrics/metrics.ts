@@ -6,7 +6,7 @@ import { type TaskStatus, TERMINAL_STATUSES } from '../core/task-status.ts';
 import type { EventBus, EventListener, TaskEventMessage } from '../events/bus.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { Db } from '../store/database.ts';
-import { waitingForPeople } from '../store/inbox-store.ts';
+import { INBOX_KINDS, waitingForPeople } from '../store/inbox-store.ts';
 import type { AttemptRow, TaskRow } from '../store/schema.ts';
 import { tasks } from '../store/schema.ts';
 
@@ -294,31 +294,25 @@ export class Metrics {
     const inboxItems = () => {
       const sources = metrics.#sources;
       if (!sources) return Promise.resolve([]);
-      inbox ??= waitingForPeople(sources.db, INBOX_SCAN)
-        .then((rows) =>
-          rows.map(({ task, since }) => ({
-            kind: task.status === 'parked' ? 'no_agent' : 'question',
-            since,
-          })),
-        )
-        .finally(() => queueMicrotask(() => (inbox = undefined)));
+      inbox ??= waitingForPeople(sources.db, INBOX_SCAN).finally(() =>
+        queueMicrotask(() => (inbox = undefined)),
+      );
       return inbox;
     };
     new Gauge({
       name: 'supervisor_inbox_items',
-      help: 'Tasks waiting for a person, by kind: question (answer it) or no_agent (no enabled agent can run it).',
+      help: 'What waits for a person, by kind: question (answer it), approval (a tool call to approve or deny) or no_agent (no enabled agent can run it).',
       labelNames: ['kind'] as const,
       registers,
       async collect() {
         this.reset();
         const items = await inboxItems();
-        for (const kind of ['question', 'no_agent'])
-          this.labels(kind).set(items.filter((i) => i.kind === kind).length);
+        for (const kind of INBOX_KINDS) this.labels(kind).set(items.filter((i) => i.kind === kind).length);
       },
     });
     new Gauge({
       name: 'supervisor_inbox_oldest_wait_seconds',
-      help: 'How long the task that has waited longest for a person has waited, by kind.',
+      help: 'How long the item that has waited longest for a person has waited, by kind.',
       labelNames: ['kind'] as const,
       registers,
       async collect() {

@@ -13,6 +13,7 @@ import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { rememberTask } from '../memory/memory-store.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
+import { withdrawApprovals } from '../store/approval-store.ts';
 import type { Db, Tx } from '../store/database.ts';
 import * as leases from '../store/lease-store.ts';
 import { messageOfRun } from '../store/message-store.ts';
@@ -365,6 +366,8 @@ export class AttemptLifecycle {
       cacheWriteTokens: report.usage.cacheWriteTokens,
       costUsd: report.costUsd,
     });
+    // The worker withdraws what its agent waited for; this covers a worker that could not.
+    await withdrawApprovals(tx, [stored.id], now);
     await appendAudit(tx, {
       at: now,
       actor: 'supervisor',
@@ -507,6 +510,7 @@ export class AttemptLifecycle {
         countsAgainstBudget: false,
         error: 'attempt interrupted: its worker stopped before it finished',
       });
+      await withdrawApprovals(tx, [attempt.id], now);
       await appendAudit(tx, {
         at: now,
         actor: 'supervisor',

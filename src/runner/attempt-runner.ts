@@ -9,6 +9,7 @@ import type {
   AgentRunReport,
   AttemptLimits,
   LiveUsage,
+  PeopleChannel,
 } from '../agents/driver.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import { buildBatchPrompt } from '../core/batch-prompt.ts';
@@ -63,6 +64,8 @@ export interface AttemptInput {
   emit(events: AgentEvent[]): Promise<void>;
   onSpawn?(pid: number): void;
   onUsage?(used: LiveUsage): void;
+  /** People's part in this run (messages, approvals), given its prompt nonce and working directory. */
+  people?(run: { nonce: string; workspaceDir: string }): PeopleChannel;
 }
 
 export class AttemptRunner {
@@ -139,7 +142,8 @@ export class AttemptRunner {
             task.type,
             task.payload,
             {
-              kind: message.kind,
+              // The message that starts a run is never a steer (messageOfRun).
+              kind: message.kind === 'answer' ? 'answer' : 'follow_up',
               author: message.author,
               text: message.text,
               resumed: input.session.resumed,
@@ -177,6 +181,7 @@ export class AttemptRunner {
         emit,
         ...(input.onSpawn ? { onSpawn: input.onSpawn } : {}),
         ...(input.onUsage ? { onUsage: input.onUsage } : {}),
+        ...(input.people ? { people: input.people({ nonce, workspaceDir: workspace.dir }) } : {}),
       });
       log.debug({ prepareMs, agentMs: Math.round(performance.now() - started) - prepareMs }, 'agent done');
       const withCommit = workspace.baseCommit ? { ...report, commit: workspace.baseCommit } : report;

@@ -1,15 +1,18 @@
 import type { Logger } from 'pino';
 import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
 import type { WaitReason } from '../core/admission.ts';
+import { type ApprovalPolicy, ruleFor } from '../core/approval-policy.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { DispatchJob, TaskQueue } from '../queue/task-queue.ts';
 import type { Db } from '../store/database.ts';
+import { tasksWithWaitingMessages } from '../store/message-store.ts';
 import * as store from '../store/task-store.ts';
 import { whileUnavailable } from '../store/unavailable.ts';
 import type { AttemptLifecycle, BeginResult } from './attempt-lifecycle.ts';
 import type { AttemptRunner } from './attempt-runner.ts';
+import { AttemptPeople } from './people-channel.ts';
 import { UsageRecorder } from './usage-recorder.ts';
 
 /** How long a finished attempt waits for an unreachable database before its result is given up. */
@@ -26,6 +29,9 @@ export interface WorkerDeps {
   /** Moves up to `limit` tasks waiting for an agent back to the queue (they wait again if none fits). */
   wakeParked(limit: number, reasons?: readonly WaitReason[]): Promise<unknown>;
   concurrency: number;
+  /** Which tool calls wait for a person, and for how long by default. */
+  approvals: { policy: ApprovalPolicy; defaultTimeoutMs: number };
+  /** How often running tasks are checked for a cancel request or a message for their agent. */
   cancelPollIntervalMs: number;
   /** How often running attempts' leases are renewed, and lost attempts looked for. */
   leaseRenewMs: number;
@@ -40,6 +46,8 @@ interface RunningAttempt {
   taskIds: string[];
   /** Their attempts, the lead's first: the leases this worker renews. */
   attemptIds: string[];
+  /** What people send the agent while it works (not for a batch, whose session several tasks share). */
+  people?: AttemptPeople;
 }
 
 /** Where a session's events are stored: every task of a batch keeps the whole stream. */
@@ -47,8 +55,9 @@ type EventTarget = { taskId: string; attemptId: string };
 
 /**
  * Takes dispatch jobs off the queue and runs one attempt per job, at most `concurrency` at a time.
- * It also notices cancellations (by polling the task rows, which works across processes) and, on
- * shutdown, stops taking work and hands back what does not finish within the grace period.
+ * It also notices cancellations and messages for running agents (by polling the database, which
+ * works across processes) and, on shutdown, stops taking work and hands back what does not finish
+ * within the grace period.
  */
 export class Worker {
   readonly #deps: WorkerDeps;
@@ -154,17 +163,18 @@ export class Worker {
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    this.#running.set(taskId, {
+    const run: RunningAttempt = {
       controller,
       finished,
       taskIds: [begun.task.id, ...begun.batch.map((member) => member.task.id)],
       attemptIds: [begun.attempt.id, ...begun.batch.map((member) => member.attempt.id)],
-    });
+    };
+    this.#running.set(taskId, run);
     // Not pg-boss's job.signal: pg-boss aborts it when a heartbeat was missed, which a database
     // outage causes for every running job. The attempt's lease says whether it is still this
     // worker's (#keepLeases).
     try {
-      await this.#runAttempt(begun, controller.signal);
+      await this.#runAttempt(begun, controller.signal, run);
     } finally {
       this.#running.delete(taskId);
       finish();
@@ -175,7 +185,11 @@ export class Worker {
     });
   }
 
-  async #runAttempt(begun: Extract<BeginResult, { kind: 'run' }>, signal: AbortSignal): Promise<void> {
+  async #runAttempt(
+    begun: Extract<BeginResult, { kind: 'run' }>,
+    signal: AbortSignal,
+    running: RunningAttempt,
+  ): Promise<void> {
     const { task, attempt, agent, batch } = begun;
     const targets: EventTarget[] = [begun, ...batch].map((member) => ({
       taskId: member.task.id,
@@ -228,6 +242,7 @@ export class Worker {
           });
         },
         onUsage: (used) => usage.record(used),
+        ...(batch.length ? {} : { people: (run) => this.#people(begun, run, targets, running, log) }),
       });
     } catch (error) {
       log.error({ err: error }, 'attempt runner failed');
@@ -318,6 +333,32 @@ export class Worker {
     );
   }
 
+  /** The channel through which people reach this attempt's agent (messages, approvals). */
+  #people(
+    begun: Extract<BeginResult, { kind: 'run' }>,
+    run: { nonce: string; workspaceDir: string },
+    targets: EventTarget[],
+    running: RunningAttempt,
+    logger: Logger,
+  ): AttemptPeople {
+    const { approvals } = this.#deps;
+    const repository = (begun.task.payload as { repository?: unknown }).repository;
+    const people = new AttemptPeople({
+      db: this.#deps.db,
+      task: begun.task,
+      attempt: begun.attempt,
+      rule: typeof repository === 'string' ? ruleFor(approvals.policy, repository) : undefined,
+      defaultTimeoutMs: approvals.defaultTimeoutMs,
+      pollMs: this.#deps.cancelPollIntervalMs,
+      ...run,
+      emit: (events) => this.#emit(targets, events),
+      logger,
+      now: this.#deps.now,
+    });
+    running.people = people;
+    return people;
+  }
+
   async #emit(targets: EventTarget[], events: AgentEvent[]): Promise<void> {
     const now = this.#deps.now();
     let stored: Awaited<ReturnType<typeof store.insertEvents>>;
@@ -355,6 +396,10 @@ export class Worker {
     const ids = this.runningTaskIds;
     if (ids.length === 0) return;
     try {
+      const listening = [...this.#running].filter(([, run]) => run.people).map(([id]) => id);
+      for (const id of await tasksWithWaitingMessages(this.#deps.db, listening)) {
+        this.#running.get(id)?.people?.messagesWaiting();
+      }
       const requested = new Set(await store.cancelRequestedAmong(this.#deps.db, ids));
       for (const [id, run] of this.#running) {
         // A batch's session goes on while any of its tasks still wants a result; a task cancelled

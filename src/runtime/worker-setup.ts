@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { ModelApiTap } from '../agents/model-api-tap.ts';
 import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { parseApprovalPolicy } from '../core/approval-policy.ts';
 import type { EventBus } from '../events/bus.ts';
 import { RunMemory } from '../memory/run-memory.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -145,6 +146,12 @@ export function setUpWorker(options: WorkerSetupOptions): {
     runner,
     wakeParked: (limit, reasons) => options.tasks.wakeParked(limit, reasons),
     concurrency: config.WORKER_CONCURRENCY,
+    approvals: {
+      policy: config.APPROVAL_POLICY_FILE
+        ? parseApprovalPolicy(readFileSync(config.APPROVAL_POLICY_FILE, 'utf8'), config.APPROVAL_POLICY_FILE)
+        : { rules: [] },
+      defaultTimeoutMs: config.APPROVAL_TIMEOUT_SECONDS * 1000,
+    },
     cancelPollIntervalMs: config.CANCEL_POLL_INTERVAL_MS,
     // A lease is renewed a few times within its length, so one slow renewal does not lose it.
     leaseRenewMs: Math.floor((config.WORKER_HEARTBEAT_SECONDS * 1000) / 4),

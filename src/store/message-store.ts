@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNull } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, ne } from 'drizzle-orm';
 import type { Queryable } from './database.ts';
 import { type TaskMessageRow, taskMessages } from './schema.ts';
 
@@ -35,8 +35,37 @@ export async function messageOfRun(
   const [row] = await q
     .select()
     .from(taskMessages)
-    .where(and(eq(taskMessages.taskId, taskId), eq(taskMessages.runBase, runBase)));
+    .where(
+      and(eq(taskMessages.taskId, taskId), eq(taskMessages.runBase, runBase), ne(taskMessages.kind, 'steer')),
+    );
   return row;
+}
+
+/**
+ * Takes the messages waiting for the task's running agent: they become part of its run (numbered
+ * after `runBase`), answered by what that run ends with. Oldest first.
+ */
+export async function takeWaitingMessages(
+  q: Queryable,
+  taskId: string,
+  runBase: number,
+): Promise<TaskMessageRow[]> {
+  const rows = await q
+    .update(taskMessages)
+    .set({ runBase, kind: 'steer' })
+    .where(and(eq(taskMessages.taskId, taskId), isNull(taskMessages.runBase)))
+    .returning();
+  return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
+}
+
+/** Those of `taskIds` that have messages waiting. */
+export async function tasksWithWaitingMessages(q: Queryable, taskIds: string[]): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await q
+    .selectDistinct({ taskId: taskMessages.taskId })
+    .from(taskMessages)
+    .where(and(inArray(taskMessages.taskId, taskIds), isNull(taskMessages.runBase)));
+  return rows.map((row) => row.taskId);
 }
 
 /** The message a task got from `source` (see taskMessages.source), if any. */

@@ -114,6 +114,42 @@ export const tasks = pgTable(
  * result. Each starts a run of the task (its attempts numbered after `run_base`) that resumes the
  * task's agent session.
  */
+export const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'expired', 'withdrawn'] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/**
+ * Tool calls an agent asked to make that wait for a person (the approval policy said so). The
+ * worker running the agent waits on the row; anyone allowed decides through the API, CLI,
+ * dashboard or Slack. `expired`: nobody answered in time (a denial); `withdrawn`: the attempt
+ * ended first.
+ */
+export const approvals = pgTable(
+  'approvals',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    attemptId: uuid('attempt_id').notNull(),
+    tool: text('tool').notNull(),
+    /** The tool's input as the agent asked for it (secrets scrubbed). */
+    input: jsonb('input').notNull(),
+    /** Why it needs a person: the policy rule that matched. */
+    reason: text('reason').notNull(),
+    status: text('status').$type<ApprovalStatus>().notNull(),
+    decidedBy: text('decided_by'),
+    /** What the person said with the decision; a denial's note reaches the agent. */
+    note: text('note'),
+    requestedAt: at('requested_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    decidedAt: at('decided_at'),
+  },
+  (t) => [
+    index('approvals_task_idx').on(t.taskId, t.requestedAt),
+    index('approvals_pending_idx').on(t.requestedAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
 export const taskMessages = pgTable(
   'task_messages',
   {
@@ -123,8 +159,11 @@ export const taskMessages = pgTable(
       .references(() => tasks.id, { onDelete: 'cascade' }),
     author: text('author').notNull(),
     text: text('text').notNull(),
-    /** `answer` (to a run that did not succeed) or `follow_up` (to a success). */
-    kind: text('kind').$type<'answer' | 'follow_up'>().notNull(),
+    /**
+     * `answer` (to a run that did not succeed), `follow_up` (to a success), or `steer` (put into
+     * the running agent's next turn; it is answered by that run).
+     */
+    kind: text('kind').$type<'answer' | 'follow_up' | 'steer'>().notNull(),
     /** The task's final text (or question) when it was sent: told again to an agent that cannot resume. */
     earlier: text('earlier'),
     /**
@@ -468,6 +507,7 @@ export type TaskRow = typeof tasks.$inferSelect;
 export type SubmissionRow = typeof submissions.$inferSelect;
 export type AttemptRow = typeof taskAttempts.$inferSelect;
 export type TaskMessageRow = typeof taskMessages.$inferSelect;
+export type ApprovalRow = typeof approvals.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;

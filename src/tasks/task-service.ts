@@ -13,11 +13,12 @@ import type { EventBus, TaskEventMessage } from '../events/bus.ts';
 import { linksOf } from '../github/github-store.ts';
 import { waitingTaskIds } from '../pool/pool-store.ts';
 import type { TaskQueue } from '../queue/task-queue.ts';
+import { closeApproval, getApproval, listApprovals, pendingApprovals } from '../store/approval-store.ts';
 import type { CursorPosition } from '../store/cursor.ts';
 import type { Db, Tx } from '../store/database.ts';
-import { waitingForPeople } from '../store/inbox-store.ts';
+import { type InboxItem, waitingForPeople } from '../store/inbox-store.ts';
 import { countMessages, insertMessage, listMessages, messageFrom } from '../store/message-store.ts';
-import type { AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
+import type { ApprovalRow, AttemptRow, GitHubTaskRow, TaskMessageRow, TaskRow } from '../store/schema.ts';
 import { insertSubmission } from '../store/submission-store.ts';
 import * as store from '../store/task-store.ts';
 import { type RepositoryPolicy, repositoryRefusal } from '../workspace/repository-policy.ts';
@@ -55,20 +56,14 @@ export interface BatchResult {
   ids: Record<string, string>;
 }
 
-/** Something waiting for a person (see TaskService.inbox). */
-export interface InboxItem {
-  kind: 'question' | 'no_agent';
-  task: TaskRow;
-  /** When it started waiting. */
-  since: Date;
-}
-
 export interface TaskWithTotals {
   task: TaskRow;
   dependsOn: string[];
   totals: store.AttemptTotals;
   /** Where on GitHub the task came from and what it posted there, for a task from GitHub. */
   github?: GitHubTaskRow;
+  /** The tool call its agent waits for a person to approve, if it does. */
+  approval?: ApprovalRow;
 }
 
 /** A task about to be inserted: the submission fields every kind of submission shares. */
@@ -416,13 +411,18 @@ export class TaskService {
   async get(id: string): Promise<TaskWithTotals> {
     const task = await store.getTask(this.#db, id);
     if (!task) throw taskNotFound(id);
-    const [totals, links] = await Promise.all([store.attemptTotals(this.#db, [id]), linksOf(this.#db, [id])]);
+    const [totals, links, [approval]] = await Promise.all([
+      store.attemptTotals(this.#db, [id]),
+      linksOf(this.#db, [id]),
+      pendingApprovals(this.#db, [id]),
+    ]);
     const github = links.get(id);
     return {
       task,
       dependsOn: await this.#dependsOn(id),
       totals: totals.get(id) ?? NO_TOTALS,
       ...(github ? { github } : {}),
+      ...(approval ? { approval } : {}),
     };
   }
 
@@ -444,18 +444,25 @@ export class TaskService {
     const rows = await store.listTasks(this.#db, filters, { limit: page.limit + 1, after: page.after });
     const pageRows = rows.slice(0, page.limit);
     const ids = pageRows.map((row) => row.id);
-    const [totals, dependencies, links] = await Promise.all([
+    const running = pageRows.filter((row) => row.status === 'running').map((row) => row.id);
+    const [totals, dependencies, links, waiting] = await Promise.all([
       store.attemptTotals(this.#db, ids),
       store.dependenciesOf(this.#db, ids),
       linksOf(this.#db, ids),
+      pendingApprovals(this.#db, running),
     ]);
+    const approvals = new Map<string, ApprovalRow>();
+    for (const approval of waiting)
+      if (!approvals.has(approval.taskId)) approvals.set(approval.taskId, approval);
     const items = pageRows.map((task) => {
       const github = links.get(task.id);
+      const approval = approvals.get(task.id);
       return {
         task,
         dependsOn: dependencies.get(task.id) ?? [],
         totals: totals.get(task.id) ?? NO_TOTALS,
         ...(github ? { github } : {}),
+        ...(approval ? { approval } : {}),
       };
     });
     const last = pageRows.at(-1);
@@ -603,21 +610,70 @@ export class TaskService {
 
   /**
    * What waits for a person, longest wait first: a task that stopped on a question (answer it with
-   * a message) and one parked because no enabled agent can run it (add, fix or resume one).
+   * a message), a tool call waiting for approval, and a task parked because no enabled agent can
+   * run it (add, fix or resume one).
    */
   async inbox(limit: number): Promise<InboxItem[]> {
-    const rows = await waitingForPeople(this.#db, limit);
-    return rows.map(({ task, since }) => ({
-      kind: task.status === 'parked' ? 'no_agent' : 'question',
-      task,
-      since,
-    }));
+    return waitingForPeople(this.#db, limit);
   }
 
   /** A task's messages, oldest first. */
   async messages(id: string): Promise<TaskMessageRow[]> {
     await this.get(id);
     return listMessages(this.#db, id);
+  }
+
+  /** A task's approvals (tool calls that waited for a person), oldest first. */
+  async approvals(id: string): Promise<ApprovalRow[]> {
+    await this.get(id);
+    return listApprovals(this.#db, id);
+  }
+
+  /**
+   * Approves or denies a tool call its agent waits on; the worker running the agent sees the
+   * decision within a poll and answers the CLI. The first decision wins: a call already decided,
+   * expired or withdrawn answers 409 `approval_closed`.
+   */
+  async decideApproval(
+    taskId: string,
+    approvalId: string,
+    decision: { approve: boolean; note: string | null },
+    actor: Actor,
+  ): Promise<ApprovalRow> {
+    return this.#db.transaction(async (tx) => {
+      const approval = await getApproval(tx, approvalId);
+      if (!approval || approval.taskId !== taskId) {
+        throw new AppError('not_found', `task ${taskId} has no approval ${approvalId}`);
+      }
+      const now = this.#now();
+      const status = decision.approve ? 'approved' : 'denied';
+      const closed = await closeApproval(tx, approvalId, {
+        status,
+        decidedBy: actor.name,
+        note: decision.note,
+        at: now,
+      });
+      if (!closed) {
+        throw new AppError(
+          'approval_closed',
+          `approval ${approvalId} is already ${approval.status}${approval.decidedBy ? ` (by ${approval.decidedBy})` : ''}: nothing waits for it any more`,
+          { status: approval.status },
+        );
+      }
+      await appendAudit(tx, {
+        at: now,
+        actor: actor.name,
+        action: `approval.${status}`,
+        taskId,
+        details: {
+          approval: approvalId,
+          tool: approval.tool,
+          ...(decision.note ? { note: decision.note } : {}),
+          ...origin(actor),
+        },
+      });
+      return closed;
+    });
   }
 
   /**

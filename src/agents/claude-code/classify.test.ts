@@ -116,6 +116,17 @@ describe('classify (recorded Claude Code 2.1.330 streams)', () => {
     expect(replay('permission-denied').outcome).toBe('permission_denied');
   });
 
+  it('does not count a tool call a person denied against the run: the agent was told and went on', () => {
+    const recording = load('permission-denied');
+    const state = new ClaudeStreamState();
+    for (const event of recording.events) state.consume(event);
+    const denied = (state.result?.permission_denials as Array<{ tool_use_id: string }>)[0]!.tool_use_id;
+    state.deniedByPerson.add(denied);
+    const verdict = classify(state, { exitCode: 0, signal: null, stderrTail: '' });
+    expect(verdict.outcome).toBe('succeeded');
+    expect(verdict.permissionDenials).toEqual([]);
+  });
+
   it('prices usage with our own table and keeps the CLI estimate', () => {
     const verdict = replay('success-text');
     expect(verdict.usage).toEqual({

@@ -98,7 +98,9 @@ export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; cos
 export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: StopCause): Classification {
   const result = state.result;
   const { usage, costUsd: cost } = accountUsage(state);
-  const denials = Array.isArray(result?.permission_denials) ? result.permission_denials : [];
+  const denials = (Array.isArray(result?.permission_denials) ? result.permission_denials : []).filter(
+    (denial) => !(isObject(denial) && state.deniedByPerson.has(String(denial.tool_use_id))),
+  );
   const base = {
     permissionDenials: denials,
     usage,

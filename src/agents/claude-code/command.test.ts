@@ -27,8 +27,10 @@ const valueAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1
 describe('claudeCommand', () => {
   it('runs headless in stream-json with explicit model, session and limits, ignoring user settings', () => {
     const { args } = claudeCommand(input);
-    expect(args.slice(0, 5)).toEqual([
+    expect(args.slice(0, 7)).toEqual([
       '-p',
+      '--input-format',
+      'stream-json',
       '--output-format',
       'stream-json',
       '--verbose',
@@ -44,10 +46,28 @@ describe('claudeCommand', () => {
   });
 
   it('gives read-only tasks read tools only, and never asks', () => {
-    const { args } = claudeCommand(input);
+    const { args } = claudeCommand({ ...input, permissionPrompt: true, gatedWrites: ['db/**'] });
     expect(valueAfter(args, '--permission-mode')).toBe('dontAsk');
     expect(valueAfter(args, '--tools')).toBe('Read,Glob,Grep');
     expect(args).not.toContain('--allowedTools');
+    expect(args).not.toContain('--permission-prompt-tool');
+    expect(args).not.toContain('--settings');
+  });
+
+  it('lets a mutating task ask the supervisor, and makes edits under gated paths ask first', () => {
+    const plain = claudeCommand({ ...input, readOnly: false }).args;
+    expect(plain).not.toContain('--permission-prompt-tool');
+    const { args } = claudeCommand({
+      ...input,
+      readOnly: false,
+      permissionPrompt: true,
+      gatedWrites: ['db/**'],
+    });
+    expect(valueAfter(args, '--permission-prompt-tool')).toBe('stdio');
+    expect(JSON.parse(valueAfter(args, '--settings')!)).toEqual({
+      permissions: { ask: ['Edit(db/**)', 'Write(db/**)'] },
+    });
+    expect(valueAfter(args, '--permission-mode')).toBe('acceptEdits');
   });
 
   it('gives the supervisor memory server by file and allows exactly its tools', () => {

@@ -10,6 +10,12 @@ import { ATTEMPT_MARKER } from '../attempt-processes.ts';
  *   only) with Bash limited to an allowlist of command prefixes.
  * The supervisor never uses `bypassPermissions`, so agents run the same way as root (CI) and as an
  * unprivileged user, and the CLI's root sandbox acknowledgement (`IS_SANDBOX`) is never set.
+ * With `permissionPrompt`, what the CLI would refuse (a Bash command outside the allowlist, an edit
+ * under a gated path) is asked of the supervisor instead (`can_use_tool` on stdio), which answers
+ * from the approval policy or a person.
+ *
+ * Input is stream-json: the prompt is the first user message, and stdin stays open so people's
+ * messages reach the agent's next turn (shared/protocols/agent-cli.md §1.4).
  */
 
 /** An agent's one credential. */
@@ -73,6 +79,10 @@ export interface ClaudeCommandInput {
   gitIdentity: { name: string; email: string };
   /** Marks every process of the attempt, whatever group or session it moves to (attempt-processes.ts). */
   attemptId: string;
+  /** Ask the supervisor on stdio instead of refusing what needs permission (mutating tasks only). */
+  permissionPrompt?: boolean;
+  /** Paths (globs relative to the working directory) whose edits always ask first. */
+  gatedWrites?: readonly string[];
   /**
    * A worktree the agent's git should trust although it runs as another user than the one owning
    * the repository's git directory (AGENT_USER): without it git refuses with "dubious ownership".
@@ -89,9 +99,18 @@ function allowedTools(input: ClaudeCommandInput): string[] {
   return tools.length ? ['--allowedTools', ...tools] : [];
 }
 
+/** `ask` rules for gated paths, as flag settings (which `--setting-sources ''` leaves in force). */
+function gatedWriteSettings(input: ClaudeCommandInput): string[] {
+  if (input.readOnly || !input.permissionPrompt || !input.gatedWrites?.length) return [];
+  const ask = input.gatedWrites.flatMap((glob) => [`Edit(${glob})`, `Write(${glob})`]);
+  return ['--settings', JSON.stringify({ permissions: { ask } })];
+}
+
 export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env: Record<string, string> } {
   const args = [
     '-p',
+    '--input-format',
+    'stream-json',
     '--output-format',
     'stream-json',
     '--verbose',
@@ -113,6 +132,8 @@ export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env:
     '--tools',
     (input.readOnly ? READ_ONLY_TOOLS : MUTATING_TOOLS).join(','),
     ...allowedTools(input),
+    ...(input.permissionPrompt && !input.readOnly ? ['--permission-prompt-tool', 'stdio'] : []),
+    ...gatedWriteSettings(input),
     ...(input.appendSystemPrompt ? ['--append-system-prompt', input.appendSystemPrompt] : []),
     ...(input.jsonSchema ? ['--json-schema', JSON.stringify(input.jsonSchema)] : []),
   ];

@@ -8,6 +8,7 @@ import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASO
 import { EventBatcher } from '../event-batcher.ts';
 import type { ModelApiTap, TapRoute } from '../model-api-tap.ts';
 import { fingerprint } from '../secrets.ts';
+import { AgentInput } from './agent-input.ts';
 import { CLAUDE_BIN } from './binary.ts';
 import { accountUsage, classify, type StopCause } from './classify.ts';
 import { claudeCommand, credentialSecrets } from './command.ts';
@@ -102,6 +103,9 @@ export class ClaudeCodeDriver implements AgentDriver {
       apiTimeoutMs: this.#options.apiTimeoutMs,
       gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
       attemptId: request.attemptId,
+      ...(request.people?.asksPeople
+        ? { permissionPrompt: true, gatedWrites: request.people.gatedWrites }
+        : {}),
       ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
     });
 
@@ -130,14 +134,17 @@ export class ClaudeCodeDriver implements AgentDriver {
       spawnError = error.message;
     });
     if (child.pid !== undefined) request.onSpawn?.(child.pid);
-    child.stdin?.on('error', () => {}); // the CLI may exit before reading all of a long prompt
-    child.stdin?.end(request.prompt.text);
+    const input = new AgentInput(child, request.people);
+    input.send({ type: 'user', message: { role: 'user', content: request.prompt.text } });
+    request.people?.onMessages(() => input.deliver({ closeIfNone: false }));
 
     stop = (cause: StopCause) => {
       if (stopCause) return;
       stopCause = cause;
+      input.close();
       terminate(child, this.#options.killGraceMs ?? 3000);
     };
+    const permissions = new Map<string, AbortController>();
     const onLine = (line: string) => {
       lastEventAt = this.#now();
       const clean = scrub(line);
@@ -151,6 +158,15 @@ export class ClaudeCodeDriver implements AgentDriver {
       const early = state.consume(event);
       batcher.add(storedEvent(event, clean.length));
       if (early) stop({ kind: 'early', stop: early });
+      const object = event as Record<string, unknown>;
+      if (object.type === 'control_request') {
+        input.answer(object, toolInput(line), permissions);
+      } else if (object.type === 'control_cancel_request') {
+        permissions.get(String(object.request_id))?.abort();
+      } else if (object.type === 'result') {
+        // The turn is over: what people sent meanwhile starts the next one, or the run ends here.
+        input.deliver({ closeIfNone: true });
+      }
     };
 
     const stdout = new LineSplitter();
@@ -174,9 +190,13 @@ export class ClaudeCodeDriver implements AgentDriver {
         reported = key;
         request.onUsage?.(used);
       }
+      const now = this.#now();
+      const waitingForPerson = permissions.size > 0;
+      // The idle clock starts again when the person has answered.
+      if (waitingForPerson) lastEventAt = now;
       const verdict = watchdogVerdict(
-        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: spent.costUsd },
-        this.#now(),
+        { startedAt, lastEventAt, toolRunning: state.toolRunning, waitingForPerson, spentUsd: spent.costUsd },
+        now,
         {
           idleMs: limits.idleMs,
           toolIdleMs: limits.toolIdleMs,
@@ -188,6 +208,10 @@ export class ClaudeCodeDriver implements AgentDriver {
     }, this.#options.watchdogIntervalMs ?? 250);
 
     const exit = await closed;
+    input.close();
+    for (const pending of permissions.values()) pending.abort();
+    await input.settled();
+    for (const id of input.deniedByPerson) state.deniedByPerson.add(id);
     route?.close();
     clearInterval(watchdog);
     request.signal.removeEventListener('abort', onAbort);
@@ -265,6 +289,11 @@ export class ClaudeCodeDriver implements AgentDriver {
 
 /** The provider's API, where the CLI goes when no base URL is configured. */
 const ANTHROPIC_API = 'https://api.anthropic.com';
+
+/** The tool input of a control request exactly as the CLI sent it (not scrubbed), to hand back. */
+function toolInput(line: string): unknown {
+  return (JSON.parse(line) as { request?: { input?: unknown } }).request?.input;
+}
 
 /** The event as stored: its type (with subtype) and the whole object, or a preview if huge. */
 function storedEvent(event: unknown, bytes: number): { type: string; data: unknown } {

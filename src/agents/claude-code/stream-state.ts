@@ -63,6 +63,8 @@ export class ClaudeStreamState {
   /** What the agent asked a person, in plain words (an `AskUserQuestion` call). */
   question: string | undefined;
   eventCount = 0;
+  /** Tool calls a person denied (tool_use ids): the agent was told and went on, so not its failure. */
+  readonly deniedByPerson = new Set<string>();
   readonly #runningTools = new Set<string>();
   /** Live usage per API message id: input and cache from message_start, output from message_delta. */
   readonly #liveUsage = new Map<string, { model: string; usage: TokenUsage }>();

@@ -21,6 +21,12 @@ describe('watchdogVerdict', () => {
     });
   });
 
+  it('does not count a wait for a person as idle, but keeps the wall clock', () => {
+    const waiting = { ...reading, toolRunning: true, waitingForPerson: true };
+    expect(watchdogVerdict(waiting, 9999, limits)).toBeUndefined();
+    expect(watchdogVerdict(waiting, 10_000, limits)).toEqual({ kind: 'wall_clock', limitMs: 10_000 });
+  });
+
   it('enforces the wall clock however busy the run is', () => {
     expect(watchdogVerdict({ ...reading, lastEventAt: 9999 }, 10_000, limits)).toEqual({
       kind: 'wall_clock',

@@ -19,6 +19,8 @@ export interface WatchdogReading {
   startedAt: number;
   lastEventAt: number;
   toolRunning: boolean;
+  /** The agent waits for a person to approve a tool call: that silence is not a stall. */
+  waitingForPerson?: boolean;
   spentUsd: number;
 }
 
@@ -31,6 +33,7 @@ export function watchdogVerdict(
     return { kind: 'wall_clock', limitMs: limits.wallClockMs };
   if (reading.spentUsd > limits.budgetUsd)
     return { kind: 'budget', limitUsd: limits.budgetUsd, spentUsd: reading.spentUsd };
+  if (reading.waitingForPerson) return undefined;
   const idle = now - reading.lastEventAt;
   if (idle >= (reading.toolRunning ? limits.toolIdleMs : limits.idleMs))
     return { kind: 'inactivity', idleMs: idle };

@@ -7,10 +7,13 @@ import { TASK_STATUSES } from '../../core/task-status.ts';
 import { batchSubmissionSchema, TASK_TYPES, taskSubmissionSchema } from '../../core/task-types.ts';
 import { isoDateTime } from '../../core/timestamps.ts';
 import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
+import { INBOX_KINDS } from '../../store/inbox-store.ts';
 import { type Actor, NO_TOTALS, type TaskService } from '../../tasks/task-service.ts';
 import { principalOf } from '../access.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import {
+  approvalSchema,
+  approvalView,
   attemptSchema,
   attemptView,
   errorSchema,
@@ -221,8 +224,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         { limit: query.limit, after },
       );
       return {
-        items: page.items.map(({ task, totals, dependsOn, github }) =>
-          taskView(task, totals, dependsOn, github),
+        items: page.items.map(({ task, totals, dependsOn, github, approval }) =>
+          taskView(task, totals, dependsOn, github, approval),
         ),
         next_cursor: page.next ? encodeCursor(page.next) : null,
       };
@@ -287,8 +290,8 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       },
     },
     async (request) => {
-      const { task, totals, dependsOn, github } = await tasks().get(request.params.id);
-      return taskView(task, totals, dependsOn, github);
+      const { task, totals, dependsOn, github, approval } = await tasks().get(request.params.id);
+      return taskView(task, totals, dependsOn, github, approval);
     },
   );
 
@@ -373,8 +376,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           'question, say) the message is an answer, and the run ends as the task’s type asks; to one that ' +
           'succeeded it is a follow-up ("also add a test", "explain finding 2"), answered in words or, for a ' +
           'change, with more commits on its branch (pushed again with `push_branch`). Earlier attempts and ' +
-          'results are kept. To a task still queued or running, the message waits (`run_base` null) and starts ' +
-          'the run after the current one. 409 `task_in_progress` while it waits for its dependencies, `task_never_ran` for a task ' +
+          'results are kept. To a running task, the message goes into its agent’s next turn (within a second or ' +
+          'so; then its `kind` is `steer` and that run answers it); to a queued one, or a run that ends before ' +
+          'the agent takes it, the message waits (`run_base` null) and starts the run after the current one. 409 `task_in_progress` while it waits for its dependencies, `task_never_ran` for a task ' +
           'that ended before an agent ran, `message_limit` after TASK_MESSAGES_MAX messages, ' +
           '`invalid_transition` for a cancelled task. The task’s submitter, operators and admins may send.',
         params: idParams,
@@ -403,16 +407,17 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         tags: ['tasks'],
         summary: 'What waits for a person, longest wait first',
         description:
-          'Tasks that stopped on a question (`question`: answer with POST /api/v1/tasks/{id}/messages) and tasks ' +
-          'parked because no enabled agent can run them (`no_agent`: add, fix or resume an agent). `since` is when ' +
-          'each started waiting. Not yet here: tool calls awaiting approval (issue #17).',
+          'Tasks that stopped on a question (`question`: answer with POST /api/v1/tasks/{id}/messages), tool ' +
+          'calls waiting for a person (`approval`: approve or deny with POST ' +
+          '/api/v1/tasks/{id}/approvals/{approval_id}) and tasks parked because no enabled agent can run them ' +
+          '(`no_agent`: add, fix or resume an agent). `since` is when each started waiting.',
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
         response: {
           200: z.object({
             items: z.array(
               z
                 .object({
-                  kind: z.enum(['question', 'no_agent']),
+                  kind: z.enum(INBOX_KINDS),
                   task_id: z.uuid(),
                   type: z.enum(TASK_TYPES),
                   repository: z.string(),
@@ -420,6 +425,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
                   since: z.iso.datetime(),
                   question: z.string().nullable().describe('What the agent asked (kind `question`)'),
                   detail: z.string().nullable().describe('Why no agent can run it (kind `no_agent`)'),
+                  approval: approvalSchema
+                    .nullable()
+                    .describe('The tool call to decide on (kind `approval`)'),
                 })
                 .meta({ id: 'InboxItem' }),
             ),
@@ -429,7 +437,7 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
       },
     },
     async (request) => ({
-      items: (await tasks().inbox(request.query.limit)).map(({ kind, task, since }) => ({
+      items: (await tasks().inbox(request.query.limit)).map(({ kind, task, since, approval }) => ({
         kind,
         task_id: task.id,
         type: task.type,
@@ -438,8 +446,57 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
         since: since.toISOString(),
         question: task.question,
         detail: task.parkDetail,
+        approval: approval ? approvalView(approval) : null,
       })),
     }),
+  );
+
+  api.get(
+    '/tasks/:id/approvals',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'The tool calls of a task that waited for a person, oldest first',
+        description:
+          'Which calls the approval policy (APPROVAL_POLICY_FILE) held for a person, and how each was decided.',
+        params: idParams,
+        response: { 200: z.object({ items: z.array(approvalSchema) }), ...errors },
+      },
+    },
+    async (request) => ({ items: (await tasks().approvals(request.params.id)).map(approvalView) }),
+  );
+
+  api.post(
+    '/tasks/:id/approvals/:approval_id',
+    {
+      config: { access: 'operator' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Approve or deny a tool call the task’s agent waits on',
+        description:
+          'The agent’s worker sees the decision within a second or so: an approved call runs; a denied one does ' +
+          'not, and the agent is told who denied it and the `note`. Operators and admins decide. 409 ' +
+          '`approval_closed` when the call was decided already, nobody answered in time (it counts as denied), ' +
+          'or its attempt ended.',
+        params: z.object({ id: z.uuid(), approval_id: z.uuid() }),
+        body: z.strictObject({
+          decision: z.enum(['approve', 'deny']),
+          note: z.string().trim().min(1).max(2000).optional().describe('Told to the agent with a denial'),
+        }),
+        response: { 200: approvalSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { decision, note } = request.body;
+      const approval = await tasks().decideApproval(
+        request.params.id,
+        request.params.approval_id,
+        { approve: decision === 'approve', note: note ?? null },
+        actorOf(request),
+      );
+      return approvalView(approval);
+    },
   );
 
   api.get(
