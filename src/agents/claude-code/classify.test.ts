@@ -120,7 +120,8 @@ describe('classify (recorded Claude Code 2.1.330 streams)', () => {
     const recording = load('permission-denied');
     const state = new ClaudeStreamState();
     for (const event of recording.events) state.consume(event);
-    const denied = (state.result?.permission_denials as Array<{ tool_use_id: string }>)[0]!.tool_use_id;
+    const denials = state.result!.permission_denials as Array<{ tool_use_id: string }>;
+    const denied = denials[0]!.tool_use_id;
     state.deniedByPerson.add(denied);
     const verdict = classify(state, { exitCode: 0, signal: null, stderrTail: '' });
     expect(verdict.outcome).toBe('succeeded');
