@@ -290,7 +290,7 @@ describe('the supervisor as a process', () => {
     expect(result.stdout).toContain('+  return a + b;');
   });
 
-  it('CLI: submit --wait, logs, tasks, show, cancel, retry, reply, and its exit codes', async () => {
+  it('CLI: submit --wait, logs, tasks, show, cancel, retry, reply, approve, and its exit codes', async () => {
     const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '50' });
     const env = { SUPERVISOR_URL: server.url };
     const dir = dataDir();
@@ -349,6 +349,9 @@ describe('the supervisor as a process', () => {
     const early = await runCli(['reply', id, 'hello'], env);
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout.trim()).toBe(`${id} queued (the message waits for the run in progress to end)`);
+    const nothingToApprove = await runCli(['approve', id], env);
+    expect(nothingToApprove.code).toBe(4);
+    expect(nothingToApprove.stderr).toContain(`task ${id} waits for no approval now`);
     expect((await runCli(['cancel', id], env)).stdout.trim()).toBe(`${id} cancelled`);
     const cancelAgain = await runCli(['cancel', id], env);
     expect(cancelAgain.code).toBe(2);

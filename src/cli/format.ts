@@ -1,4 +1,4 @@
-import type { AttemptView, TaskView } from '../api/schemas.ts';
+import type { ApprovalView, AttemptView, TaskView } from '../api/schemas.ts';
 
 /** Plain-text renderings of API objects for the terminal. `--json` bypasses all of this. */
 
@@ -39,6 +39,14 @@ export function taskTable(tasks: TaskView[]): string {
 /** Continuation lines line up under the value column of `taskDetails`. */
 const indent = (text: string) => text.replaceAll('\n', '\n           ');
 
+/** A tool call in one line or a few: the command, or the file it edits. */
+export function toolCallSummary(approval: Pick<ApprovalView, 'tool' | 'input'>): string {
+  const input = (approval.input ?? {}) as Record<string, unknown>;
+  if (typeof input.command === 'string') return input.command;
+  if (typeof input.file_path === 'string') return input.file_path;
+  return JSON.stringify(input);
+}
+
 export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
   const lines = [
     `task       ${task.id}`,
@@ -64,6 +72,14 @@ export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
   }
   if (task.error) lines.push(`error      ${task.error}`);
   if (task.question) lines.push(`question   ${indent(task.question)}`);
+  const approval = task.awaiting_approval;
+  if (approval) {
+    lines.push(
+      `approval   ${approval.tool}: ${indent(toolCallSummary(approval))}`,
+      `           why: ${approval.reason}; denied at ${approval.expires_at} if nobody answers`,
+      `           supervisor approve ${task.id}  ·  supervisor deny ${task.id} --note <why>`,
+    );
+  }
   for (const attempt of attempts) {
     const evidence = attempt.evidence as { signal?: string; detail?: string } | null;
     lines.push(

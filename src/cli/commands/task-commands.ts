@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { AttemptView, MessageView, TaskView } from '../../api/schemas.ts';
+import type { ApprovalView, AttemptView, MessageView, TaskView } from '../../api/schemas.ts';
 import { isTerminal, TASK_STATUSES } from '../../core/task-status.ts';
 import { TASK_TYPES } from '../../core/task-types.ts';
 import type { ApiClient } from '../api-client.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
 import { EXIT, ExitError, wholeNumber } from '../exit.ts';
-import { listJson, table, taskDetails, taskTable } from '../format.ts';
+import { listJson, table, taskDetails, taskTable, toolCallSummary } from '../format.ts';
 import { taskSummary } from '../progress.ts';
 import { noProgress, type Progress, startProgress } from '../spinner.ts';
 import { followEvents } from '../sse-client.ts';
@@ -19,11 +19,21 @@ const WAIT_POLL_MS = 1000;
 type Output = (text: string) => void;
 
 interface InboxItemJson {
-  kind: 'question' | 'no_agent';
+  kind: 'question' | 'approval' | 'no_agent';
   task_id: string;
   type: string;
   since: string;
   question: string | null;
+  approval: ApprovalView | null;
+}
+
+const INBOX_WAITS_FOR = { question: 'answer', approval: 'approval', no_agent: 'an agent' } as const;
+
+function inboxWhat(item: InboxItemJson): string {
+  if (item.kind === 'question') return item.question ?? '';
+  if (item.kind === 'approval' && item.approval)
+    return `${item.approval.tool}: ${toolCallSummary(item.approval)}`;
+  return 'no enabled agent can run it';
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -87,7 +97,12 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
         { body: { text: words.join(' ') } },
       );
       if (!flags.wait) {
-        const waits = message.run_base === null ? ' (the message waits for the run in progress to end)' : '';
+        const waits =
+          message.run_base !== null
+            ? ''
+            : task.status === 'running'
+              ? ' (the message goes into the agent’s next turn)'
+              : ' (the message waits for the run in progress to end)';
         out(flags.json ? JSON.stringify(task, null, 2) : `${task.id} ${task.status}${waits}`);
         return;
       }
@@ -135,7 +150,9 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
 
   program
     .command('inbox')
-    .description('What waits for a person: questions to answer, tasks no agent can run')
+    .description(
+      'What waits for a person: questions to answer, tool calls to approve, tasks no agent can run',
+    )
     .option('-n, --limit <n>', 'how many (1-500)', wholeNumber(1, 500), 100)
     .option('--json', 'print it as JSON')
     .action(async (flags: { limit: number; json?: boolean }) => {
@@ -150,17 +167,57 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
           ['TASK', 'WAITING', 'SINCE', 'TYPE', 'WHAT'],
           items.map((item) => [
             item.task_id,
-            item.kind === 'question' ? 'answer' : 'an agent',
+            INBOX_WAITS_FOR[item.kind],
             item.since.replace('T', ' ').slice(0, 19),
             item.type,
-            (item.kind === 'question' ? (item.question ?? '') : 'no enabled agent can run it')
-              .replaceAll('\n', ' ')
-              .slice(0, 80),
+            inboxWhat(item).replaceAll('\n', ' ').slice(0, 80),
           ]),
         ),
       );
-      out('\nanswer: supervisor reply <task> <text…> · agents: supervisor agents');
+      out(
+        '\nanswer: supervisor reply <task> <text…> · approve: supervisor approve|deny <task> · agents: supervisor agents',
+      );
     });
+
+  for (const decision of ['approve', 'deny'] as const) {
+    program
+      .command(decision)
+      .description(
+        decision === 'approve'
+          ? 'Approve the tool call a task’s agent waits on: it runs'
+          : 'Deny the tool call a task’s agent waits on: the agent is told, with your note',
+      )
+      .argument('<id>', 'task id')
+      .option('--approval <id>', 'which approval, when the task has several (default: the one it waits on)')
+      .option(
+        '--note <text>',
+        decision === 'deny' ? 'why; the agent reads it' : 'a note kept with the decision',
+      )
+      .option('--json', 'print the approval as JSON')
+      .action(async (id: string, flags: { approval?: string; note?: string; json?: boolean }) => {
+        const api = client();
+        const task = encodeURIComponent(id);
+        const approvalId =
+          flags.approval ??
+          (await api.request<TaskView>('GET', `/api/v1/tasks/${task}`)).awaiting_approval?.id;
+        if (!approvalId) {
+          throw new ExitError(
+            EXIT.notFound,
+            `task ${id} waits for no approval now (see supervisor show ${id}); nothing to ${decision}`,
+          );
+        }
+        const approval = await api.request<ApprovalView>(
+          'POST',
+          `/api/v1/tasks/${task}/approvals/${encodeURIComponent(approvalId)}`,
+          { body: { decision, ...(flags.note ? { note: flags.note } : {}) } },
+        );
+        out(
+          flags.json
+            ? JSON.stringify(approval, null, 2)
+            : `${approval.id} ${approval.status}: ${approval.tool}`,
+        );
+      });
+  }
 
   program
     .command('show')
