@@ -36,6 +36,9 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'GET /api/v1/tasks/{id}/messages': 'viewer',
   'GET /api/v1/inbox': 'viewer',
   'POST /api/v1/tasks/{id}/messages': 'submitter',
+  'GET /api/v1/tasks/{id}/approvals': 'viewer',
+  // A viewer or the task's submitter cannot decide on a tool call; operators and admins can.
+  'POST /api/v1/tasks/{id}/approvals/{approval_id}': 'operator',
   'GET /api/v1/agents': 'viewer',
   'GET /api/v1/agents/quota/status': 'viewer',
   'POST /api/v1/agents/{id}/pause': 'operator',
@@ -139,13 +142,16 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
       .replace('/tokens/{id}', '/tokens/00000000-0000-4000-8000-000000000000')
       .replace('/schedules/{id}', '/schedules/00000000-0000-4000-8000-000000000000')
       .replace('/memory/{id}', '/memory/00000000-0000-4000-8000-000000000000')
-      .replace('/deliveries/{id}', '/deliveries/00000000-0000-4000-8000-000000000000');
+      .replace('/deliveries/{id}', '/deliveries/00000000-0000-4000-8000-000000000000')
+      .replace('/approvals/{approval_id}', '/approvals/00000000-0000-4000-8000-000000000000');
     const payload =
       operation === 'POST /api/v1/tasks'
         ? SEED_PR_REVIEW
         : operation === 'POST /api/v1/tokens'
           ? { name: 'matrix', role: 'viewer' }
-          : undefined;
+          : operation.endsWith('/approvals/{approval_id}')
+            ? { decision: 'approve' }
+            : undefined;
     return { method, url, ...(payload ? { payload } : {}) };
   };
 
