@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
@@ -68,6 +70,9 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
   });
 
   const key = `sk-dashboard-${Date.now()}`;
+  // `node` in this repository waits for a person.
+  const approvalPolicy = join(mkdtempSync(join(tmpdir(), 'approvals-')), 'approvals.yml');
+  writeFileSync(approvalPolicy, `rules:\n  - repositories: ["${source.path}"]\n    ask: { bash: [node] }\n`);
   const post = async (path: string, body?: unknown) =>
     fetch(`${dev!.url}/api/v1${path}`, {
       method: 'POST',
@@ -110,6 +115,7 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
           AGENT_IDLE_TIMEOUT_SECONDS: '5',
           TASK_MAX_ATTEMPTS: '1',
           WORKSPACE_RETENTION_HOURS: '1',
+          APPROVAL_POLICY_FILE: approvalPolicy,
         },
       }),
     ]);
@@ -258,6 +264,34 @@ describe.skipIf(skip)('the dashboard in a browser', () => {
     await page.locator('pre.result').getByText('Noted: add() takes numbers only.').waitFor();
     await page.getByLabel('Follow up (for example “also add a test”)').waitFor();
     await shot(page, '08b-task-answered');
+
+    // A tool call the approval policy holds: shown in the inbox, approved there, it runs.
+    model.script(key, [
+      steps.toolUse([
+        {
+          name: 'Bash',
+          input: { command: `node -e "require('fs').writeFileSync('APPROVED.md', 'yes\\n')"` },
+        },
+      ]),
+      steps.text('Wrote APPROVED.md with node.'),
+    ]);
+    const gated = (await (
+      await post('/tasks', { type: 'REFACTOR', payload: { repository: source.path, description: 'note it' } })
+    ).json()) as { id: string };
+    await page.goto(`${dev!.url}/#/inbox`);
+    const card = page.locator('.inbox li', { hasText: gated.id.slice(0, 8) });
+    await card.locator('.approval').getByText('APPROVED.md').waitFor({ timeout: 60_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await shot(page, '08c-inbox-approval');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await page.goto(`${dev!.url}/#/tasks/${gated.id}`);
+    await page.locator('#task-status').getByText('succeeded').waitFor({ timeout: 90_000 });
+    await page.locator('pre.result').getByText('Wrote APPROVED.md with node.').waitFor();
+    const decided = (await (await fetch(`${dev!.url}/api/v1/tasks/${gated.id}/approvals`)).json()) as {
+      items: Array<{ status: string; decided_by: string }>;
+    };
+    expect(decided.items).toEqual([expect.objectContaining({ status: 'approved', decided_by: 'local' })]);
+
     await page.goto(`${dev!.url}/#/inbox`);
     await page.getByText('Nothing waits for a person.').waitFor();
 

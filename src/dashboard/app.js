@@ -465,6 +465,7 @@ async function taskView(id) {
   const diffSection = h('section', { class: 'card', 'aria-labelledby': 'diff-title' });
   const attempts = h('section', { class: 'card', 'aria-labelledby': 'attempts-title' });
   const conversation = h('section', { class: 'card', 'aria-labelledby': 'conversation-title' });
+  const approvalSection = h('section', { class: 'card', 'aria-labelledby': 'approval-title', hidden: true });
   const streamState = h('span', { class: 'badge stream', 'aria-live': 'polite' }, 'connecting');
   const eventList = h('ol', { class: 'events', 'aria-label': 'Events' });
   const eventCount = h('span', { class: 'muted' }, '0 events');
@@ -476,7 +477,7 @@ async function taskView(id) {
     h(
       'div',
       { class: 'columns' },
-      h('div', { class: 'stack' }, details, result, conversation, diffSection, attempts),
+      h('div', { class: 'stack' }, details, approvalSection, result, conversation, diffSection, attempts),
       h(
         'section',
         { class: 'card events-card', 'aria-labelledby': 'events-title' },
@@ -645,7 +646,11 @@ async function taskView(id) {
             signal,
           });
           messageBox.value = '';
-          announce('Message sent: the task runs again in the same session');
+          announce(
+            task.status === 'running'
+              ? 'Message sent: the agent reads it in its next turn'
+              : 'Message sent: the task runs again in the same session',
+          );
           await refresh();
           startStream();
         } catch (error) {
@@ -660,13 +665,15 @@ async function taskView(id) {
     h('div', { class: 'actions' }, sendButton),
   );
   const renderConversation = (items) => {
-    const open = task.status === 'succeeded' || task.status === 'failed';
+    const open = task.status !== 'waiting' && task.status !== 'cancelled';
     messageLabel.textContent =
       task.outcome === 'needs_input'
         ? 'Answer the agent’s question'
         : task.status === 'succeeded'
           ? 'Follow up (for example “also add a test”)'
-          : 'Tell the agent how to go on';
+          : task.status === 'running'
+            ? 'Tell the agent something while it works (it reads it in its next turn)'
+            : 'Tell the agent how to go on';
     setChildren(
       conversation,
       h('h2', { id: 'conversation-title' }, 'Conversation'),
@@ -681,14 +688,20 @@ async function taskView(id) {
                 h(
                   'span',
                   { class: 'muted' },
-                  `${item.author} · ${formatTime(item.created_at)} · ${item.kind === 'answer' ? 'answer' : 'follow-up'}`,
+                  `${item.author} · ${formatTime(item.created_at)} · ${MESSAGE_KINDS[item.kind] ?? item.kind}`,
                 ),
                 h('p', {}, item.text),
               ),
             ),
           )
         : h('p', { class: 'muted' }, 'No message yet.'),
-      open ? messageForm : h('p', { class: 'muted' }, 'Messages can be sent once the task has finished.'),
+      open
+        ? messageForm
+        : h(
+            'p',
+            { class: 'muted' },
+            'Messages can be sent once the task has started, unless it was cancelled.',
+          ),
     );
   };
 
@@ -750,6 +763,16 @@ async function taskView(id) {
       renderTask();
       renderAttempts(attemptList.items);
       renderConversation(messages.items);
+      approvalSection.hidden = !task.awaiting_approval;
+      setChildren(
+        approvalSection,
+        task.awaiting_approval
+          ? [
+              h('h2', { id: 'approval-title' }, 'Waiting for your approval'),
+              approvalCard(id, task.awaiting_approval, signal, () => refresh().catch(() => {})),
+            ]
+          : [],
+      );
       if (changed) announce(`Task is ${task.status}`);
     } catch (error) {
       if (!signal.aborted && error.status !== 401) setChildren(message, errorBox(error));
@@ -1138,9 +1161,56 @@ async function agentsView() {
   await every(5000, signal, load);
 }
 
+// ---------------------------------------------------------------- approvals
+
+const MESSAGE_KINDS = { answer: 'answer', follow_up: 'follow-up', steer: 'sent while it worked' };
+
+/**
+ * A tool call an agent waits on, with Approve and Deny (operators and admins; the API refuses
+ * others and the error is shown). `done` runs after a decision.
+ */
+function approvalCard(taskId, approval, signal, done) {
+  const note = h('input', {
+    type: 'text',
+    maxlength: 2000,
+    'aria-label': 'Note (the agent reads it with a denial)',
+    placeholder: 'Note (optional; the agent reads it with a denial)',
+  });
+  const status = h('p', { 'aria-live': 'polite' });
+  const decide = (decision) => async () => {
+    for (const button of buttons) button.disabled = true;
+    try {
+      await api(`/tasks/${taskId}/approvals/${approval.id}`, {
+        method: 'POST',
+        body: { decision, ...(note.value.trim() ? { note: note.value.trim() } : {}) },
+        signal,
+      });
+      announce(decision === 'approve' ? 'Approved: the tool call runs' : 'Denied: the agent is told');
+      await done();
+    } catch (error) {
+      if (!signal.aborted) setChildren(status, errorBox(error));
+      for (const button of buttons) button.disabled = false;
+    }
+  };
+  const buttons = [
+    h('button', { type: 'button', onclick: decide('approve') }, 'Approve'),
+    h('button', { type: 'button', class: 'danger', onclick: decide('deny') }, 'Deny'),
+  ];
+  return h(
+    'div',
+    { class: 'approval' },
+    h('p', {}, h('strong', {}, approval.tool), h('span', { class: 'muted' }, ` · ${approval.reason}`)),
+    h('pre', {}, JSON.stringify(approval.input, null, 2)),
+    h('p', { class: 'muted' }, `Denied by itself at ${formatTime(approval.expires_at)} if nobody answers.`),
+    note,
+    h('div', { class: 'actions' }, ...buttons),
+    status,
+  );
+}
+
 // ---------------------------------------------------------------- inbox
 
-/** What waits for a person: questions to answer, tasks no agent can run. Refreshed every 5 s. */
+/** What waits for a person: questions to answer, tool calls to approve, tasks no agent can run. Refreshed every 5 s. */
 async function inboxView() {
   const list = h('div', {});
   const status = h('p', { class: 'muted', 'aria-live': 'polite' });
@@ -1161,7 +1231,7 @@ async function inboxView() {
                   h(
                     'p',
                     {},
-                    badge(item.kind === 'question' ? 'question' : 'no_agent', 'inbox'),
+                    badge(item.kind, 'inbox'),
                     ' ',
                     h('a', { href: `#/tasks/${item.task_id}` }, `${item.type} · ${item.task_id.slice(0, 8)}`),
                     h(
@@ -1172,11 +1242,13 @@ async function inboxView() {
                   ),
                   item.kind === 'question'
                     ? h('blockquote', { class: 'question' }, item.question ?? '')
-                    : h(
-                        'p',
-                        { class: 'muted' },
-                        'No enabled agent can run it: add, fix or resume one on the Agents page.',
-                      ),
+                    : item.kind === 'approval'
+                      ? approvalCard(item.task_id, item.approval, signal, load)
+                      : h(
+                          'p',
+                          { class: 'muted' },
+                          'No enabled agent can run it: add, fix or resume one on the Agents page.',
+                        ),
                 ),
               ),
             )
