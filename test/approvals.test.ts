@@ -1,13 +1,15 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { listEvents } from '../src/store/task-store.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { scriptedClaudeEnv, type TestSupervisor } from './support/harness.ts';
+import { startSlackStub } from './support/notify-receivers.ts';
 import { scriptedSuite } from './support/scripted-suite.ts';
 
 /**
@@ -15,6 +17,15 @@ import { scriptedSuite } from './support/scripted-suite.ts';
  * call, the task shows it, a person approves or denies it (or nobody does, and it counts as denied),
  * and the agent goes on with the answer.
  */
+
+const SIGNING_SECRET = 'slack-signing-secret-for-tests';
+
+/** The headers Slack signs an interaction request with (`skewSeconds` moves its timestamp). */
+function slackHeaders(body: string, secret: string, skewSeconds = 0): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000) + skewSeconds);
+  const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  return { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature };
+}
 
 function policyFile(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'approvals-')), 'approvals.yml');
@@ -29,11 +40,12 @@ describe('tool calls that wait for a person', () => {
   const suite = scriptedSuite();
   let keys = 0;
 
-  const start = async (policy: string, script: Step[]) => {
+  const start = async (policy: string, script: Step[], env: Record<string, string> = {}) => {
     const key = `sk-approvals-${++keys}-${Date.now()}`;
     suite.model.script(key, script);
     const test = await suite.start({
       env: {
+        ...env,
         ...scriptedClaudeEnv(suite.model.url, key),
         AGENT_IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
         AGENT_TOOL_TIMEOUT_SECONDS: String(IDLE_SECONDS),
@@ -74,8 +86,10 @@ describe('tool calls that wait for a person', () => {
     return JSON.stringify(messages.at(-1)?.content ?? messages.at(-2)?.content);
   };
 
-  it('holds a gated call for a person: approved, it runs; denied, the agent is told why and goes on', async () => {
+  it('holds a gated call for a person: approved (from Slack), it runs; denied, the agent is told why and goes on', async () => {
     const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const slack = await startSlackStub('xoxb-approvals');
+    onTestFinished(() => slack.stop());
     const { key, test } = await start(
       'rules:\n  - ask:\n      bash: [node]\n      writes: ["migrations/**"]\n',
       [
@@ -87,7 +101,16 @@ describe('tool calls that wait for a person', () => {
         ]),
         steps.text('Made made.txt; the migration was not wanted.'),
       ],
+      {
+        SLACK_BOT_TOKEN: 'xoxb-approvals',
+        SLACK_CHANNEL: '#approvals',
+        SLACK_API_URL: slack.url,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_APPROVERS: 'U_APPROVER',
+      },
     );
+    const { notifier } = test.supervisor;
+    await notifier.tick(); // the first tick starts from the end of the audit log
     const id = await submit(test, source.path);
 
     const first = await awaiting(test, id, 'Bash');
@@ -108,9 +131,46 @@ describe('tool calls that wait for a person', () => {
     // Longer than the idle limit: a wait for a person is not a stalled agent.
     await sleep((IDLE_SECONDS + 2) * 1000);
     expect((await view(test, id)).status).toBe('running');
-    const approved = await decide(test, id, first.id, { decision: 'approve' });
+    // Slack got a message with Approve and Deny buttons for it.
+    await notifier.tick(new Date(Date.now() + 3_600_000));
+    await expect.poll(() => slack.posts.length, { timeout: 30_000 }).toBe(1);
+    const buttons = (
+      slack.posts[0]!.blocks as Array<{ type: string; elements?: Array<{ value?: string }> }>
+    ).find((block) => block.type === 'actions');
+    expect(buttons?.elements?.map((button) => button.value)).toEqual([
+      `${id}:${first.id}`,
+      `${id}:${first.id}`,
+    ]);
+    // Pressed: a forged or stale request and a user not in SLACK_APPROVERS change nothing.
+    const press = (user: string, action = 'approval_approve') =>
+      `payload=${encodeURIComponent(
+        JSON.stringify({
+          type: 'block_actions',
+          user: { id: user, username: 'ana' },
+          actions: [{ action_id: action, value: `${id}:${first.id}` }],
+        }),
+      )}`;
+    const interact = (body: string, headers: Record<string, string>) =>
+      test.supervisor.app.inject({
+        method: 'POST',
+        url: '/api/v1/slack/interactions',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: body,
+      });
+    const forged = await interact(press('U_APPROVER'), slackHeaders(press('U_APPROVER'), 'not-the-secret'));
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json().error.message).toContain('X-Slack-Signature does not match');
+    const stale = await interact(
+      press('U_APPROVER'),
+      slackHeaders(press('U_APPROVER'), SIGNING_SECRET, -600),
+    );
+    expect(stale.statusCode).toBe(401);
+    const stranger = await interact(press('U_OTHER'), slackHeaders(press('U_OTHER'), SIGNING_SECRET));
+    expect(stranger.statusCode).toBe(403);
+    expect((await view(test, id)).awaiting_approval?.status).toBe('pending');
+    const approved = await interact(press('U_APPROVER'), slackHeaders(press('U_APPROVER'), SIGNING_SECRET));
     expect(approved.statusCode, approved.body).toBe(200);
-    expect(approved.json()).toMatchObject({ status: 'approved', decided_by: 'local' });
+    expect(approved.json().text).toBe('Approved by <@U_APPROVER>: Bash');
 
     const second = await awaiting(test, id, 'Write');
     expect(second.reason).toBe('an edit of migrations/001.sql, under migrations/** (policy: ask writes)');
@@ -134,7 +194,12 @@ describe('tool calls that wait for a person', () => {
     expect(workspace.diff).not.toContain('migrations');
 
     const approvals = (await test.supervisor.app.inject({ url: `/api/v1/tasks/${id}/approvals` })).json();
-    expect(approvals.items.map((a: { status: string }) => a.status)).toEqual(['approved', 'denied']);
+    expect(
+      approvals.items.map((a: { status: string; decided_by: string }) => [a.status, a.decided_by]),
+    ).toEqual([
+      ['approved', 'slack:ana'],
+      ['denied', 'local'],
+    ]);
     const audit = (await test.supervisor.app.inject({ url: `/api/v1/audit-logs?task_id=${id}` })).json();
     const actions = audit.items.map((row: { action: string }) => row.action);
     expect(actions.filter((action: string) => action.startsWith('approval.')).sort()).toEqual([

@@ -63,6 +63,8 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/mcp': 'task',
   // Authenticated by its signature, not a token: test/github.test.ts.
   'POST /api/v1/github/webhooks': 'public',
+  // Authenticated by Slack's signature: test/approvals.test.ts.
+  'POST /api/v1/slack/interactions': 'public',
   'GET /api/v1/github/deliveries': 'admin',
   'POST /api/v1/github/deliveries/{id}/replay': 'admin',
   'POST /api/v1/github/reconcile': 'admin',
@@ -177,8 +179,8 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
       if (status === 401) expect(response.headers['www-authenticate']).toBe('Bearer');
     };
     if (access === 'public') {
-      // GitHub is not configured here, which the webhook route says rather than checking a signature.
-      const expected = operation === 'POST /api/v1/github/webhooks' ? 404 : 200;
+      // GitHub and Slack are not configured here, which their routes say rather than checking a signature.
+      const expected = /github\/webhooks|slack\/interactions/.test(operation) ? 404 : 200;
       expect((await inject(request)).statusCode).toBe(expected);
       return;
     }

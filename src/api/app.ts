@@ -31,6 +31,7 @@ import { memoryRoutes } from './routes/memory.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { type SlackSettings, slackRoutes } from './routes/slack.ts';
 import { taskEventRoutes } from './routes/task-events.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -52,6 +53,8 @@ export interface ApiServices {
   memory: MemoryService;
   /** The GitHub edge, when GitHub is configured. */
   github?: GitHubService;
+  /** Slack's Approve and Deny buttons, when SLACK_SIGNING_SECRET is set. */
+  slack?: SlackSettings;
 }
 
 export interface AppDeps {
@@ -217,6 +220,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       githubAdminRoutes(api, () => services().github);
       // Its own scope: webhook bodies are read raw, for their signature.
       await api.register(async (scope) => githubRoutes(scope, () => services().github));
+      await api.register(async (scope) =>
+        slackRoutes(scope, {
+          slack: () => services().slack,
+          tasks: () => services().tasks,
+          logger: deps.logger,
+        }),
+      );
     },
     { prefix: API_PREFIX },
   );

@@ -83,6 +83,13 @@ export const configSchema = z.object({
   SLACK_BOT_TOKEN: z.string().min(1).optional(),
   /** Slack channel id or name for notifications. */
   SLACK_CHANNEL: z.string().min(1).optional(),
+  /**
+   * Signing secret of the Slack app: with it, the Approve and Deny buttons under an approval
+   * notification work (POST /api/v1/slack/interactions checks each request's signature).
+   */
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** Slack user ids (U…) allowed to approve or deny from Slack, comma-separated; nobody else is. */
+  SLACK_APPROVERS: commaList.default([]),
   /** SMTP host for email notifications. */
   EMAIL_SMTP_HOST: z.string().min(1).optional(),
   /** SMTP port for email notifications. */
@@ -355,6 +362,7 @@ export const SECRET_KEYS = new Set<keyof ConfigInput>([
   'CLAUDE_API_KEYS',
   'SECRETS_KEY',
   'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
   'EMAIL_PASSWORD',
   'WEBHOOK_SECRET',
   'DATABASE_URL',

@@ -21,7 +21,7 @@ export const ERROR_CATALOGUE = {
   },
   invalid_signature: {
     status: 401,
-    fix: 'Sign the delivery with the GitHub App’s webhook secret; it must equal GITHUB_WEBHOOK_SECRET (or GITHUB_WEBHOOK_SECRET_PREVIOUS while rotating).',
+    fix: 'Sign the delivery with the GitHub App’s webhook secret; it must equal GITHUB_WEBHOOK_SECRET (or GITHUB_WEBHOOK_SECRET_PREVIOUS while rotating). For Slack, the app’s signing secret must equal SLACK_SIGNING_SECRET, and the request be under 5 minutes old.',
   },
   forbidden: {
     status: 403,
@@ -31,6 +31,10 @@ export const ERROR_CATALOGUE = {
   method_not_allowed: {
     status: 405,
     fix: 'Use one of the methods the `Allow` header lists for this path (see /docs).',
+  },
+  slack_not_configured: {
+    status: 404,
+    fix: 'Set SLACK_SIGNING_SECRET (the Slack app’s signing secret) and SLACK_APPROVERS, and restart (docs/notifications.md).',
   },
   github_not_configured: {
     status: 404,

@@ -11,6 +11,7 @@ export const ALERT_KINDS = [
   'task_failed',
   'budget_exceeded',
   'task_needs_input',
+  'approval_requested',
   'component_down',
   'component_recovered',
   'batch_finished',
@@ -60,6 +61,8 @@ export function alertFromAudit(row: AuditFacts): Alert | undefined {
         return { ...base, kind: 'task_needs_input', groupKey: row.taskId ?? '-', severity: 'info' };
       }
       return { ...base, kind: 'task_failed', groupKey: 'tasks', severity: 'warning' };
+    case 'approval.requested':
+      return { ...base, kind: 'approval_requested', groupKey: String(details.approval), severity: 'info' };
     case 'component.down':
       return { ...base, kind: 'component_down', groupKey: String(details.component), severity: 'critical' };
     case 'submission.finished':

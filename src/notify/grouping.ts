@@ -68,6 +68,9 @@ export function notificationFor(
     firstAt: first.at,
     lastAt: last.at,
     at: options.now,
+    ...(first.kind === 'approval_requested' && taskId && str(facts.approval)
+      ? { approval: { taskId, approvalId: str(facts.approval)! } }
+      : {}),
   };
 }
 
@@ -131,7 +134,14 @@ function describe(
           ? `The agent stopped to ask: ${str(facts.question)}`
           : 'The agent stopped to ask a question it cannot answer alone.',
         ...(evidence(group[0]!) ? { why: evidence(group[0]!)! } : {}),
-        action: `Read the question (supervisor show ${subject.taskId}), add the answer to the description and submit it again.`,
+        action: `Read the question (supervisor show ${subject.taskId}) and answer it: supervisor reply ${subject.taskId} <answer…>. The agent's session goes on with it.`,
+        path: `/api/v1/tasks/${subject.taskId}`,
+      };
+    case 'approval_requested':
+      return {
+        title: `Task ${subject.taskId} waits for your approval`,
+        what: `Its agent asks to run ${str(facts.tool) ?? 'a tool'}: ${str(facts.reason) ?? 'the approval policy holds it'}.`,
+        action: `Approve or deny it (supervisor approve ${subject.taskId}, or supervisor deny ${subject.taskId} --note <why>); nobody answering in time counts as a denial.`,
         path: `/api/v1/tasks/${subject.taskId}`,
       };
     case 'agent_disabled':

@@ -43,6 +43,8 @@ export interface Notification {
   lastAt: Date;
   /** When the notification was made; the same for every delivery attempt. */
   at: Date;
+  /** A tool call waiting for a person: Slack shows Approve and Deny buttons for it. */
+  approval?: { taskId: string; approvalId: string };
 }
 
 const SEVERITY_LABEL = { info: 'INFO', warning: 'WARNING', critical: 'CRITICAL' } as const;
@@ -116,7 +118,15 @@ export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string; emoji: boolean } }
   | { type: 'section'; text: SlackText }
   | { type: 'section'; fields: SlackText[] }
-  | { type: 'context'; elements: SlackText[] };
+  | { type: 'context'; elements: SlackText[] }
+  | { type: 'actions'; block_id: string; elements: SlackButton[] };
+export interface SlackButton {
+  type: 'button';
+  action_id: string;
+  text: { type: 'plain_text'; text: string };
+  style: 'primary' | 'danger';
+  value: string;
+}
 export interface SlackText {
   type: 'mrkdwn';
   text: string;
@@ -167,6 +177,7 @@ export function toSlackBlocks(n: Notification): { text: string; blocks: SlackBlo
   }
   blocks.push({ type: 'section', text: mrkdwn(`*What to do*\n${escapeMrkdwn(n.action.trim())}`) });
   if (n.link) blocks.push({ type: 'section', text: mrkdwn(slackLink(n.link, 'Open in the dashboard')) });
+  if (n.approval) blocks.push(approvalButtons(n.approval));
   blocks.push({
     type: 'context',
     elements: [
@@ -180,6 +191,33 @@ export function toSlackBlocks(n: Notification): { text: string; blocks: SlackBlo
     SLACK_FALLBACK_MAX,
   );
   return { text, blocks };
+}
+
+/** Action ids of the approval buttons, read back by POST /api/v1/slack/interactions. */
+export const SLACK_APPROVAL_ACTIONS = { approve: 'approval_approve', deny: 'approval_deny' } as const;
+
+function approvalButtons(approval: { taskId: string; approvalId: string }): SlackBlock {
+  const value = `${approval.taskId}:${approval.approvalId}`;
+  return {
+    type: 'actions',
+    block_id: `approval:${approval.approvalId}`,
+    elements: [
+      {
+        type: 'button',
+        action_id: SLACK_APPROVAL_ACTIONS.approve,
+        text: { type: 'plain_text', text: 'Approve' },
+        style: 'primary',
+        value,
+      },
+      {
+        type: 'button',
+        action_id: SLACK_APPROVAL_ACTIONS.deny,
+        text: { type: 'plain_text', text: 'Deny' },
+        style: 'danger',
+        value,
+      },
+    ],
+  };
 }
 
 /** The JSON body of a webhook, in the Standard Webhooks shape (`type`, `timestamp`, `data`). */

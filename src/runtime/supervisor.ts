@@ -348,6 +348,14 @@ export class Supervisor {
         db: database.db,
         schedules,
         ...(github ? { github } : {}),
+        ...(config.SLACK_SIGNING_SECRET
+          ? {
+              slack: {
+                signingSecret: config.SLACK_SIGNING_SECRET,
+                approvers: new Set(config.SLACK_APPROVERS),
+              },
+            }
+          : {}),
         memory: new MemoryService({ db: database.db, now, repositoryPolicy }),
         health: createHealthReporter({
           database,
