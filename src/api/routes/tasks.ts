@@ -377,8 +377,9 @@ export function taskRoutes(app: FastifyInstance, deps: TaskRouteDeps): void {
           'succeeded it is a follow-up ("also add a test", "explain finding 2"), answered in words or, for a ' +
           'change, with more commits on its branch (pushed again with `push_branch`). Earlier attempts and ' +
           'results are kept. To a running task, the message goes into its agent’s next turn (within a second or ' +
-          'so; then its `kind` is `steer` and that run answers it); to a queued one, or a run that ends before ' +
-          'the agent takes it, the message waits (`run_base` null) and starts the run after the current one. 409 `task_in_progress` while it waits for its dependencies, `task_never_ran` for a task ' +
+          'so; then its `kind` is `steer` and that run answers it); to a queued one it waits (`run_base` null) ' +
+          'and reaches the agent once its run starts; one that comes after the run’s last turn starts the run ' +
+          'after it. 409 `task_in_progress` while it waits for its dependencies, `task_never_ran` for a task ' +
           'that ended before an agent ran, `message_limit` after TASK_MESSAGES_MAX messages, ' +
           '`invalid_transition` for a cancelled task. The task’s submitter, operators and admins may send.',
         params: idParams,
