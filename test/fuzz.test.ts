@@ -212,6 +212,7 @@ describe('API fuzzing (fast-check)', () => {
         // URL answers nothing, and nothing reaches it.
         GITHUB_TOKEN: 'fuzz-token-never-sent',
         GITHUB_WEBHOOK_SECRET: 'fuzz-webhook-secret-0123456789',
+        SLACK_SIGNING_SECRET: 'fuzz-slack-signing-secret',
         GITHUB_API_URL: 'http://127.0.0.1:9',
       },
     });
@@ -1272,8 +1273,9 @@ describe('API fuzzing (fast-check)', () => {
           );
           const path = request.url.split('?')[0]!;
           const isPublic = /^(\/api\/v1)?\/(healthz|readyz)$/.test(path);
-          // GitHub's deliveries carry a signature instead of a token: unsigned, they are a 401 to anyone.
-          const signed = path === '/api/v1/github/webhooks';
+          // GitHub's deliveries and Slack's interactions carry a signature instead of a token:
+          // unsigned, they are a 401 to anyone.
+          const signed = path === '/api/v1/github/webhooks' || path === '/api/v1/slack/interactions';
           if ((!valid && !isPublic) || signed)
             expect(response.statusCode, describeRequest(request)).toBe(401);
           else if (valid) expect(response.statusCode, describeRequest(request)).not.toBe(401);
