@@ -80,8 +80,6 @@ export interface AgentRunRequest {
 export interface ToolCall {
   tool: string;
   input: unknown;
-  /** Why the CLI asks, in its own words, if it said. */
-  cliReason?: string;
 }
 
 /**

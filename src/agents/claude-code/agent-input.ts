@@ -68,11 +68,7 @@ export class AgentInput {
     let decision: ToolDecision;
     try {
       decision = await this.#people.decide(
-        {
-          tool: String(body.tool_name),
-          input: body.input,
-          ...(typeof body.decision_reason === 'string' ? { cliReason: body.decision_reason } : {}),
-        },
+        { tool: String(body.tool_name), input: body.input },
         controller.signal,
       );
     } catch (error) {
