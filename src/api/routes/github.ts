@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { GitHubService } from '../../github/github-service.ts';
 import { decodeCursor, encodeCursor } from '../../store/cursor.ts';
+import { readBodiesAsText } from '../raw-body.ts';
 import { errorSchema } from '../schemas.ts';
 
 const header = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
@@ -46,8 +47,7 @@ export async function githubRoutes(
   app: FastifyInstance,
   github: () => GitHubService | undefined,
 ): Promise<void> {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  readBodiesAsText(app);
   app.withTypeProvider<ZodTypeProvider>().post(
     '/github/webhooks',
     {

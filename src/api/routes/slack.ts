@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import { readApprovalPress, slackSignatureProblem } from '../../notify/slack-interactions.ts';
 import type { TaskService } from '../../tasks/task-service.ts';
+import { readBodiesAsText } from '../raw-body.ts';
 import { errorSchema } from '../schemas.ts';
 
 /** How long the message update sent back to Slack may take. */
@@ -25,8 +26,7 @@ export async function slackRoutes(
   app: FastifyInstance,
   deps: { slack: () => SlackSettings | undefined; tasks: () => TaskService; logger: Logger },
 ): Promise<void> {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  readBodiesAsText(app);
   app.withTypeProvider<ZodTypeProvider>().post(
     '/slack/interactions',
     {
