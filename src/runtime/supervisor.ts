@@ -38,7 +38,7 @@ import { startRetention } from './retention.ts';
 import { registerSecret } from './secret-scrubber.ts';
 import { secretsKey } from './secrets-key.ts';
 import { VERSION } from './version.ts';
-import { setUpWorker } from './worker-setup.ts';
+import { loadApprovalPolicy, setUpWorker } from './worker-setup.ts';
 
 /** How often each process looks at its dependencies for outages worth an alert. */
 const HEALTH_MONITOR_INTERVAL_MS = 15_000;
@@ -126,6 +126,7 @@ export class Supervisor {
       (options.api ?? true) && (options.worker ?? true),
     );
     if ('refused' in auth) throw new ConfigError([auth.refused]);
+    const approvalPolicy = (options.worker ?? true) ? loadApprovalPolicy(config) : undefined;
     const notifyRoutes = routesFromConfig(config);
     const { channels: notifyChannels, warnings: notifyWarnings } = channelsFromConfig(config, notifyRoutes);
     for (const warning of notifyWarnings) logger.warn(warning);
@@ -300,6 +301,7 @@ export class Supervisor {
       if (options.worker ?? true) {
         const setup = setUpWorker({
           config,
+          approvalPolicy: approvalPolicy ?? { rules: [] },
           database,
           queue,
           bus,

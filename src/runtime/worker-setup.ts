@@ -12,7 +12,7 @@ import { ModelApiTap } from '../agents/model-api-tap.ts';
 import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { parseApprovalPolicy } from '../core/approval-policy.ts';
+import { type ApprovalPolicy, parseApprovalPolicy } from '../core/approval-policy.ts';
 import type { EventBus } from '../events/bus.ts';
 import { RunMemory } from '../memory/run-memory.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -52,6 +52,8 @@ export interface WorkerSetupOptions {
   taskTokens: TaskTokens;
   /** Where agents reach the API (undefined: no memory tools). */
   apiUrl: () => string | undefined;
+  /** Which tool calls wait for a person (loadApprovalPolicy). */
+  approvalPolicy: ApprovalPolicy;
 }
 
 /** How often finished tasks' workspaces and agent state are looked at for removal. */
@@ -147,9 +149,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     wakeParked: (limit, reasons) => options.tasks.wakeParked(limit, reasons),
     concurrency: config.WORKER_CONCURRENCY,
     approvals: {
-      policy: config.APPROVAL_POLICY_FILE
-        ? parseApprovalPolicy(readFileSync(config.APPROVAL_POLICY_FILE, 'utf8'), config.APPROVAL_POLICY_FILE)
-        : { rules: [] },
+      policy: options.approvalPolicy,
       defaultTimeoutMs: config.APPROVAL_TIMEOUT_SECONDS * 1000,
     },
     cancelPollIntervalMs: config.CANCEL_POLL_INTERVAL_MS,
@@ -205,6 +205,20 @@ export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {
         tap,
         ...(config.AGENT_USER ? { runAs: agentUser(config.AGENT_USER) } : {}),
       });
+  }
+}
+
+/**
+ * The approval policy APPROVAL_POLICY_FILE names (none: no rules). Read when the supervisor starts,
+ * before anything else, so a file that cannot be read or is invalid stops it with the reason.
+ */
+export function loadApprovalPolicy(config: Config): ApprovalPolicy {
+  const file = config.APPROVAL_POLICY_FILE;
+  if (!file) return { rules: [] };
+  try {
+    return parseApprovalPolicy(readFileSync(file, 'utf8'), `APPROVAL_POLICY_FILE ${file}`);
+  } catch (error) {
+    throw new ConfigError([error instanceof Error ? error.message : String(error)]);
   }
 }
 
