@@ -366,8 +366,7 @@ export class AttemptLifecycle {
       cacheWriteTokens: report.usage.cacheWriteTokens,
       costUsd: report.costUsd,
     });
-    // The worker withdraws what its agent waited for; this covers a worker that could not.
-    await withdrawApprovals(tx, [stored.id], now);
+    await this.#withdrawApprovals(tx, stored.id, now);
     await appendAudit(tx, {
       at: now,
       actor: 'supervisor',
@@ -384,6 +383,22 @@ export class AttemptLifecycle {
         tools: summariseTools(await store.toolEventsOf(tx, current.id, stored.id)),
       },
     });
+  }
+
+  /**
+   * Withdraws the tool calls the attempt's agent still waited on. Its worker does that as the agent
+   * stops; this covers a worker that could not (the database was away, or the worker is gone).
+   */
+  async #withdrawApprovals(tx: Tx, attemptId: string, now: Date): Promise<void> {
+    for (const approval of await withdrawApprovals(tx, attemptId, now)) {
+      await appendAudit(tx, {
+        at: now,
+        actor: 'supervisor',
+        action: 'approval.withdrawn',
+        taskId: approval.taskId,
+        details: { approval: approval.id, tool: approval.tool },
+      });
+    }
   }
 
   /** Moves the task on after an attempt ended as `end` says; returns the task as it now is. */
@@ -510,7 +525,7 @@ export class AttemptLifecycle {
         countsAgainstBudget: false,
         error: 'attempt interrupted: its worker stopped before it finished',
       });
-      await withdrawApprovals(tx, [attempt.id], now);
+      await this.#withdrawApprovals(tx, attempt.id, now);
       await appendAudit(tx, {
         at: now,
         actor: 'supervisor',

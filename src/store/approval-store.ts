@@ -49,13 +49,11 @@ export async function closeApproval(
   return row;
 }
 
-/** Withdraws what attempts that ended (or were lost with their worker) still waited for. */
-export async function withdrawApprovals(q: Queryable, attemptIds: string[], at: Date): Promise<number> {
-  if (attemptIds.length === 0) return 0;
-  const rows = await q
+/** Withdraws what an attempt that ended (or was lost with its worker) still waited for. */
+export async function withdrawApprovals(q: Queryable, attemptId: string, at: Date): Promise<ApprovalRow[]> {
+  return q
     .update(approvals)
     .set({ status: 'withdrawn', decidedBy: 'system', decidedAt: at })
-    .where(and(inArray(approvals.attemptId, attemptIds), eq(approvals.status, 'pending')))
-    .returning({ id: approvals.id });
-  return rows.length;
+    .where(and(eq(approvals.attemptId, attemptId), eq(approvals.status, 'pending')))
+    .returning();
 }
