@@ -3,7 +3,10 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
+import { Supervisor } from '../src/runtime/supervisor.ts';
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { listEvents } from '../src/store/task-store.ts';
@@ -148,6 +151,7 @@ describe('tool calls that wait for a person', () => {
           type: 'block_actions',
           user: { id: user, username: 'ana' },
           actions: [{ action_id: action, value: `${id}:${first.id}` }],
+          response_url: slack.responseUrl,
         }),
       )}`;
     const interact = (body: string, headers: Record<string, string>) =>
@@ -171,6 +175,10 @@ describe('tool calls that wait for a person', () => {
     const approved = await interact(press('U_APPROVER'), slackHeaders(press('U_APPROVER'), SIGNING_SECRET));
     expect(approved.statusCode, approved.body).toBe(200);
     expect(approved.json().text).toBe('Approved by <@U_APPROVER>: Bash');
+    // The buttons in Slack give way to who decided.
+    await expect
+      .poll(() => slack.responses, { timeout: 10_000 })
+      .toEqual([{ replace_original: true, text: 'Approved by <@U_APPROVER>: Bash' }]);
 
     const second = await awaiting(test, id, 'Write');
     expect(second.reason).toBe('an edit of migrations/001.sql, under migrations/** (policy: ask writes)');
@@ -265,4 +273,42 @@ describe('tool calls that wait for a person', () => {
     ).json();
     expect(audit.items).toEqual([expect.objectContaining({ task_id: id, actor: 'supervisor' })]);
   }, 240_000);
+
+  it('withdraws what a cancelled task waited for: nobody can decide it any more', async () => {
+    const source = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const { test } = await start('rules:\n  - ask: { bash: ["*"] }\n', [
+      steps.toolUse([{ name: 'Bash', input: { command: 'node -e 1' } }]),
+    ]);
+    const id = await submit(test, source.path);
+    const pending = await awaiting(test, id, 'Bash');
+    await test.supervisor.app.inject({ method: 'POST', url: `/api/v1/tasks/${id}/cancel` });
+    expect(await test.waitForStatus(id, ['cancelled'], 60_000)).toMatchObject({ status: 'cancelled' });
+    const after = await decide(test, id, pending.id, { decision: 'approve' });
+    expect(after.statusCode).toBe(409);
+    expect(after.json().error).toMatchObject({ code: 'approval_closed', details: { status: 'withdrawn' } });
+    expect((await view(test, id)).awaiting_approval).toBeNull();
+    expect((await test.supervisor.app.inject({ url: '/api/v1/inbox' })).json().items).toEqual([]);
+    const audit = (
+      await test.supervisor.app.inject({ url: '/api/v1/audit-logs?action=approval.withdrawn' })
+    ).json();
+    expect(audit.items).toEqual([expect.objectContaining({ task_id: id, actor: 'supervisor' })]);
+  }, 240_000);
+});
+
+describe('the approval policy file', () => {
+  const start = (file: string) =>
+    Supervisor.start({
+      // Nothing is started before the file is read: the data directory is never touched.
+      config: loadConfig({ env: { APPROVAL_POLICY_FILE: file, DATA_DIR: '/nonexistent' } }),
+      logger: pino({ level: 'silent' }),
+    });
+
+  it('stops the supervisor at start when it is invalid or missing, saying why', async () => {
+    const invalid = policyFile('rules:\n  - ask: { writes: [/etc/**] }\n');
+    await expect(start(invalid)).rejects.toThrow(ConfigError);
+    await expect(start(invalid)).rejects.toThrow(
+      /rules\.0\.ask\.writes\.0: expected a path inside the repository/,
+    );
+    await expect(start('/nonexistent/approvals.yml')).rejects.toThrow(/ENOENT.*approvals\.yml/);
+  });
 });

@@ -84,15 +84,26 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
 export interface SlackStub {
   url: string;
   posts: Array<Record<string, unknown>>;
+  /** Where an interaction's `response_url` may point, and what was sent there. */
+  responseUrl: string;
+  responses: Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
-/** Answers `chat.postMessage` like Slack: `invalid_auth` unless the bearer token is `token`. */
+/**
+ * Answers `chat.postMessage` like Slack: `invalid_auth` unless the bearer token is `token`. Also
+ * takes what is sent to an interaction's `response_url` (which, as at Slack, needs no token).
+ */
 export async function startSlackStub(token: string): Promise<SlackStub> {
   const posts: Array<Record<string, unknown>> = [];
+  const responses: Array<Record<string, unknown>> = [];
   const server = createServer(async (request, response) => {
     let body = '';
     for await (const chunk of request) body += chunk;
+    if (request.url === '/actions/response') {
+      responses.push(JSON.parse(body) as Record<string, unknown>);
+      return response.writeHead(200).end('ok');
+    }
     const reply = (payload: Record<string, unknown>) =>
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
     if (request.headers.authorization !== `Bearer ${token}`)
@@ -106,7 +117,14 @@ export async function startSlackStub(token: string): Promise<SlackStub> {
     posts.push(payload);
     return reply({ ok: true, channel: payload.channel, ts: `${Date.now() / 1000}` });
   });
-  return { url: `http://127.0.0.1:${await listenOn(server)}/api/`, posts, stop: () => close(server) };
+  const base = `http://127.0.0.1:${await listenOn(server)}`;
+  return {
+    url: `${base}/api/`,
+    posts,
+    responseUrl: `${base}/actions/response`,
+    responses,
+    stop: () => close(server),
+  };
 }
 
 async function listenOn(server: Server): Promise<number> {
