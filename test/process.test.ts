@@ -236,6 +236,11 @@ describe('the supervisor as a process', () => {
       const id = submitted.stdout.trim();
       // The two answered requests are on the attempt while it still runs (the third hangs).
       await pollAttempts(first.url, id, (items) => (items[0]?.api_requests ?? 0) >= 2);
+      // Killed only once the third request holds the `hang`: killed before it is sent, the retry
+      // would get the hang instead (a loaded CI machine did that, and the test timed out).
+      const messages = () =>
+        model.requests((r) => r.method === 'POST' && r.url.split('?')[0] === '/v1/messages');
+      await expect.poll(() => messages().length, { timeout: 30_000 }).toBe(3);
 
       first.child.kill('SIGKILL');
       await first.exited;
@@ -254,7 +259,7 @@ describe('the supervisor as a process', () => {
     } finally {
       await model.close();
     }
-  });
+  }, 150_000);
 
   it('drains on SIGTERM and refuses a second process on the same data directory', async () => {
     const DATA_DIR = dataDir();
