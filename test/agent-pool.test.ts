@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../src/agents/agent-definition.ts';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import type { TaskSubmission } from '../src/core/task-types.ts';
 import { type ScriptedModelServer, startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
@@ -163,6 +164,7 @@ describe('agent pool with the real Claude Code CLI', () => {
       expect(done.status).toBe('succeeded');
       expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(resetsAt * 1000);
     }
+    await sealAudit(supervisor.database.db);
     const audit = await supervisor.database.db.query.auditLog.findMany();
     expect(audit.map((row) => row.action)).toEqual(
       expect.arrayContaining(['agent.exhausted', 'pool.exhausted']),

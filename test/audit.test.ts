@@ -8,7 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandling } from '../src/api/error-handler.ts';
 import { auditRoutes } from '../src/api/routes/audit.ts';
-import { type AuditEntry, auditHash, GENESIS_HASH } from '../src/audit/audit-log.ts';
+import { type AuditEntry, auditHash, GENESIS_HASH, sealAudit } from '../src/audit/audit-log.ts';
 import { type AuditRecordView, type AuditRow, auditView } from '../src/audit/audit-query.ts';
 import { PRUNED_ACTION, pruneAudit } from '../src/audit/audit-retention.ts';
 import { verifyAudit } from '../src/audit/audit-verify.ts';
@@ -62,7 +62,11 @@ async function pageThrough(app: FastifyInstance, query: string, limit: number): 
 }
 
 /** The whole log, oldest first, straight from the table. */
-const allRows = (db: Db): Promise<AuditRow[]> => db.select().from(auditLog).orderBy(asc(auditLog.id));
+/** Every chained record, oldest first, after chaining those written a moment ago. */
+const allRows = async (db: Db): Promise<AuditRow[]> => {
+  await sealAudit(db);
+  return db.select().from(auditLog).orderBy(asc(auditLog.id));
+};
 
 describe.each(BACKENDS)('audit log on %s', (backend) => {
   let test: TestSupervisor;

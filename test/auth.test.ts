@@ -3,6 +3,7 @@ import type { InjectOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Access } from '../src/api/access.ts';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import { generateToken } from '../src/auth/token-secret.ts';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
@@ -279,6 +280,7 @@ describe('authentication and roles (AUTH_MODE=tokens)', () => {
   });
 
   it('records the token name as submitter and audit actor', async () => {
+    await sealAudit(test.supervisor.database.db);
     const audit = await test.supervisor.database.db.execute<{ actor: string; action: string }>(
       sql`select actor, action from audit_log where action in ('task.submitted', 'token.created', 'token.revoked', 'auth.failed', 'auth.forbidden')`,
     );

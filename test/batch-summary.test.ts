@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import { auditLog, submissions } from '../src/store/schema.ts';
 import { BACKENDS } from './support/databases.ts';
 import { ScriptedDriver } from './support/drivers.ts';
@@ -51,8 +52,13 @@ describe.each(BACKENDS)('batch completion summaries on %s', (backend) => {
     return response.json() as { submission_id: string; ids: Record<string, string>; items: unknown[] };
   };
 
-  const finishedRecords = (test: TestSupervisor) =>
-    test.supervisor.database.db.select().from(auditLog).where(eq(auditLog.action, 'submission.finished'));
+  const finishedRecords = async (test: TestSupervisor) => {
+    await sealAudit(test.supervisor.database.db);
+    return test.supervisor.database.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.action, 'submission.finished'));
+  };
 
   it('sends one summary with counts by outcome, cost, the failures and a link, and another after a retry', async () => {
     const webhook = await startWebhookReceiver(WEBHOOK_SECRET);

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import { queryRows } from '../src/store/database.ts';
 import { BACKENDS } from './support/databases.ts';
 import { ScriptedDriver } from './support/drivers.ts';
@@ -62,6 +63,7 @@ describe.each(BACKENDS)('deduplication on %s', (backend) => {
 
     expect(driver.runs.map((run) => run.taskId).sort()).toEqual([first.json().id, other.json().id].sort());
     expect(await taskCount(test)).toBe(2);
+    await sealAudit(test.supervisor.database.db);
     const audit = await queryRows(
       test.supervisor.database.db,
       sql`select actor, task_id from audit_log where action = 'task.deduplicated' order by id`,

@@ -1,5 +1,6 @@
 import type { InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import { auditLog } from '../src/store/schema.ts';
 import { listEvents } from '../src/store/task-store.ts';
 import { BACKENDS } from './support/databases.ts';
@@ -167,6 +168,7 @@ describe.each(BACKENDS)('task dependencies on %s', (backend) => {
       { status: 'waiting', outcome: null, error: null },
       { status: 'failed', outcome: 'dependency_failed', error: expect.stringContaining(ids.a) },
     ]);
+    await sealAudit(test.supervisor.database.db);
     const audit = await test.supervisor.database.db.select().from(auditLog);
     const failures = audit.filter((row) => row.action === 'task.failed');
     expect(failures.map((row) => row.taskId).sort()).toEqual([ids.a, ids.b, ids.c].sort());

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sealAudit } from '../src/audit/audit-log.ts';
 import { generateToken } from '../src/auth/token-secret.ts';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import type { Step } from '../src/scripted-model/steps.ts';
@@ -174,6 +175,7 @@ describe.skipIf(!hasPostgres)('distributed mode', () => {
       sql`select task_id, count(*)::int as n from task_attempts group by task_id having count(*) <> 1`,
     );
     expect(attempts).toEqual([]);
+    await sealAudit(db.database.db);
     const finished = await queryRows<{ n: number }>(
       db.database.db,
       sql`select count(*)::int as n from audit_log where action = 'attempt.finished'`,

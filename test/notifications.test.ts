@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendAudit } from '../src/audit/audit-log.ts';
+import { appendAudit, sealAudit } from '../src/audit/audit-log.ts';
 import type { TaskSubmission } from '../src/core/task-types.ts';
 import { HealthMonitor } from '../src/notify/health-monitor.ts';
 import { auditLog } from '../src/store/schema.ts';
@@ -204,14 +204,16 @@ describe('notifications', () => {
       now: () => clock,
       process: 'test',
     });
-    const recorded = async () =>
-      (
+    const recorded = async () => {
+      await sealAudit(test.supervisor.database.db);
+      return (
         await test.supervisor.database.db
           .select()
           .from(auditLog)
           .where(sql`${auditLog.action} like 'component.%'`)
           .orderBy(auditLog.id)
       ).map((row) => [row.action, (row.details as { component: string }).component, row.at.toISOString()]);
+    };
 
     statuses.event_bus = 'down';
     await monitor.check();

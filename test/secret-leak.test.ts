@@ -153,6 +153,7 @@ describe('no secret leaks from a full run', () => {
         (select coalesce(json_agg(a)::text, '') from task_attempts a),
         (select coalesce(json_agg(e)::text, '') from task_events e),
         (select coalesce(json_agg(l)::text, '') from audit_log l),
+        (select coalesce(json_agg(p)::text, '') from audit_pending p),
         (select coalesce(json_agg(g)::text, '') from agents g),
         (select coalesce(json_agg(k)::text, '') from api_tokens k)) as dump`,
     );

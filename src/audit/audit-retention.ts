@@ -1,7 +1,7 @@
-import { count, desc, gte, lt, lte, min, sql } from 'drizzle-orm';
+import { count, desc, gte, lt, lte, min } from 'drizzle-orm';
 import type { Db } from '../store/database.ts';
 import { auditLog } from '../store/schema.ts';
-import { AUDIT_LOCK_KEY, appendAudit } from './audit-log.ts';
+import { appendAudit, sealBatch } from './audit-log.ts';
 
 /**
  * Retention: old audit records are deleted, and what remains still verifies.
@@ -47,7 +47,8 @@ export async function pruneAudit(
   now: Date = new Date(),
 ): Promise<PrunedDetails | undefined> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+    // Everything written so far is chained first, under the same lock.
+    while ((await sealBatch(tx)) > 0);
     // The prefix to delete ends just before the first record at or after the cutoff, or at the
     // newest record when every record is older.
     const [firstKept] = await tx
@@ -70,6 +71,7 @@ export async function pruneAudit(
     // Appended before the delete, so it chains onto the newest record even when every record is
     // old enough to go: the chain then continues from the anchor instead of restarting at genesis.
     await appendAudit(tx, { at: now, actor: 'supervisor', action: PRUNED_ACTION, details });
+    await sealBatch(tx);
     await tx.delete(auditLog).where(lte(auditLog.id, through.id));
     return details;
   });

@@ -1,7 +1,7 @@
 import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '../store/database.ts';
 import { auditLog } from '../store/schema.ts';
-import { auditHash, GENESIS_HASH } from './audit-log.ts';
+import { auditHash, GENESIS_HASH, sealAudit } from './audit-log.ts';
 import { type AuditRow, chainPage } from './audit-query.ts';
 import { PRUNED_ACTION, type PrunedDetails } from './audit-retention.ts';
 
@@ -89,6 +89,7 @@ async function chainStart(
  */
 export async function verifyAudit(db: Db, options: { pageSize?: number } = {}): Promise<VerifyResult> {
   const pageSize = options.pageSize ?? 1000;
+  await sealAudit(db);
   return db.transaction(
     async (tx) => {
       let checked = 0;

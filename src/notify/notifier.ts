@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { type DrizzleTransactionLike, fromDrizzle, type PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
+import { sealAudit } from '../audit/audit-log.ts';
 import { type Db, queryRows } from '../store/database.ts';
 import { auditLog, notifyCursor, pendingAlerts } from '../store/schema.ts';
 import { type Alert, alertFromAudit } from './alerts.ts';
@@ -106,6 +107,7 @@ export class Notifier {
   /** Collects new alerts from the audit log and queues the groups that are due. */
   async tick(now: Date = this.#deps.now()): Promise<{ collected: number; queued: number }> {
     const { db } = this.#deps;
+    await sealAudit(db);
     return db.transaction(async (tx) => {
       const [lock] = await queryRows<{ locked: boolean }>(
         tx,

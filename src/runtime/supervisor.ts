@@ -8,6 +8,7 @@ import type { AgentDriver } from '../agents/driver.ts';
 import { SecretBox } from '../agents/secrets.ts';
 import { type ApiServices, buildApp } from '../api/app.ts';
 import type { LifecycleState } from '../api/routes/health.ts';
+import { startAuditSealer } from '../audit/audit-log.ts';
 import { resolveAuthMode } from '../auth/auth-mode.ts';
 import { TaskTokens } from '../auth/task-token.ts';
 import { TokenService } from '../auth/token-service.ts';
@@ -188,6 +189,7 @@ export class Supervisor {
         cleanups.push(() => opened.close());
       }
       await database.migrate();
+      cleanups.push(startAuditSealer(database.db, logger));
       const queue = await TaskQueue.start(database, {
         heartbeatSeconds: config.WORKER_HEARTBEAT_SECONDS,
         logger,

@@ -317,6 +317,21 @@ export const agentCooldowns = pgTable(
   (t) => [primaryKey({ columns: [t.agentId, t.model] })],
 );
 
+/**
+ * Audit records written but not chained yet: each action's transaction inserts here without
+ * waiting for any other, and the sealer (src/audit/audit-log.ts) moves them into `audit_log` in
+ * order, chaining each onto the one before.
+ */
+export const auditPending = pgTable('audit_pending', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  at: at('at').notNull(),
+  actor: text('actor').notNull(),
+  action: text('action').notNull(),
+  taskId: uuid('task_id'),
+  agentId: text('agent_id'),
+  details: jsonb('details').notNull().default({}),
+});
+
 /** Who did what. Each row carries the hash of the previous one, so a changed row breaks the chain. */
 export const auditLog = pgTable(
   'audit_log',

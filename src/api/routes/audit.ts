@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { sealAudit } from '../../audit/audit-log.ts';
 import { auditView, decodeAuditCursor, encodeAuditCursor, listAudit } from '../../audit/audit-query.ts';
 import { AppError } from '../../core/errors.ts';
 import { isoDateTime } from '../../core/timestamps.ts';
@@ -72,6 +73,8 @@ export function auditRoutes(app: FastifyInstance, deps: { db: () => Db }): void 
       if (query.cursor !== undefined && before === undefined) {
         throw new AppError('invalid_cursor', 'cursor is not one this server returned');
       }
+      // Records written a moment ago are listed too: they are chained first.
+      await sealAudit(deps.db());
       const page = await listAudit(
         deps.db(),
         {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { sealAudit } from '../../audit/audit-log.ts';
 import { auditView, chainPage } from '../../audit/audit-query.ts';
 import { verifyAudit } from '../../audit/audit-verify.ts';
 import type { Config } from '../../config/schema.ts';
@@ -114,9 +115,10 @@ async function exportLines(
   range: { from: Date | undefined; to: Date | undefined },
   write: (lines: string) => unknown,
 ): Promise<number> {
-  return withAuditDatabase(config, (db) =>
+  return withAuditDatabase(config, async (db) => {
+    await sealAudit(db);
     // One snapshot for the whole export: a prune running meanwhile cannot cut it in two.
-    db.transaction(
+    return db.transaction(
       async (tx) => {
         let total = 0;
         for (let afterId = 0; ; ) {
@@ -128,6 +130,6 @@ async function exportLines(
         }
       },
       { isolationLevel: 'repeatable read', accessMode: 'read only' },
-    ),
-  );
+    );
+  });
 }
