@@ -19,7 +19,7 @@ import {
   windowStart,
   windowsBelowEstimate,
 } from '../core/quota.ts';
-import type { Db, Queryable, Tx } from '../store/database.ts';
+import { type Db, type Queryable, queryRows, type Tx } from '../store/database.ts';
 import type { TaskRow } from '../store/schema.ts';
 import * as poolStore from './pool-store.ts';
 
@@ -30,8 +30,16 @@ import * as poolStore from './pool-store.ts';
  * database, which every worker shares, so decisions hold across processes.
  */
 
-/** Serialises admissions: two workers must not both take an agent's last slot or last quota. */
-const POOL_LOCK_KEY = 7_020_424_614;
+/**
+ * Admissions to one agent are serialised (two workers must not both take its last slot or last
+ * quota); admissions to different agents are not. The lock is PostgreSQL's two-key advisory lock:
+ * this class, and the agent id (or repository) hashed into the second key.
+ */
+const AGENT_LOCK_CLASS = 702_042;
+/** Admissions for one repository with a daily budget are serialised the same way. */
+const REPOSITORY_LOCK_CLASS = 702_043;
+/** How many agents one admission tries before it waits for a slot like any other. */
+const ADMISSION_ROUNDS = 3;
 const REMOVED_FROM_CONFIGURATION = 'removed from the configuration';
 /** Share of a quota window past which an alert goes out. */
 const HIGH_QUOTA_SHARE = 0.8;
@@ -172,8 +180,21 @@ export class AgentPool {
     });
   }
 
-  async #lockAdmissions(tx: Tx): Promise<void> {
-    await tx.execute(sql`select pg_advisory_xact_lock(${POOL_LOCK_KEY})`);
+  /**
+   * Takes the admission lock of one agent or repository until the transaction ends. `wait`: only
+   * for the first lock a transaction takes, so none waits while holding another (no deadlock);
+   * later ones are only tried, and `false` means someone else holds it.
+   */
+  async #lock(tx: Tx, lockClass: number, key: string, wait: boolean): Promise<boolean> {
+    if (wait) {
+      await tx.execute(sql`select pg_advisory_xact_lock(${lockClass}, hashtext(${key}))`);
+      return true;
+    }
+    const [row] = await queryRows<{ locked: boolean }>(
+      tx,
+      sql`select pg_try_advisory_xact_lock(${lockClass}, hashtext(${key})) as locked`,
+    );
+    return row?.locked === true;
   }
 
   /**
@@ -211,45 +232,62 @@ export class AgentPool {
     now: Date,
     onlyAgents?: ReadonlySet<string>,
   ): Promise<Admission | { handBack: true }> {
-    await this.#lockAdmissions(tx);
+    if (this.#deps.repoDailyBudgetUsd !== undefined)
+      await this.#lock(tx, REPOSITORY_LOCK_CLASS, task.repository, true);
     const estimated = await this.#estimate(tx, task);
     const previous = await poolStore.lastSession(tx, task.id);
     const repositoryBlock = await this.#repositoryBudget(tx, task, estimated.usage, now);
-    const snapshots = await this.snapshots(tx, now);
     const demand = {
       cli: 'claude-code',
       submittedBy: task.submittedBy,
       estimate: estimated.usage,
       ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
     };
-    const mine = onlyAgents ? snapshots.filter((s) => onlyAgents.has(s.snapshot.id)) : snapshots;
-    let decision: AdmissionDecision =
-      repositoryBlock ??
-      admit(
-        demand,
-        mine.map((s) => s.snapshot),
-        now,
-      );
-    if (decision.kind !== 'admit' && onlyAgents && !repositoryBlock) {
-      const anywhere = admit(
-        demand,
-        snapshots.map((s) => s.snapshot),
-        now,
-      );
-      if (anywhere.kind === 'admit') return { handBack: true };
-      decision = anywhere; // park or refuse on the whole pool's view, not this worker's
+    // Chosen on a view taken without any lock, then confirmed under the chosen agent's lock on a
+    // fresh look at that agent alone: an admission committed meanwhile is seen then. An agent
+    // whose lock another admission holds is left out of the next look.
+    const contended = new Set<string>();
+    for (let round = 0; round < ADMISSION_ROUNDS; round++) {
+      const snapshots = (await this.snapshots(tx, now)).filter((s) => !contended.has(s.snapshot.id));
+      const mine = onlyAgents ? snapshots.filter((s) => onlyAgents.has(s.snapshot.id)) : snapshots;
+      let decision: AdmissionDecision =
+        repositoryBlock ??
+        admit(
+          demand,
+          mine.map((s) => s.snapshot),
+          now,
+        );
+      if (decision.kind !== 'admit' && onlyAgents && !repositoryBlock) {
+        const anywhere = admit(
+          demand,
+          snapshots.map((s) => s.snapshot),
+          now,
+        );
+        if (anywhere.kind === 'admit') return { handBack: true };
+        decision = anywhere; // park or refuse on the whole pool's view, not this worker's
+      }
+      if (decision.kind !== 'admit') {
+        if (contended.size > 0 && !repositoryBlock) return { decision: contendedWait(contended) };
+        if (decision.kind === 'park') await this.#alertParked(tx, task, decision, now);
+        return { decision };
+      }
+      if (!(await this.#lock(tx, AGENT_LOCK_CLASS, decision.agentId, round === 0))) {
+        contended.add(decision.agentId);
+        continue;
+      }
+      const [fresh] = await this.snapshots(tx, now, decision.agentId);
+      if (fresh && admit(demand, [fresh.snapshot], now).kind === 'admit') {
+        // Recorded as decided on the whole pool: the explanation names every agent's verdict.
+        const session = this.#session(task.id, previous);
+        return {
+          decision,
+          agent: this.#identity(fresh.row, decision.model),
+          record: { decision, estimate: estimated.usage, estimateBasis: estimated.basis, session },
+        };
+      }
+      // Taken meanwhile: the next look sees the agent as it now is.
     }
-    if (decision.kind !== 'admit') {
-      if (decision.kind === 'park') await this.#alertParked(tx, task, decision, now);
-      return { decision };
-    }
-    const chosen = snapshots.find((s) => s.snapshot.id === decision.agentId)!;
-    const session = this.#session(task.id, previous);
-    return {
-      decision,
-      agent: this.#identity(chosen.row, decision.model),
-      record: { decision, estimate: estimated.usage, estimateBasis: estimated.basis, session },
-    };
+    return { decision: contendedWait(contended) };
   }
 
   /**
@@ -266,9 +304,17 @@ export class AgentPool {
     session: AdmissionRecord['session'],
     now: Date,
   ): Promise<AdmissionRecord | undefined> {
+    // The lead holds the agent's lock; a companion from a budgeted repository also needs its
+    // repository's, but only tries it (see #lock).
+    if (
+      this.#deps.repoDailyBudgetUsd !== undefined &&
+      !(await this.#lock(tx, REPOSITORY_LOCK_CLASS, task.repository, false))
+    ) {
+      return undefined;
+    }
     const estimated = await this.#estimate(tx, task);
     if (await this.#repositoryBudget(tx, task, estimated.usage, now)) return undefined;
-    const agent = (await this.snapshots(tx, now)).find((entry) => entry.row.id === agentId);
+    const [agent] = await this.snapshots(tx, now, agentId);
     if (!agent) return undefined;
     const demand = { cli: agent.row.cli, submittedBy: task.submittedBy, estimate: estimated.usage };
     const decision = admit(demand, [{ ...agent.snapshot, running: 0 }], now);
@@ -420,13 +466,14 @@ export class AgentPool {
     }));
   }
 
-  /** Every agent as admission sees it now. */
+  /** Every agent (or only `onlyId`) as admission sees it now. */
   async snapshots(
     q: Queryable,
     now: Date,
+    onlyId?: string,
   ): Promise<Array<{ row: poolStore.AgentRow; snapshot: AgentSnapshot; windows: QuotaWindow[] }>> {
     const [rows, running, cooldowns] = await Promise.all([
-      poolStore.listAgentRows(q),
+      poolStore.listAgentRows(q, onlyId),
       poolStore.runningByAgent(q),
       poolStore.activeCooldowns(q, now),
     ]);
@@ -580,6 +627,18 @@ export class AgentPool {
       'no agent can take work: tasks are parked',
     );
   }
+}
+
+/** The answer when other admissions kept taking the agents that fit: look again when a slot frees. */
+function contendedWait(contended: ReadonlySet<string>): AdmissionDecision {
+  const agents = [...contended].join(', ');
+  return {
+    kind: 'wait',
+    verdicts: [],
+    reason: agents
+      ? `the agents that fit (${agents}) were being admitted to by other workers`
+      : 'the agents that fit were taken by other admissions meanwhile',
+  };
 }
 
 /** An agent's quota windows, including its daily budget as a fixed 24-hour dollar window. */

@@ -36,8 +36,13 @@ export async function agentStates(q: Queryable): Promise<Array<{ id: string; sta
   return q.select({ id: agents.id, state: agents.state }).from(agents).orderBy(agents.id);
 }
 
-export async function listAgentRows(q: Queryable): Promise<AgentRow[]> {
-  return q.select().from(agents).orderBy(agents.id);
+/** Every agent, or only the one with id `onlyId`. */
+export async function listAgentRows(q: Queryable, onlyId?: string): Promise<AgentRow[]> {
+  return q
+    .select()
+    .from(agents)
+    .where(onlyId === undefined ? undefined : eq(agents.id, onlyId))
+    .orderBy(agents.id);
 }
 
 export async function updateAgent(
