@@ -283,6 +283,26 @@ describe.each(BACKENDS)('queue and worker on %s', (backend) => {
     await supervisor.tasks.cancel(second.id, actor);
   });
 
+  it('starts no agent on a machine without the disk it needs, and says so on the waiting task', async () => {
+    const driver = new ScriptedDriver({ holdUntilAborted: true });
+    // More free disk than any machine has: nothing may start.
+    const { supervisor } = await start({ driver, env: { AGENT_MIN_FREE_DISK_MB: '1073741824' } });
+    const { task } = await supervisor.tasks.submit(analysis(), { actor });
+    const deadline = Date.now() + 20_000;
+    let waiting = await getTask(supervisor.database.db, task.id);
+    while (waiting?.parkReason !== 'slot' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting = await getTask(supervisor.database.db, task.id);
+    }
+    expect(waiting).toMatchObject({ status: 'queued', parkReason: 'slot' });
+    expect(waiting!.parkDetail).toMatch(
+      /^this worker's machine has \d+ MiB free for workspaces, below AGENT_MIN_FREE_DISK_MB \(1073741824\)/,
+    );
+    expect(await listAttempts(supervisor.database.db, task.id)).toEqual([]);
+    expect(driver.runs).toEqual([]);
+    await supervisor.tasks.cancel(task.id, actor);
+  });
+
   it('warns at start of a quota window smaller than one task’s estimate, and still runs a task in it', async () => {
     const lines: string[] = [];
     const agents: AgentDefinition[] = [

@@ -192,6 +192,13 @@ export const configSchema = z.object({
   /** Attempts one worker process runs at the same time, whichever agents they use. */
   WORKER_CONCURRENCY: intInRange(1, 256).default(4),
   /**
+   * An agent starts only while the machine has this much memory available (MiB; 0: not checked);
+   * otherwise its task waits for a slot with the reason shown. A Claude Code process takes ~200–300.
+   */
+  AGENT_MIN_FREE_MEMORY_MB: intInRange(0, 1_048_576).default(300),
+  /** An agent starts only while this much disk is free where workspaces live (MiB; 0: not checked). */
+  AGENT_MIN_FREE_DISK_MB: intInRange(0, 1_048_576 * 1024).default(1024),
+  /**
    * Most `"batch": true` tasks (read-only, same type, repository and refs) run as items of one
    * agent session. Default 1: batching off. See docs/batching.md.
    */

@@ -4,7 +4,7 @@ import { killAttemptProcesses } from '../agents/attempt-processes.ts';
 import type { AgentIdentity, AgentRunReport, LiveUsage } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools } from '../audit/tool-summary.ts';
-import type { AgentVerdict } from '../core/admission.ts';
+import type { AdmissionDecision, AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
@@ -43,6 +43,8 @@ export interface AttemptLifecycleDeps {
   onlyAgents?: ReadonlySet<string>;
   /** A task parked without a time to wait for is looked at again after this long. */
   parkRecheckMs: number;
+  /** What this worker's machine lacks to start another agent (src/core/machine-room.ts), if anything. */
+  machineShortfall?: () => string | undefined;
   /** How long an attempt's lease lasts without a renewal (WORKER_HEARTBEAT_SECONDS). */
   leaseMs: number;
   /** Most tasks one agent session runs as items of a batch (BATCH_SIZE); default 1, no batching. */
@@ -142,7 +144,12 @@ export class AttemptLifecycle {
         return { kind: 'skip', reason: overBudget.error } as const;
       }
 
-      const admission = await this.#deps.pool.admit(tx, current, now, this.#deps.onlyAgents);
+      // A machine without room for another agent takes no run; another worker, or this one once
+      // an attempt ends, takes the job.
+      const shortfall = this.#deps.machineShortfall?.();
+      const admission = shortfall
+        ? { decision: { kind: 'wait', verdicts: [], reason: shortfall } satisfies AdmissionDecision }
+        : await this.#deps.pool.admit(tx, current, now, this.#deps.onlyAgents);
       if ('handBack' in admission) {
         // Only an agent this worker may not run fits now: the job goes back for a worker that may.
         const jobId = await this.#deps.queue.dispatch(tx, taskId, {
@@ -181,7 +188,11 @@ export class AttemptLifecycle {
         });
         if (status !== current.status) events.push(...(await this.#recordStatus(tx, updated, now)));
         return waiting
-          ? ({ kind: 'skip', reason: `waiting for a run slot: ${decision.reason}`, recheck: true } as const)
+          ? ({
+              kind: 'skip',
+              reason: `waiting for a run slot: ${decision.reason}`,
+              recheck: !shortfall,
+            } as const)
           : ({ kind: 'skip', reason: `parked (${decision.because}): ${decision.reason}` } as const);
       }
 

@@ -13,6 +13,7 @@ import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { type ApprovalPolicy, parseApprovalPolicy } from '../core/approval-policy.ts';
+import { machineShortfall } from '../core/machine-room.ts';
 import type { EventBus } from '../events/bus.ts';
 import { RunMemory } from '../memory/run-memory.ts';
 import type { AgentPool } from '../pool/agent-pool.ts';
@@ -25,6 +26,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import type { RepositoryPolicy } from '../workspace/repository-policy.ts';
 import { sweepPolicy } from '../workspace/sweep-policy.ts';
 import { type GitCredentials, type SweepPolicy, WorkspaceManager } from '../workspace/workspace-manager.ts';
+import { readMachineFacts } from './machine.ts';
 
 /** The CLI's entry point, run by the pinned Node: agents start `supervisor mcp` with it. */
 const SUPERVISOR_ENTRY = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -105,6 +107,11 @@ export function setUpWorker(options: WorkerSetupOptions): {
     pool: options.pool,
     ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
+    machineShortfall: () =>
+      machineShortfall(readMachineFacts(workspacesDir), {
+        memoryMb: config.AGENT_MIN_FREE_MEMORY_MB,
+        diskMb: config.AGENT_MIN_FREE_DISK_MB,
+      }),
     leaseMs: config.WORKER_HEARTBEAT_SECONDS * 1000,
     logger,
     batchSize: config.BATCH_SIZE,
