@@ -83,8 +83,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     // A query that runs this long is a bug or an outage; fail it rather than hang a request.
     statement_timeout: 30_000,
   });
-  // An idle client losing its connection (server restart) must not crash the process.
+  // A client losing its connection (server restart) must not crash the process: an idle one
+  // reports to the pool, and one checked out between two queries of a transaction reports to
+  // itself, where nothing else listens. Its next query fails, and the pool drops it on release.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzleNodePg({ client: pool, schema });
   return {
     kind: 'postgres',
