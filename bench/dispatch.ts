@@ -1,13 +1,14 @@
 /**
- * Dispatch throughput and submit→start latency of distributed mode, with 1, 2 and 4 worker
- * processes and an instant agent (the echo driver with no delay), next to raw pg-boss send→work
- * on the same PostgreSQL server with the same number of processes, in the same run.
+ * Dispatch throughput of distributed mode, with 1, 2 and 4 worker processes and an instant agent
+ * (the echo driver with no delay), next to raw pg-boss send→work on the same PostgreSQL server with
+ * the same number of processes, in the same run. The backlog is built first (no worker running);
+ * then the workers start and the drain is timed, so the figure is dispatch alone, not submission.
  *
  *   DATABASE_URL=postgres://root@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 node bench/dispatch.ts
- *   BENCH_TASKS=500 (per configuration)
+ *   BENCH_TASKS=500 (per configuration), BENCH_WORKERS=1,2,4, BENCH_PROFILE_DIR=<dir> (CPU profiles of the workers)
  *
- * Supervisor figures come from the database: tasks.created_at → first attempt started_at (latency)
- * and first submit → last attempt end (throughput). Raw figures from pg-boss's own job timestamps.
+ * Drain time: the first attempt's start → the last attempt's end (supervisor, from the database);
+ * the first job's start → the last job's completion (raw, pg-boss's own timestamps).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,12 +18,14 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import pino from 'pino';
 import { MemoryEventBus } from '../src/events/memory-bus.ts';
-import { TaskQueue } from '../src/queue/task-queue.ts';
+import { TASK_QUEUE, TaskQueue } from '../src/queue/task-queue.ts';
 import { type Database, openDatabase, queryRows } from '../src/store/database.ts';
 import { TaskService } from '../src/tasks/task-service.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 500);
-const WORKER_COUNTS = [1, 2, 4];
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
+/** A directory: each supervisor worker writes a CPU profile there (open it in Chrome's DevTools). */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const CONCURRENCY = 4;
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -32,8 +35,7 @@ const silent = pino({ level: 'silent' });
 
 interface Figures {
   jobsPerSecond: number;
-  p50: number;
-  p99: number;
+  drainMs: number;
 }
 
 async function freshDatabase(name: string): Promise<string> {
@@ -82,10 +84,8 @@ async function stopProcesses(children: ChildProcess[]): Promise<void> {
   );
 }
 
-function figures(latenciesMs: number[], spanMs: number): Figures {
-  const sorted = [...latenciesMs].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-  return { jobsPerSecond: (sorted.length / spanMs) * 1000, p50: at(0.5), p99: at(0.99) };
+function figures(count: number, drainMs: number): Figures {
+  return { jobsPerSecond: (count / drainMs) * 1000, drainMs };
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -121,20 +121,24 @@ async function supervisorRun(workers: number): Promise<Figures> {
   };
   const children: ChildProcess[] = [];
   try {
-    for (let i = 0; i < workers; i++) {
-      const child = spawn(process.execPath, [CLI, 'worker'], {
-        env: { ...process.env, ...env, PORT: '0', DATA_DIR: `/tmp/bench-dispatch-${workers}-${i}` },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(child);
-      await waitForReady(child, 'worker started');
-    }
     for (let i = 0; i < TASKS; i++) {
       await tasks.submit(
         { type: 'CODE_ANALYSIS', payload: { repository: 'owner/repo' }, priority: 5 },
         { actor: { name: 'bench' } },
       );
     }
+    // The backlog's count, which lets workers fetch without pausing, is current when they start.
+    await queue.boss.supervise(TASK_QUEUE);
+    for (let i = 0; i < workers; i++) {
+      const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+      if (process.env.BENCH_PRELOAD) profile.push('--import', process.env.BENCH_PRELOAD);
+      const child = spawn(process.execPath, [...profile, CLI, 'worker'], {
+        env: { ...process.env, ...env, PORT: '0', DATA_DIR: `/tmp/bench-dispatch-${workers}-${i}` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+    }
+    await Promise.all(children.map((child) => waitForReady(child, 'worker started')));
     await waitFor(async () => {
       const [row] = await queryRows<{ n: number }>(
         database.db,
@@ -142,18 +146,11 @@ async function supervisorRun(workers: number): Promise<Figures> {
       );
       return row!.n >= TASKS;
     }, 'all tasks finished');
-    const rows = await queryRows<{ latency: number }>(
-      database.db,
-      sql`select extract(epoch from (a.started_at - t.created_at)) * 1000 as latency from tasks t join task_attempts a on a.task_id = t.id and a.number = 1`,
-    );
     const [span] = await queryRows<{ ms: number }>(
       database.db,
-      sql`select extract(epoch from (max(a.ended_at) - min(t.created_at))) * 1000 as ms from tasks t join task_attempts a on a.task_id = t.id`,
+      sql`select extract(epoch from (max(ended_at) - min(started_at))) * 1000 as ms from task_attempts`,
     );
-    return figures(
-      rows.map((row) => Number(row.latency)),
-      Number(span!.ms),
-    );
+    return figures(TASKS, Number(span!.ms));
   } finally {
     await stopProcesses(children);
     await queue.stop();
@@ -166,12 +163,13 @@ async function rawRun(workers: number): Promise<Figures> {
   const boss = new PgBoss({ connectionString: url, useListenNotify: true, schedule: false });
   await boss.start();
   await boss.createQueue('raw-bench', { notify: true, heartbeatSeconds: 10 });
-  const children = await startProcesses(workers, [RAW_WORKER], {
-    DATABASE_URL: url,
-    CONCURRENCY: String(CONCURRENCY),
-  });
   try {
     for (let i = 0; i < TASKS; i++) await boss.send('raw-bench', { i });
+    await boss.supervise('raw-bench');
+    const children = await startProcesses(workers, [RAW_WORKER], {
+      DATABASE_URL: url,
+      CONCURRENCY: String(CONCURRENCY),
+    });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
@@ -181,29 +179,23 @@ async function rawRun(workers: number): Promise<Figures> {
         );
         return rows[0].n >= TASKS;
       }, 'all raw jobs finished');
-      const { rows } = await client.query(
-        `select extract(epoch from (started_on - created_on)) * 1000 as latency from pgboss.job where name = 'raw-bench'`,
-      );
       const { rows: span } = await client.query(
-        `select extract(epoch from (max(completed_on) - min(created_on))) * 1000 as ms from pgboss.job where name = 'raw-bench'`,
+        `select extract(epoch from (max(completed_on) - min(started_on))) * 1000 as ms from pgboss.job where name = 'raw-bench'`,
       );
-      return figures(
-        rows.map((row: { latency: string }) => Number(row.latency)),
-        Number(span[0].ms),
-      );
+      return figures(TASKS, Number(span[0].ms));
     } finally {
       await client.end();
+      await stopProcesses(children);
     }
   } finally {
-    await stopProcesses(children);
     await boss.stop({ graceful: false });
   }
 }
 
 const fmt = (f: Figures) =>
-  `${f.jobsPerSecond.toFixed(0).padStart(6)} jobs/s  p50 ${f.p50.toFixed(0).padStart(5)} ms  p99 ${f.p99.toFixed(0).padStart(5)} ms`;
+  `${f.jobsPerSecond.toFixed(0).padStart(5)} tasks/s (drained in ${(f.drainMs / 1000).toFixed(2)} s)`;
 console.log(
-  `dispatch: ${TASKS} tasks per run, ${CONCURRENCY} slots per worker process, instant agent, Node ${process.version}`,
+  `dispatch: a backlog of ${TASKS} tasks drained, ${CONCURRENCY} slots per worker process, instant agent, Node ${process.version}`,
 );
 for (const workers of WORKER_COUNTS) {
   const raw = await rawRun(workers);

@@ -8,6 +8,10 @@ const boss = new PgBoss({
   connectionString: process.env.DATABASE_URL!,
   useListenNotify: true,
   schedule: false,
+  // As src/queue/task-queue.ts sets them for the default WORKER_HEARTBEAT_SECONDS.
+  superviseIntervalSeconds: 5,
+  monitorIntervalSeconds: 5,
+  queueCacheIntervalSeconds: 5,
 });
 await boss.start();
 await boss.work(
@@ -17,6 +21,7 @@ await boss.work(
     localConcurrency: Number(process.env.CONCURRENCY ?? 4),
     pollingIntervalSeconds: 0.5,
     notifyPollingIntervalSeconds: 0.5,
+    burstWhenReadyExceeds: 1,
   },
   async () => {},
 );
