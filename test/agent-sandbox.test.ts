@@ -416,6 +416,10 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
       evidence: { signal: 'result', field: 'permission_denials', value: ['Read'] },
     });
     expect(task).toMatchObject({ status: 'failed', outcome: 'permission_denied' });
+    const audit = await test!.supervisor.app.inject({
+      url: `/api/v1/audit-logs?action=attempt.finished&task_id=${task.id}`,
+    });
+    expect(audit.json().items[0].details.tools.denied).toEqual({ Read: 1 });
     expect(JSON.stringify({ task, attempts, events })).not.toContain(secret);
   });
 
@@ -461,6 +465,14 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
       evidence: { field: 'is_error', value: false },
     });
     expect(task).toMatchObject({ status: 'succeeded', resultText: 'Fixed add().' });
+    // The audit trail counts the calls, as the worker saw them stream.
+    const audit = await test!.supervisor.app.inject({
+      url: `/api/v1/audit-logs?action=attempt.finished&task_id=${task.id}`,
+    });
+    expect(audit.json().items[0].details.tools).toEqual({
+      calls: { Read: 1, Edit: 1, Write: 1, Bash: 2 },
+      denied: {},
+    });
 
     // The changes are in the worktree and on the task's branch, and nowhere else.
     const worktree = join(dataDir, 'workspaces', task.id, attempts[0]!.id);

@@ -1,7 +1,8 @@
 /**
  * What an attempt's agent did with its tools, in counts: the audit trail records this summary,
  * not the calls themselves (their inputs may hold code or data that belongs in the events only).
- * Pure; reads the stored events of the Claude Code stream.
+ * Pure; reads events of the Claude Code stream: counted by the worker as they stream, or read back
+ * from storage when no worker counted them.
  */
 export interface ToolSummary {
   /** Tool calls by tool name. */
@@ -11,7 +12,14 @@ export interface ToolSummary {
 }
 
 export function summariseTools(events: Array<{ type: string; data: unknown }>): ToolSummary {
-  const summary: ToolSummary = { calls: {}, denied: {} };
+  return countTools({ calls: {}, denied: {} }, events);
+}
+
+/** Adds what `events` did with tools to `summary` (in place) and returns it. */
+export function countTools(
+  summary: ToolSummary,
+  events: Array<{ type: string; data?: unknown }>,
+): ToolSummary {
   const count = (into: Record<string, number>, name: unknown) => {
     const key = typeof name === 'string' ? name : 'unknown';
     into[key] = (into[key] ?? 0) + 1;

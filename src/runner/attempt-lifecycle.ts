@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { killAttemptProcesses } from '../agents/attempt-processes.ts';
 import type { AgentIdentity, AgentRunReport, LiveUsage } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
-import { summariseTools } from '../audit/tool-summary.ts';
+import { summariseTools, type ToolSummary } from '../audit/tool-summary.ts';
 import type { AdmissionDecision, AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
@@ -80,6 +80,8 @@ export interface AttemptEnd {
   report: AgentRunReport;
   /** The supervisor stopped the attempt for its own reasons (shutdown); the task is not at fault. */
   interrupted: boolean;
+  /** What the agent did with tools, counted as its events streamed (else read back from them). */
+  tools?: ToolSummary;
 }
 
 interface AttemptSummary {
@@ -338,7 +340,7 @@ export class AttemptLifecycle {
         current.map((task) => !!task?.cancelRequestedAt),
         end.interrupted,
       );
-      const ends = reports.map((report) => ({ report, interrupted: end.interrupted }));
+      const ends = reports.map((report) => ({ ...end, report }));
       const taken = [...all.keys()].filter((i) => accepted[i]);
       // In the order finish() keeps: attempts closed, then the agent, then the tasks moved on.
       for (const i of taken) await this.#closeAttempt(tx, current[i]!, stored[i]!, ends[i]!, now);
@@ -391,7 +393,7 @@ export class AttemptLifecycle {
         tokens: report.usage,
         interrupted,
         ...(stored.batchLeadAttemptId ? { batchLeadAttemptId: stored.batchLeadAttemptId } : {}),
-        tools: summariseTools(await store.toolEventsOf(tx, current.id, stored.id)),
+        tools: end.tools ?? summariseTools(await store.toolEventsOf(tx, current.id, stored.id)),
       },
     });
   }

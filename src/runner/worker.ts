@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
+import { countTools, type ToolSummary } from '../audit/tool-summary.ts';
 import type { WaitReason } from '../core/admission.ts';
 import { type ApprovalPolicy, ruleFor } from '../core/approval-policy.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
@@ -10,7 +11,7 @@ import type { Db } from '../store/database.ts';
 import { tasksWithWaitingMessages } from '../store/message-store.ts';
 import * as store from '../store/task-store.ts';
 import { whileUnavailable } from '../store/unavailable.ts';
-import type { AttemptLifecycle, BeginResult } from './attempt-lifecycle.ts';
+import type { AttemptEnd, AttemptLifecycle, BeginResult } from './attempt-lifecycle.ts';
 import type { AttemptRunner } from './attempt-runner.ts';
 import { AttemptPeople } from './people-channel.ts';
 import { UsageRecorder } from './usage-recorder.ts';
@@ -230,12 +231,17 @@ export class Worker {
       (error) => log.warn({ err: error }, 'could not record the attempt’s use so far; the next figures will'),
     );
     let report: AgentRunReport;
+    // Counted as the events pass, so finishing the attempt need not read them back.
+    const tools: ToolSummary = { calls: {}, denied: {} };
     try {
       report = await this.#deps.runner.run({
         ...begun,
         batch: batch.map((member) => member.task),
         signal,
-        emit: (events) => this.#emit(targets, events),
+        emit: (events) => {
+          countTools(tools, events);
+          return this.#emit(targets, events);
+        },
         onSpawn: (pid) => {
           this.#deps.lifecycle.recordAgentProcess(attempt.id, pid).catch((error: unknown) => {
             log.warn({ err: error, pid }, 'could not record the agent process');
@@ -273,12 +279,12 @@ export class Worker {
     }
     const runMs = Math.round(performance.now() - runStarted);
     if (batch.length) {
-      await this.#finishBatch(begun, report, interrupted, runMs, log);
+      await this.#finishBatch(begun, { report, interrupted, tools }, runMs, log);
       return;
     }
     // The agent's work is done; a database outage now must not throw its result away.
     const finished = await whileUnavailable(
-      () => this.#deps.lifecycle.finish(task, attempt, { report, interrupted }),
+      () => this.#deps.lifecycle.finish(task, attempt, { report, interrupted, tools }),
       {
         maxWaitMs: FINISH_MAX_WAIT_MS,
         onWait: () => log.warn('database unavailable; will record the attempt when it is back'),
@@ -299,19 +305,16 @@ export class Worker {
   /** Records a batched session's end for each of its tasks (see AttemptLifecycle.finishBatch). */
   async #finishBatch(
     begun: Extract<BeginResult, { kind: 'run' }>,
-    report: AgentRunReport,
-    interrupted: boolean,
+    end: AttemptEnd,
     runMs: number,
     log: Logger,
   ): Promise<void> {
+    const { report } = end;
     const members = [begun, ...begun.batch];
-    const finished = await whileUnavailable(
-      () => this.#deps.lifecycle.finishBatch(begun, begun.batch, { report, interrupted }),
-      {
-        maxWaitMs: FINISH_MAX_WAIT_MS,
-        onWait: () => log.warn('database unavailable; will record the batch when it is back'),
-      },
-    );
+    const finished = await whileUnavailable(() => this.#deps.lifecycle.finishBatch(begun, begun.batch, end), {
+      maxWaitMs: FINISH_MAX_WAIT_MS,
+      onWait: () => log.warn('database unavailable; will record the batch when it is back'),
+    });
     for (const [i, end] of finished.entries()) {
       const { task, attempt } = members[i]!;
       if (end.accepted) this.#metrics?.observeAttempt(task, attempt, end.report, runMs, end.task);
