@@ -332,8 +332,10 @@ export class AgentPool {
    * moment worth an alert, once per window rather than on every attempt while it stays high.
    */
   async recordQuotaCrossings(tx: Tx, agentId: string, used: Usage, now: Date): Promise<void> {
-    const agent = (await this.snapshots(tx, now)).find((entry) => entry.row.id === agentId);
-    for (const window of agent?.snapshot.windows ?? []) {
+    const [row] = await poolStore.listAgentRows(tx, agentId);
+    const windows = row ? windowsOf(row) : [];
+    if (!row || windows.length === 0) return;
+    for (const window of await this.#windowStates(tx, row, windows, now)) {
       const before = window.used - used[window.metric];
       if (
         window.limit > 0 &&
@@ -472,28 +474,14 @@ export class AgentPool {
     now: Date,
     onlyId?: string,
   ): Promise<Array<{ row: poolStore.AgentRow; snapshot: AgentSnapshot; windows: QuotaWindow[] }>> {
-    const [rows, running, cooldowns] = await Promise.all([
-      poolStore.listAgentRows(q, onlyId),
-      poolStore.runningByAgent(q),
-      poolStore.activeCooldowns(q, now),
-    ]);
+    // One after another: inside a transaction they share one connection.
+    const rows = await poolStore.listAgentRows(q, onlyId);
+    const running = await poolStore.runningByAgent(q, onlyId);
+    const cooldowns = await poolStore.activeCooldowns(q, now, onlyId);
     const result = [];
     for (const row of rows) {
       const windows = windowsOf(row);
-      const reset = row.quotaResetAt ?? new Date(0);
-      const starts = windows.map((window) => {
-        // Fixed windows align to the epoch (24-hour ones are UTC days); a manual reset restarts the count.
-        const start = windowStart(window, now, new Date(0));
-        return new Date(Math.max(start.getTime(), reset.getTime()));
-      });
-      const usage = await poolStore.usageSince(q, row.id, starts);
-      const states: WindowState[] = windows.map((window, i) => ({
-        name: window.name,
-        metric: window.metric,
-        limit: window.limit,
-        used: round(usage[i]!.usage[window.metric]),
-        resetsAt: windowResetsAt(window, now, new Date(0), usage[i]!.oldest),
-      }));
+      const states = await this.#windowStates(q, row, windows, now);
       result.push({
         row,
         windows,
@@ -516,6 +504,29 @@ export class AgentPool {
       });
     }
     return result;
+  }
+
+  /** Each of the agent's quota windows: its limit, what is used of it now, and when it resets. */
+  async #windowStates(
+    q: Queryable,
+    row: poolStore.AgentRow,
+    windows: QuotaWindow[],
+    now: Date,
+  ): Promise<WindowState[]> {
+    const reset = row.quotaResetAt ?? new Date(0);
+    const starts = windows.map((window) => {
+      // Fixed windows align to the epoch (24-hour ones are UTC days); a manual reset restarts the count.
+      const start = windowStart(window, now, new Date(0));
+      return new Date(Math.max(start.getTime(), reset.getTime()));
+    });
+    const usage = await poolStore.usageSince(q, row.id, starts);
+    return windows.map((window, i) => ({
+      name: window.name,
+      metric: window.metric,
+      limit: window.limit,
+      used: round(usage[i]!.usage[window.metric]),
+      resetsAt: windowResetsAt(window, now, new Date(0), usage[i]!.oldest),
+    }));
   }
 
   #identity(row: poolStore.AgentRow, model: string): AgentIdentity {
@@ -562,10 +573,9 @@ export class AgentPool {
     const key = `${task.type}\0${task.repository}`;
     const cached = this.#estimates.get(key);
     if (cached && Date.now() - cached.at < ESTIMATE_TTL_MS) return cached.value;
-    const [sameRepository, sameType] = await Promise.all([
-      poolStore.historyAverage(q, task.type, task.repository),
-      poolStore.historyAverage(q, task.type),
-    ]);
+    // One after another: `q` may be a transaction, which has one connection.
+    const sameRepository = await poolStore.historyAverage(q, task.type, task.repository);
+    const sameType = await poolStore.historyAverage(q, task.type);
     const value = estimateUsage({ sameRepository, sameType }, this.#fallbackEstimate());
     this.#estimates.set(key, { at: Date.now(), value });
     return value;

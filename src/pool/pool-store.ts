@@ -58,14 +58,15 @@ export async function updateAgent(
  * Agent sessions running (attempts not yet ended) per agent, across every worker. The items of a
  * batch that ride in another attempt's session take no slot of their own.
  */
-export async function runningByAgent(q: Queryable): Promise<Map<string, number>> {
+/** Attempts running now, by agent (or only `onlyId`'s). */
+export async function runningByAgent(q: Queryable, onlyId?: string): Promise<Map<string, number>> {
   const rows = await q
     .select({ agentId: taskAttempts.agentId, count: sql<number>`count(*)::int` })
     .from(taskAttempts)
     .where(
       and(
         isNull(taskAttempts.endedAt),
-        isNotNull(taskAttempts.agentId),
+        onlyId === undefined ? isNotNull(taskAttempts.agentId) : eq(taskAttempts.agentId, onlyId),
         isNull(taskAttempts.batchLeadAttemptId),
       ),
     )
@@ -121,8 +122,16 @@ export async function usageSince(q: Queryable, agentId: string, starts: Date[]):
   });
 }
 
-export async function activeCooldowns(q: Queryable, now: Date): Promise<CooldownRow[]> {
-  return q.select().from(agentCooldowns).where(gt(agentCooldowns.until, now));
+export async function activeCooldowns(q: Queryable, now: Date, onlyId?: string): Promise<CooldownRow[]> {
+  return q
+    .select()
+    .from(agentCooldowns)
+    .where(
+      and(
+        gt(agentCooldowns.until, now),
+        onlyId === undefined ? undefined : eq(agentCooldowns.agentId, onlyId),
+      ),
+    );
 }
 
 /** Records a cooldown; an existing one for the same agent and model is only ever extended. */
