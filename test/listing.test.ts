@@ -1,5 +1,7 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskType } from '../src/core/task-types.ts';
+import { listTasks } from '../src/store/task-store.ts';
 import { BACKENDS } from './support/databases.ts';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
@@ -69,6 +71,27 @@ describe.each(BACKENDS)(`listing ${TOTAL} tasks on %s`, (backend) => {
     } while (cursor);
     return seen;
   };
+
+  it('reads each page through an index, never by sorting the whole table', async () => {
+    const db = test.supervisor.database.db;
+    await db.execute(sql`analyze tasks`);
+    const client = (
+      db as unknown as { $client: { query(text: string, params: unknown[]): Promise<PlanRows> } }
+    ).$client;
+    type PlanRows = { rows: Array<{ 'QUERY PLAN': unknown }> };
+    for (const filters of [
+      {},
+      { status: ['cancelled'] as never },
+      { repository: 'acme/api' },
+      { type: ['REFACTOR'] as never },
+    ]) {
+      const query = listTasks(db, filters, { limit: 51 }).toSQL();
+      const { rows } = await client.query(`explain (format json) ${query.sql}`, query.params);
+      const plan = JSON.stringify(rows[0]!['QUERY PLAN']);
+      expect(plan, JSON.stringify(filters)).toContain('Index Scan');
+      expect(plan, JSON.stringify(filters)).not.toMatch(/"Node Type":"(Seq Scan|Sort)"/);
+    }
+  });
 
   it('pages through everything newest first, each task exactly once', async () => {
     const seen = await pageThrough('', 500);

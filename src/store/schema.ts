@@ -97,11 +97,27 @@ export const tasks = pgTable(
     finishedAt: at('finished_at'),
   },
   (t) => [
-    index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
-    index('tasks_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
-    index('tasks_type_created_idx').on(t.type, t.createdAt.desc(), t.id.desc()),
-    index('tasks_repository_created_idx').on(t.repository, t.createdAt.desc(), t.id.desc()),
-    index('tasks_fingerprint_created_idx').on(t.fingerprint, t.createdAt.desc()),
+    // NULLS FIRST, as `order by … desc` sorts: an index in another null order cannot serve the
+    // listing's order, and PostgreSQL then sorted the whole table for every page.
+    index('tasks_created_idx').on(t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index('tasks_status_created_idx').on(t.status, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index('tasks_type_created_idx').on(t.type, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index('tasks_repository_created_idx').on(
+      t.repository,
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
+    index('tasks_fingerprint_created_idx').on(t.fingerprint, t.createdAt.desc().nullsFirst()),
+    // Unfinished tasks (the queue gauges read them on every scrape), however long the history.
+    index('tasks_live_idx')
+      .on(t.status, t.priority, t.createdAt)
+      .where(sql`${t.status} not in ('succeeded', 'failed', 'cancelled')`),
+    // What waits for a person (the inbox), among all tasks.
+    index('tasks_inbox_idx')
+      .on(t.updatedAt, t.id)
+      .where(
+        sql`(${t.status} = 'failed' and ${t.outcome} = 'needs_input') or (${t.status} = 'parked' and ${t.parkReason} = 'no_agent')`,
+      ),
     // Companions of a batch are looked up among queued tasks of one key when a batch starts.
     index('tasks_batch_key_idx').on(t.batchKey, t.status).where(sql`${t.batchKey} is not null`),
     index('tasks_submission_idx').on(t.submissionId).where(sql`${t.submissionId} is not null`),
