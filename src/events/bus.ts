@@ -1,4 +1,7 @@
 import type { EventEmitter } from 'node:events';
+import type { WaitReason } from '../core/admission.ts';
+import type { TaskOutcome } from '../core/outcome.ts';
+import type { TaskType } from '../core/task-types.ts';
 
 /** A task event as stored and as delivered to live subscribers. `id` is its position in the store. */
 export interface TaskEventMessage {
@@ -8,6 +11,19 @@ export interface TaskEventMessage {
   type: string;
   data: unknown;
   createdAt: Date;
+  /**
+   * On a status event, as the process that recorded it publishes it: the task as it then was, so
+   * metrics count the change without reading the task back. Not stored, and not sent to clients.
+   */
+  task?: StatusFacts;
+}
+
+export interface StatusFacts {
+  type: TaskType;
+  outcome: TaskOutcome | null;
+  parkReason: WaitReason | null;
+  /** Whether this status event is the task's first (its submission). */
+  submitted: boolean;
 }
 
 export type EventListener = (message: TaskEventMessage) => void;

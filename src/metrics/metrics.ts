@@ -1,4 +1,4 @@
-import { eq, min, notInArray, sql } from 'drizzle-orm';
+import { min, notInArray, sql } from 'drizzle-orm';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentRunReport } from '../agents/driver.ts';
 import { FAILOVER_OUTCOMES } from '../core/retry-policy.ts';
@@ -50,7 +50,6 @@ export class Metrics {
   readonly registry = new Registry();
   #sources: MetricsSources | undefined;
   /** Task look-ups started by published status events, awaited before a scrape. */
-  readonly #pending = new Set<Promise<void>>();
 
   readonly tasksSubmitted = new Counter({
     name: 'supervisor_tasks_submitted_total',
@@ -154,9 +153,8 @@ export class Metrics {
     this.#sources = sources;
   }
 
-  /** The exposition text; waits for in-flight event look-ups so counters are current. */
+  /** The exposition text. */
   async render(): Promise<string> {
-    await Promise.allSettled([...this.#pending]);
     return this.registry.metrics();
   }
 
@@ -217,45 +215,19 @@ export class Metrics {
     return new InstrumentedBus(bus, this);
   }
 
-  /** Counts what a published status event says happened to its task. */
+  /** Counts what a published status event says happened to its task (from the facts it carries). */
   noteStatusEvent(message: TaskEventMessage): void {
-    if (message.type !== 'status' || !this.#sources) return;
+    const task = message.task;
+    if (message.type !== 'status' || !task) return;
     const status = (message.data as { status?: TaskStatus } | null)?.status;
-    if (
-      status !== 'queued' &&
-      status !== 'waiting' &&
-      status !== 'parked' &&
-      !(status && TERMINAL_STATUSES.has(status))
-    )
-      return;
-    const { db } = this.#sources;
-    const lookup = db
-      .select({
-        type: tasks.type,
-        outcome: tasks.outcome,
-        parkReason: tasks.parkReason,
-        createdAt: tasks.createdAt,
-      })
-      .from(tasks)
-      .where(eq(tasks.id, message.taskId))
-      .then(([task]) => {
-        if (!task) return;
-        if (status === 'queued' || status === 'waiting') {
-          // A task's first status event is stored in the transaction that created it, at the same time.
-          if (task.createdAt.getTime() === message.createdAt.getTime())
-            this.tasksSubmitted.labels(task.type).inc();
-        } else if (status === 'parked') {
-          this.taskParks.labels(task.type, task.parkReason ?? 'unknown').inc();
-        } else {
-          const outcome = (message.data as { outcome?: string | null }).outcome ?? task.outcome ?? 'none';
-          this.tasksFinished.labels(task.type, status, outcome).inc();
-        }
-      })
-      .catch(() => {
-        // A metric is not worth an error: the database being down shows elsewhere.
-      })
-      .finally(() => this.#pending.delete(lookup));
-    this.#pending.add(lookup);
+    if (status === 'queued' || status === 'waiting') {
+      if (task.submitted) this.tasksSubmitted.labels(task.type).inc();
+    } else if (status === 'parked') {
+      this.taskParks.labels(task.type, task.parkReason ?? 'unknown').inc();
+    } else if (status && TERMINAL_STATUSES.has(status)) {
+      const outcome = (message.data as { outcome?: string | null }).outcome ?? task.outcome ?? 'none';
+      this.tasksFinished.labels(task.type, status, outcome).inc();
+    }
   }
 
   #defineScrapeGauges(): void {

@@ -3,9 +3,12 @@ import type { Queryable } from '../store/database.ts';
 import type { TaskRow } from '../store/schema.ts';
 import * as store from '../store/task-store.ts';
 
-/** Stores a `status` event for the task's current status; returns it for publishing after commit. */
+/**
+ * Stores a `status` event for the task's current status; returns it for publishing after commit,
+ * with the facts metrics count it by (see TaskEventMessage.task).
+ */
 export async function recordStatus(tx: Queryable, task: TaskRow, at: Date): Promise<TaskEventMessage[]> {
-  return store.insertEvents(tx, [
+  const stored = await store.insertEvents(tx, [
     {
       taskId: task.id,
       attemptId: null,
@@ -14,4 +17,10 @@ export async function recordStatus(tx: Queryable, task: TaskRow, at: Date): Prom
       createdAt: at,
     },
   ]);
+  // A task's first status event is stored in the transaction that created it, at the same time.
+  const submitted = task.createdAt.getTime() === at.getTime();
+  return stored.map((message) => ({
+    ...message,
+    task: { type: task.type, outcome: task.outcome, parkReason: task.parkReason, submitted },
+  }));
 }
