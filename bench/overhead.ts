@@ -2,7 +2,9 @@
  * Supervisor overhead: N identical scripted tasks run through the supervisor (queue, workspace,
  * prompt, driver, event storage, classification) against the same `claude -p` invocations run
  * bare, in the same run, with the same concurrency, against the same scripted model server.
- * Prints both wall times and the ratio (target ≤ 1.10).
+ * Prints both wall times and the ratio (target ≤ 1.10). Then one more supervisor round, not
+ * counted, runs under the CPU profiler: the profile is written beside the bench
+ * (bench/output/overhead.cpuprofile, for Chrome's DevTools) and summarised by module.
  *
  *   node bench/overhead.ts            # N=20, concurrency 2, embedded PGlite
  *   DATABASE_URL=postgres://… node bench/overhead.ts   # the same on a PostgreSQL server
@@ -14,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { CLAUDE_BIN } from '../src/agents/claude-code/binary.ts';
 import { claudeCommand } from '../src/agents/claude-code/command.ts';
@@ -23,6 +26,7 @@ import { isTerminal } from '../src/core/task-status.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
+import { type CpuProfile, startCpuProfile, summariseCpuProfile, writeCpuProfile } from './cpu-profile.ts';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 20);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
@@ -80,7 +84,8 @@ async function bareRun(): Promise<void> {
   });
   await new Promise<void>((resolve, reject) => {
     const child = spawn(CLAUDE_BIN, args, { cwd: repository, env, stdio: ['pipe', 'ignore', 'ignore'] });
-    child.stdin.end(prompt.text);
+    // The driver's input format (stream-json): the prompt is the first user message.
+    child.stdin.end(`${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt.text } })}\n`);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`bare claude exited ${code}`))));
   });
 }
@@ -107,7 +112,8 @@ async function timeBare(): Promise<{ ms: number; cpuMs: number }> {
 
 async function timeSupervisor(
   round: number,
-): Promise<{ ms: number; failed: number; cpuMs: number; database: string }> {
+  options: { profile?: boolean } = {},
+): Promise<{ ms: number; failed: number; cpuMs: number; database: string; profile?: CpuProfile }> {
   const config = loadConfig({
     env: {
       PORT: '0',
@@ -127,11 +133,13 @@ async function timeSupervisor(
   // Listening, as `serve` does: agents then get the memory tools (`supervisor mcp`) too.
   const supervisor = await Supervisor.start({
     config,
+    showAdminToken: () => {},
     logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
   });
   try {
     // One warm-up task so the repository copy and PGlite caches exist, as they would in service.
     await runAll(supervisor, 1);
+    const stopProfile = options.profile ? await startCpuProfile() : undefined;
     const started = performance.now();
     const cpu = process.cpuUsage();
     const failed = await runAll(supervisor, tasks);
@@ -141,6 +149,7 @@ async function timeSupervisor(
       failed,
       cpuMs: (used.user + used.system) / 1000,
       database: supervisor.database.kind,
+      ...(stopProfile ? { profile: await stopProfile() } : {}),
     };
   } finally {
     await supervisor.stop();
@@ -186,6 +195,7 @@ for (let round = 0; round < rounds; round++) {
   bareRounds.push(await timeBare());
   ourRounds.push(await timeSupervisor(round));
 }
+const profiled = await timeSupervisor(rounds, { profile: true });
 await model.close();
 rmSync(work, { recursive: true, force: true });
 
@@ -215,3 +225,16 @@ console.log(
 console.log(
   `ratio supervisor/bare: ${(ours.ms / bare.ms).toFixed(3)} (target ≤ 1.10); overhead ${((ours.ms - bare.ms) / tasks).toFixed(0)} ms per task`,
 );
+
+// Where the supervisor process's CPU went in the profiled round (the agents are other processes).
+const profilePath = fileURLToPath(new URL('./output/overhead.cpuprofile', import.meta.url));
+mkdirSync(dirname(profilePath), { recursive: true });
+writeCpuProfile(profiled.profile!, profilePath);
+const summary = summariseCpuProfile(profiled.profile!, { perItems: tasks, top: 10 });
+console.log(
+  `\nCPU profile of one more supervisor round (not counted above): ${(summary.busyMs / tasks).toFixed(0)} ms busy per task, written to ${profilePath}`,
+);
+console.log('self time by module:');
+for (const line of summary.self) console.log(`  ${line}`);
+console.log('time under each of our files (inclusive):');
+for (const line of summary.underOurFiles) console.log(`  ${line}`);
