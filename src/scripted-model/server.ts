@@ -2,11 +2,12 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeSse, errorBody, jsonMessage, messageStart, streamEvents } from './anthropic-wire.ts';
+import { openaiErrorBody, responseCreated, responseEvents } from './openai-wire.ts';
 import type { Step } from './steps.ts';
 
 /**
- * A loopback server that speaks the Anthropic Messages API from a script, so the real Claude Code
- * CLI can be run end to end with no network and no API key. Scripts are keyed by credential (the
+ * A loopback server that speaks the Anthropic Messages API (and the OpenAI Responses API, for the
+ * Codex CLI) from a script, so the real CLIs can be run end to end with no network and no API key. Scripts are keyed by credential (the
  * API key or bearer token a request carries), which models accounts directly: one key can be
  * rate limited while another succeeds. `*` is the script for any credential without its own.
  *
@@ -55,7 +56,11 @@ function withCwd(step: Step, body: Record<string, unknown>): Step {
   const system = Array.isArray(body.system)
     ? body.system.map((block) => (block as { text?: string }).text ?? '').join('\n')
     : String(body.system ?? '');
-  const cwd = /Primary working directory: (\S+)/.exec(system)?.[1] ?? '.';
+  // Claude Code names it in the system prompt; Codex in an <environment_context> input message.
+  const cwd =
+    /Primary working directory: (\S+)/.exec(system)?.[1] ??
+    /<cwd>([^<]+)<\/cwd>/.exec(JSON.stringify(body.input ?? ''))?.[1] ??
+    '.';
   return JSON.parse(text.replaceAll('{{cwd}}', JSON.stringify(cwd).slice(1, -1))) as Step;
 }
 
@@ -242,6 +247,62 @@ export async function startScriptedModelServer(
     }
   };
 
+  /** One `POST /v1/responses` (Codex): always streamed, as Codex asks. */
+  const answerResponses = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Record<string, unknown>,
+  ) => {
+    const model = typeof body.model === 'string' ? body.model : 'scripted-model';
+    const scripted = nextStep(credentialOf(request));
+    const built =
+      scripted?.kind === 'reply'
+        ? { ...scripted.build(body), ...(scripted.delayMs ? { delayMs: scripted.delayMs } : {}) }
+        : scripted;
+    const step = built && built.kind !== 'reply' ? withCwd(built, body) : undefined;
+    if (!step) {
+      sendJson(
+        response,
+        400,
+        openaiErrorBody('invalid_request_error', 'scripted model server: no step left for this credential'),
+      );
+      return;
+    }
+    if (step.delayMs) await wait(step.delayMs);
+    switch (step.kind) {
+      case 'hang':
+        return;
+      case 'error':
+        sendJson(response, step.status, openaiErrorBody(step.type, step.message), step.headers);
+        return;
+      case 'text':
+      case 'tool_use':
+        response.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          ...step.headers,
+        });
+        for (const event of responseEvents(step, model)) response.write(encodeSse(event));
+        response.end();
+        return;
+      case 'stall_mid_stream': {
+        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        const created = responseCreated(model);
+        response.write(encodeSse({ event: created.event, data: created.data }));
+        return; // the stream stays open with nothing more
+      }
+      default:
+        sendJson(
+          response,
+          400,
+          openaiErrorBody(
+            'invalid_request_error',
+            `scripted model server: step ${step.kind} is not served on the Responses API`,
+          ),
+        );
+    }
+  };
+
   const server = createServer(async (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const raw = request.method === 'POST' ? await readBody(request) : '';
@@ -257,10 +318,13 @@ export async function startScriptedModelServer(
       method: request.method ?? 'GET',
       url: request.url ?? '/',
       credential: credentialOf(request),
+      // Claude Code sends its session id in a header; Codex its thread id as the prompt cache key.
       sessionId:
         typeof request.headers['x-claude-code-session-id'] === 'string'
           ? request.headers['x-claude-code-session-id']
-          : undefined,
+          : typeof body?.prompt_cache_key === 'string'
+            ? body.prompt_cache_key
+            : undefined,
       stream: body?.stream === true,
       headers: recordedHeaders(request),
       body,
@@ -270,6 +334,8 @@ export async function startScriptedModelServer(
         response.writeHead(200).end();
       } else if (request.method === 'POST' && path === '/v1/messages') {
         await answerMessages(request, response, body ?? {});
+      } else if (request.method === 'POST' && path === '/v1/responses') {
+        await answerResponses(request, response, body ?? {});
       } else if (request.method === 'POST' && path === '/v1/messages/count_tokens') {
         sendJson(response, 200, { input_tokens: 100 });
       } else {
