@@ -303,6 +303,22 @@ describe.each(BACKENDS)('queue and worker on %s', (backend) => {
     await supervisor.tasks.cancel(task.id, actor);
   });
 
+  it('leaves a task no agent could take parked for its own reason, whatever the machine has', async () => {
+    const { supervisor, waitForStatus } = await start({
+      driver: new ScriptedDriver(),
+      // The budget is below one task's estimate, and the machine has no room either.
+      env: {
+        REPO_DAILY_BUDGET_USD: '0.0005',
+        TASK_COST_ESTIMATE_USD: '0.001',
+        AGENT_MIN_FREE_DISK_MB: '1073741824',
+      },
+    });
+    const { task } = await supervisor.tasks.submit(analysis(), { actor });
+    const parked = await waitForStatus(task.id, ['parked']);
+    expect(parked).toMatchObject({ status: 'parked', parkReason: 'budget' });
+    expect(parked.parkDetail).toContain('daily budget');
+  });
+
   it('warns at start of a quota window smaller than one task’s estimate, and still runs a task in it', async () => {
     const lines: string[] = [];
     const agents: AgentDefinition[] = [

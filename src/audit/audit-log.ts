@@ -50,7 +50,7 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<voi
 }
 
 /** Records chained per sealing transaction: each one stays short. */
-const SEAL_BATCH = 500;
+export const SEAL_BATCH = 500;
 
 /**
  * Chains the records written so far onto the audit log, in the order they were written, and
@@ -61,7 +61,8 @@ const SEAL_BATCH = 500;
 export async function sealAudit(db: Db): Promise<number> {
   let sealed = 0;
   for (let batch = SEAL_BATCH; batch === SEAL_BATCH; sealed += batch) {
-    batch = await db.transaction(async (tx) => sealBatch(tx));
+    // Read committed: after the lock, each statement must see what the previous sealer committed.
+    batch = await db.transaction(async (tx) => sealBatch(tx), { isolationLevel: 'read committed' });
   }
   return sealed;
 }
@@ -79,8 +80,12 @@ export async function sealBatch(tx: Queryable): Promise<number> {
     prevHash = row.hash;
     return row;
   });
-  // Inserted in one statement, in order: ids follow the chain.
-  await tx.insert(auditLog).values(rows);
+  // Inserted in one statement, in order: ids follow the chain. PostgreSQL assigns them in VALUES
+  // order; were it ever not to, this seal is refused (rolled back) rather than recorded out of order.
+  const ids = (await tx.insert(auditLog).values(rows).returning({ id: auditLog.id })).map((row) => row.id);
+  if (ids.some((id, i) => i > 0 && id <= ids[i - 1]!)) {
+    throw new Error('audit records were given ids out of chain order; sealing refused');
+  }
   // By id, not by range: a record committed meanwhile below the last id was not read, so it stays.
   await tx.delete(auditPending).where(
     inArray(
@@ -103,16 +108,20 @@ export function startAuditSealer(
   logger: Logger,
   intervalMs: number = AUDIT_SEAL_INTERVAL_MS,
 ): () => Promise<void> {
-  let running: Promise<unknown> = Promise.resolve();
+  let running: Promise<unknown> | undefined;
+  // A tick while a seal still runs (behind a prune, or the database away) is skipped, not queued.
   const seal = () => {
-    running = running.then(() =>
-      sealAudit(db).catch((error: unknown) => logger.warn({ err: error }, 'sealing audit records failed')),
-    );
+    running ??= sealAudit(db)
+      .catch((error: unknown) => logger.warn({ err: error }, 'sealing audit records failed'))
+      .finally(() => {
+        running = undefined;
+      });
     return running;
   };
   const timer = setInterval(seal, intervalMs).unref();
   return async () => {
     clearInterval(timer);
+    await running;
     await seal();
   };
 }

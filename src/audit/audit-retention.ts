@@ -1,7 +1,7 @@
 import { count, desc, gte, lt, lte, min } from 'drizzle-orm';
 import type { Db } from '../store/database.ts';
 import { auditLog } from '../store/schema.ts';
-import { appendAudit, sealBatch } from './audit-log.ts';
+import { appendAudit, SEAL_BATCH, sealBatch } from './audit-log.ts';
 
 /**
  * Retention: old audit records are deleted, and what remains still verifies.
@@ -47,8 +47,9 @@ export async function pruneAudit(
   now: Date = new Date(),
 ): Promise<PrunedDetails | undefined> {
   return db.transaction(async (tx) => {
-    // Everything written so far is chained first, under the same lock.
-    while ((await sealBatch(tx)) > 0);
+    // What is pending is chained first, under the same lock (while batches come back full: writers
+    // committing meanwhile cannot keep the lock held).
+    while ((await sealBatch(tx)) === SEAL_BATCH);
     // The prefix to delete ends just before the first record at or after the cutoff, or at the
     // newest record when every record is older.
     const [firstKept] = await tx

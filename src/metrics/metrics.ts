@@ -49,7 +49,6 @@ export interface MetricsSources {
 export class Metrics {
   readonly registry = new Registry();
   #sources: MetricsSources | undefined;
-  /** Task look-ups started by published status events, awaited before a scrape. */
 
   readonly tasksSubmitted = new Counter({
     name: 'supervisor_tasks_submitted_total',

@@ -181,9 +181,10 @@ export class AgentPool {
   }
 
   /**
-   * Takes the admission lock of one agent or repository until the transaction ends. `wait`: only
-   * for the first lock a transaction takes, so none waits while holding another (no deadlock);
-   * later ones are only tried, and `false` means someone else holds it.
+   * Takes the admission lock of one agent or repository until the transaction ends. `wait` only
+   * in a fixed order (the repository's, then the first agent chosen), so no transaction waits for
+   * a lock while holding one a waiter could hold (no deadlock); later ones are only tried, and
+   * `false` means someone else holds it.
    */
   async #lock(tx: Tx, lockClass: number, key: string, wait: boolean): Promise<boolean> {
     if (wait) {

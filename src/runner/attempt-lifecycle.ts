@@ -4,7 +4,7 @@ import { killAttemptProcesses } from '../agents/attempt-processes.ts';
 import type { AgentIdentity, AgentRunReport, LiveUsage } from '../agents/driver.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools, type ToolSummary } from '../audit/tool-summary.ts';
-import type { AdmissionDecision, AgentVerdict } from '../core/admission.ts';
+import type { AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
@@ -73,8 +73,11 @@ export type BeginResult =
       /** The person's message this run answers (a follow-up), if one started it. */
       message?: TaskMessageRow;
     }
-  /** `recheck`: waiting for a free slot; call `recheckWaiting` once the wait is committed. */
-  | { kind: 'skip'; reason: string; recheck?: boolean };
+  /**
+   * `recheck`: waiting for a free slot; call `recheckWaiting` once the wait is committed.
+   * `machineShort`: this worker's machine has no room for another agent; the job went back.
+   */
+  | { kind: 'skip'; reason: string; recheck?: boolean; machineShort?: boolean };
 
 export interface AttemptEnd {
   report: AgentRunReport;
@@ -146,12 +149,28 @@ export class AttemptLifecycle {
         return { kind: 'skip', reason: overBudget.error } as const;
       }
 
-      // A machine without room for another agent takes no run; another worker, or this one once
-      // an attempt ends, takes the job.
-      const shortfall = this.#deps.machineShortfall?.();
-      const admission = shortfall
-        ? { decision: { kind: 'wait', verdicts: [], reason: shortfall } satisfies AdmissionDecision }
-        : await this.#deps.pool.admit(tx, current, now, this.#deps.onlyAgents);
+      const admission = await this.#deps.pool.admit(tx, current, now, this.#deps.onlyAgents);
+      // An agent could take it, but this worker's machine has no room for one more: the job goes
+      // straight back for another worker, and this one pauses (see Worker). Nothing is reserved.
+      const shortfall =
+        'decision' in admission && admission.decision.kind === 'admit'
+          ? this.#deps.machineShortfall?.()
+          : undefined;
+      if (shortfall) {
+        const jobId = await this.#deps.queue.dispatch(tx, taskId, { priority: current.priority });
+        const status =
+          current.status === 'parked' ? transitionOrThrow(current.status, 'wake') : current.status;
+        const updated = await store.updateTask(tx, taskId, {
+          status,
+          dispatchJobId: jobId,
+          parkedUntil: null,
+          parkReason: 'slot',
+          parkDetail: shortfall,
+          updatedAt: now,
+        });
+        if (status !== current.status) events.push(...(await this.#recordStatus(tx, updated, now)));
+        return { kind: 'skip', reason: shortfall, machineShort: true } as const;
+      }
       if ('handBack' in admission) {
         // Only an agent this worker may not run fits now: the job goes back for a worker that may.
         const jobId = await this.#deps.queue.dispatch(tx, taskId, {
@@ -193,7 +212,7 @@ export class AttemptLifecycle {
           ? ({
               kind: 'skip',
               reason: `waiting for a run slot: ${decision.reason}`,
-              recheck: !shortfall,
+              recheck: true,
             } as const)
           : ({ kind: 'skip', reason: `parked (${decision.because}): ${decision.reason}` } as const);
       }

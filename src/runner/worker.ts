@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type AgentEvent, type AgentRunReport, STOP_REASONS, type StopReason } from '../agents/driver.ts';
 import { countTools, type ToolSummary } from '../audit/tool-summary.ts';
@@ -54,6 +55,9 @@ interface RunningAttempt {
 /** Where a session's events are stored: every task of a batch keeps the whole stream. */
 type EventTarget = { taskId: string; attemptId: string };
 
+/** How long a slot pauses after its machine had no room for another agent. */
+const MACHINE_SHORT_PAUSE_MS = 5000;
+
 /**
  * Takes dispatch jobs off the queue and runs one attempt per job, at most `concurrency` at a time.
  * It also notices cancellations and messages for running agents (by polling the database, which
@@ -66,6 +70,8 @@ export class Worker {
   #cancelTimer: NodeJS.Timeout | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #started = false;
+  /** Aborted by stop(): ends a slot's pause on a machine without room. */
+  readonly #stopping = new AbortController();
   #metrics: Pick<Metrics, 'observeAttempt'> | undefined;
 
   constructor(deps: WorkerDeps) {
@@ -126,6 +132,7 @@ export class Worker {
    * them as interrupted so they are retried (without using up their attempts).
    */
   async stop(graceMs: number): Promise<void> {
+    this.#stopping.abort();
     clearInterval(this.#cancelTimer);
     if (this.#started) await this.#deps.queue.stopFetching();
     const all = () => Promise.all([...this.#running.values()].map((run) => run.finished));
@@ -156,6 +163,14 @@ export class Worker {
             'could not re-check a task waiting for a slot; it is re-checked on its own',
           );
         });
+      }
+      if (begun.machineShort) {
+        // The job went back for another worker. This slot fetches nothing for a while, so a
+        // machine without room does not take and return the whole backlog over and over.
+        this.#deps.logger.warn({ taskId, reason: begun.reason }, 'no room on this machine for another agent');
+        await sleep(MACHINE_SHORT_PAUSE_MS, undefined, { signal: this.#stopping.signal }).catch(
+          () => undefined,
+        );
       }
       return;
     }

@@ -107,11 +107,23 @@ export function setUpWorker(options: WorkerSetupOptions): {
     pool: options.pool,
     ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
-    machineShortfall: () =>
-      machineShortfall(readMachineFacts(workspacesDir), {
-        memoryMb: config.AGENT_MIN_FREE_MEMORY_MB,
-        diskMb: config.AGENT_MIN_FREE_DISK_MB,
-      }),
+    ...(config.AGENT_MIN_FREE_MEMORY_MB || config.AGENT_MIN_FREE_DISK_MB
+      ? {
+          machineShortfall: () => {
+            const minimums = {
+              memoryMb: config.AGENT_MIN_FREE_MEMORY_MB,
+              diskMb: config.AGENT_MIN_FREE_DISK_MB,
+            };
+            try {
+              return machineShortfall(readMachineFacts(workspacesDir), minimums);
+            } catch (error) {
+              // Not knowing is no reason to stop all work: the run starts, and the log says why unchecked.
+              logger.warn({ err: error }, 'could not read free memory or disk; starting the run unchecked');
+              return undefined;
+            }
+          },
+        }
+      : {}),
     leaseMs: config.WORKER_HEARTBEAT_SECONDS * 1000,
     logger,
     batchSize: config.BATCH_SIZE,
