@@ -21,6 +21,7 @@ import { MemoryEventBus } from '../src/events/memory-bus.ts';
 import { TASK_QUEUE, TaskQueue } from '../src/queue/task-queue.ts';
 import { type Database, openDatabase, queryRows } from '../src/store/database.ts';
 import { TaskService } from '../src/tasks/task-service.ts';
+import { freshDatabase } from './support.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 500);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -36,17 +37,6 @@ const silent = pino({ level: 'silent' });
 interface Figures {
   jobsPerSecond: number;
   drainMs: number;
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 async function startProcesses(
@@ -97,7 +87,7 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
 }
 
 async function supervisorRun(workers: number): Promise<Figures> {
-  const url = await freshDatabase(`bench_dispatch_${workers}`);
+  const url = await freshDatabase(adminUrl, `bench_dispatch_${workers}`);
   const database: Database = await openDatabase({ kind: 'postgres', url, poolSize: 4 });
   await database.migrate();
   const queue = await TaskQueue.start(database, { heartbeatSeconds: 10, logger: silent });
@@ -159,7 +149,7 @@ async function supervisorRun(workers: number): Promise<Figures> {
 }
 
 async function rawRun(workers: number): Promise<Figures> {
-  const url = await freshDatabase(`bench_raw_${workers}`);
+  const url = await freshDatabase(adminUrl, `bench_raw_${workers}`);
   const boss = new PgBoss({ connectionString: url, useListenNotify: true, schedule: false });
   await boss.start();
   await boss.createQueue('raw-bench', { notify: true, heartbeatSeconds: 10 });

@@ -14,39 +14,22 @@
  * the processes it started and reaped (the agents and their tools), and with DATABASE_URL every
  * `postgres` process's (so run nothing else on that server meanwhile).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
+import { benchRepository, serveReady } from './support.ts';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 32);
 const DELAY_MS = Number(process.env.BENCH_MODEL_DELAY_MS ?? 2000);
 const PORT = 18_500;
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 const work = mkdtempSync(join(tmpdir(), 'supervisor-fleet-'));
-const repository = join(work, 'repo');
-mkdirSync(repository);
-const git = (...args: string[]) =>
-  execFileSync('git', args, {
-    cwd: repository,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      GIT_AUTHOR_NAME: 'b',
-      GIT_AUTHOR_EMAIL: 'b@b',
-      GIT_COMMITTER_NAME: 'b',
-      GIT_COMMITTER_EMAIL: 'b@b',
-    },
-  });
-git('init', '--quiet', '--initial-branch', 'main');
-writeFileSync(join(repository, 'app.js'), 'export const answer = 42;\n');
-git('add', '-A');
-git('commit', '--quiet', '-m', 'init');
+const repository = benchRepository(work);
 
 const model = await startScriptedModelServer();
 const keys = Array.from({ length: AGENTS }, (_, i) => `sk-fleet-${i + 1}`);
@@ -91,14 +74,13 @@ function postgresCpu(): number {
 
 const databaseUrl = process.env.DATABASE_URL;
 
-async function serve(): Promise<ChildProcess> {
+function serve(): Promise<ChildProcess> {
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
-  const child = spawn(process.execPath, [...profile, CLI, 'serve'], {
-    env: {
-      ...process.env,
-      PORT: String(PORT),
+  return serveReady(
+    PORT,
+    {
       DATA_DIR: join(work, 'data'),
       AUTH_MODE: 'none',
       SUBMIT_RATE_PER_MINUTE: '100000',
@@ -112,18 +94,8 @@ async function serve(): Promise<ChildProcess> {
       LOG_LEVEL: 'warn',
       ...(databaseUrl ? { DATABASE_URL: databaseUrl, SECRETS_KEY: 'a benchmark key, long enough' } : {}),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let output = '';
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    const ready = await fetch(`http://127.0.0.1:${PORT}/readyz`).catch(() => undefined);
-    if (ready?.ok) return child;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the supervisor did not become ready within 60 s:\n${output}`);
+    profile,
+  );
 }
 
 const base = `http://127.0.0.1:${PORT}/api/v1`;

@@ -14,30 +14,18 @@
  * a metrics scrape (medians of BENCH_REPEAT), the replay, and dispatch (200 tasks submitted and
  * run by the echo agent, first submit to last finish).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openDatabase } from '../src/store/database.ts';
+import { freshDatabase, serveReady } from './support.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,100000').split(',').map(Number);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 30);
 const REPLAY_EVENTS = 100_000;
 const DISPATCH_TASKS = 200;
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** `size` finished tasks with an attempt and 10 events each, and the task whose stream is replayed. */
 async function seed(url: string, size: number): Promise<string> {
@@ -97,35 +85,19 @@ async function seed(url: string, size: number): Promise<string> {
   }
 }
 
-async function serve(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: url,
-      PORT: String(port),
-      AUTH_MODE: 'none',
-      SUBMIT_RATE_PER_MINUTE: '100000',
-      SUBMIT_RATE_PER_MINUTE_PER_IP: '100000',
-      AGENT_DRIVER: 'echo',
-      ECHO_DRIVER_DELAY_MS: '0',
-      WORKER_CONCURRENCY: '4',
-      SECRETS_KEY: 'a benchmark key, long enough',
-      DATA_DIR: `/tmp/bench-growth-${port}`,
-      LOG_LEVEL: 'warn',
-    },
-    // Its output holds nothing the bench reports (a first start prints an admin token): shown on failure.
-    stdio: ['ignore', 'ignore', 'pipe'],
+function serve(url: string, port: number): Promise<ChildProcess> {
+  return serveReady(port, {
+    DATABASE_URL: url,
+    AUTH_MODE: 'none',
+    SUBMIT_RATE_PER_MINUTE: '100000',
+    SUBMIT_RATE_PER_MINUTE_PER_IP: '100000',
+    AGENT_DRIVER: 'echo',
+    ECHO_DRIVER_DELAY_MS: '0',
+    WORKER_CONCURRENCY: '4',
+    SECRETS_KEY: 'a benchmark key, long enough',
+    DATA_DIR: `/tmp/bench-growth-${port}`,
+    LOG_LEVEL: 'warn',
   });
-  let output = '';
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    if (ready?.ok) return child;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the supervisor did not become ready within 60 s:\n${output}`);
 }
 
 function residentMb(pid: number): number {
@@ -156,7 +128,7 @@ interface Figures {
 }
 
 async function measure(size: number): Promise<Figures> {
-  const url = await freshDatabase(`bench_growth_${size}`);
+  const url = await freshDatabase(adminUrl, `bench_growth_${size}`);
   const long = await seed(url, size);
   const port = 18_000 + (size % 1000);
   const child = await serve(url, port);

@@ -11,9 +11,9 @@
  *   BENCH_TASKS=40 BENCH_CONCURRENCY=4 node bench/overhead.ts
  *   MEMORY_TOOLS=stdio|off node bench/overhead.ts   # memory tools from a process per run, or none
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { Supervisor } from '../src/runtime/supervisor.ts';
 import { startScriptedModelServer } from '../src/scripted-model/server.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { type CpuProfile, startCpuProfile, summariseCpuProfile, writeCpuProfile } from './cpu-profile.ts';
+import { benchRepository } from './support.ts';
 
 const tasks = Number(process.env.BENCH_TASKS ?? 20);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
@@ -34,23 +35,7 @@ const KEY = 'sk-bench';
 const analysis = { summary: 'Nothing alarming.', findings: [] };
 
 const work = mkdtempSync(join(tmpdir(), 'supervisor-overhead-'));
-const repository = join(work, 'repo');
-mkdirSync(repository);
-const git = (...args: string[]) =>
-  execFileSync('git', args, {
-    cwd: repository,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      GIT_AUTHOR_NAME: 'b',
-      GIT_AUTHOR_EMAIL: 'b@b',
-      GIT_COMMITTER_NAME: 'b',
-      GIT_COMMITTER_EMAIL: 'b@b',
-    },
-  });
-git('init', '--quiet', '--initial-branch', 'main');
-writeFileSync(join(repository, 'app.js'), 'export const answer = 42;\n');
-git('add', '-A');
-git('commit', '--quiet', '-m', 'init');
+const repository = benchRepository(work);
 
 const model = await startScriptedModelServer();
 model.script(KEY, [steps.toolUse([{ name: 'StructuredOutput', input: analysis }], { repeat: 100_000 })]);

@@ -111,6 +111,16 @@ export async function startScriptedModelServer(
     return head.step;
   };
 
+  /** The next step of the request's credential, built (a `reply`) and with `{{cwd}}` filled in. */
+  const stepFor = (request: IncomingMessage, body: Record<string, unknown>): Step | undefined => {
+    const scripted = nextStep(credentialOf(request));
+    const built =
+      scripted?.kind === 'reply'
+        ? { ...scripted.build(body), ...(scripted.delayMs ? { delayMs: scripted.delayMs } : {}) }
+        : scripted;
+    return built && built.kind !== 'reply' ? withCwd(built, body) : undefined;
+  };
+
   const readBody = async (request: IncomingMessage): Promise<string> => {
     const parts: Buffer[] = [];
     for await (const part of request) parts.push(part as Buffer);
@@ -134,12 +144,7 @@ export async function startScriptedModelServer(
   ) => {
     const streaming = body.stream === true;
     const model = typeof body.model === 'string' ? body.model : 'scripted-model';
-    const scripted = nextStep(credentialOf(request));
-    const built =
-      scripted?.kind === 'reply'
-        ? { ...scripted.build(body), ...(scripted.delayMs ? { delayMs: scripted.delayMs } : {}) }
-        : scripted;
-    const step = built && built.kind !== 'reply' ? withCwd(built, body) : undefined;
+    const step = stepFor(request, body);
     if (!step) {
       sendJson(
         response,
@@ -254,12 +259,7 @@ export async function startScriptedModelServer(
     body: Record<string, unknown>,
   ) => {
     const model = typeof body.model === 'string' ? body.model : 'scripted-model';
-    const scripted = nextStep(credentialOf(request));
-    const built =
-      scripted?.kind === 'reply'
-        ? { ...scripted.build(body), ...(scripted.delayMs ? { delayMs: scripted.delayMs } : {}) }
-        : scripted;
-    const step = built && built.kind !== 'reply' ? withCwd(built, body) : undefined;
+    const step = stepFor(request, body);
     if (!step) {
       sendJson(
         response,
