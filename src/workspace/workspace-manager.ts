@@ -124,8 +124,11 @@ interface AttemptMetadata {
 export class WorkspaceManager {
   readonly #settings: WorkspaceSettings;
   readonly #lastFetch = new Map<string, number>();
-  /** Ref → commit per mirror, valid until the mirror is fetched again. */
-  readonly #resolved = new Map<string, string>();
+  /**
+   * Ref → commit per mirror, valid until the mirror is fetched again. Promises, so attempts
+   * starting together share one look-up (each is a git process) instead of one each.
+   */
+  readonly #resolved = new Map<string, Promise<string>>();
   /** Mirror → the URL it was cloned from (for credentials). */
   readonly #urls = new Map<string, string>();
   /** One git operation per mirror at a time: concurrent fetches and worktree adds fight over locks. */
@@ -530,8 +533,12 @@ export class WorkspaceManager {
     const key = `${mirror}\0${ref ?? ''}`;
     const cached = this.#resolved.get(key);
     if (cached) return cached;
-    const commit = await this.#resolveUncached(mirror, ref);
+    const commit = this.#resolveUncached(mirror, ref);
     this.#resolved.set(key, commit);
+    // A failed look-up is not remembered.
+    commit.catch(() => {
+      if (this.#resolved.get(key) === commit) this.#resolved.delete(key);
+    });
     return commit;
   }
 
