@@ -121,7 +121,6 @@ async function supervisorRun(workers: number): Promise<Figures> {
     await queue.boss.supervise(TASK_QUEUE);
     for (let i = 0; i < workers; i++) {
       const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-      if (process.env.BENCH_PRELOAD) profile.push('--import', process.env.BENCH_PRELOAD);
       const child = spawn(process.execPath, [...profile, CLI, 'worker'], {
         env: { ...process.env, ...env, PORT: '0', DATA_DIR: `/tmp/bench-dispatch-${workers}-${i}` },
         stdio: ['ignore', 'pipe', 'inherit'],
