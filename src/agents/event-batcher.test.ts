@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from './claude-code/line-splitter.ts';
 import type { AgentEvent } from './driver.ts';
 import { EventBatcher } from './event-batcher.ts';
+import { LineSplitter } from './line-splitter.ts';
 
 describe('EventBatcher', () => {
   it('writes in order, in batches, and everything by close()', async () => {

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../core/outcome.ts';
 import { checkResult } from '../../core/result-check.ts';
-import { type Classification, classify, type StopCause } from './classify.ts';
-import { ClaudeStreamState, type EarlyStop } from './stream-state.ts';
+import type { EarlyStop, StopCause } from '../run-verdict.ts';
+import { type ClaudeClassification as Classification, classify } from './classify.ts';
+import { ClaudeStreamState } from './stream-state.ts';
 
 /**
  * Every row of the failure table in shared/protocols/agent-cli.md §1.6, replayed from what the real

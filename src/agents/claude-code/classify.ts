@@ -1,7 +1,8 @@
 import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
 import { costUsd } from '../../core/pricing.ts';
 import { askedQuestions } from '../../core/result-check.ts';
-import type { ClaudeStreamState, EarlyStop, RateLimitInfo } from './stream-state.ts';
+import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
+import type { ClaudeStreamState, RateLimitInfo } from './stream-state.ts';
 
 /**
  * Turns what a Claude Code run printed, plus process facts and any supervisor-side stop, into
@@ -10,45 +11,12 @@ import type { ClaudeStreamState, EarlyStop, RateLimitInfo } from './stream-state
  * run that was denied a tool still exits 0.
  */
 
-/** Why the supervisor stopped the run, if it did. */
-export type StopCause =
-  | { kind: 'inactivity'; idleMs: number }
-  | { kind: 'wall_clock'; limitMs: number }
-  | { kind: 'budget'; limitUsd: number; spentUsd: number }
-  | { kind: 'cancel' }
-  | { kind: 'shutdown' }
-  | { kind: 'early'; stop: EarlyStop };
-
-export interface ProcessFacts {
-  exitCode: number | null;
-  signal: string | null;
-  stderrTail: string;
-  /** The process could not be started at all. */
-  spawnError?: string;
-}
-
-export interface Classification {
-  outcome: Outcome;
-  evidence: Evidence;
-  /** Retrying cannot help (a bad request, a missing model): fail the task now. */
-  retryable: boolean;
-  error?: string;
-  retryAfterMs?: number;
-  /** When a subscription window that rejected the run resets. */
-  resetsAt?: Date;
+export interface ClaudeClassification extends Classification {
   /** A subscription window is nearly used up (status `allowed_warning`). */
   quotaWarning?: RateLimitInfo;
-  resultText?: string;
-  structuredOutput?: unknown;
-  /** What the agent asked a person (outcome `needs_input`). */
-  question?: string;
   permissionDenials: unknown[];
-  usage: TokenUsage;
-  costUsd: number;
   /** The CLI's own cost estimate, kept to cross-check ours. */
   cliCostUsd?: number;
-  model?: string;
-  sessionId?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -58,13 +26,6 @@ const num = (value: unknown): number => (typeof value === 'number' && Number.isF
 
 /** Tools whose denial means the agent wanted a human to answer. */
 const ASKING_TOOLS = new Set(['AskUserQuestion', 'ExitPlanMode']);
-
-const EARLY_STOP_ERRORS: Record<EarlyStop['outcome'], string> = {
-  auth_failed: 'the API rejected the credential',
-  rate_limited: 'rate limited with a long retry delay',
-  quota_exhausted: 'the API refused the credential: its quota is used up until the window resets',
-  needs_input: 'the agent stopped to ask a question',
-};
 
 /** Usage and our own cost, from the result's per-model figures or, without a result, the live stream. */
 export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; costUsd: number } {
@@ -95,7 +56,11 @@ export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; cos
   return { usage, costUsd: Math.round(cost * 1_000_000) / 1_000_000 };
 }
 
-export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: StopCause): Classification {
+export function classify(
+  state: ClaudeStreamState,
+  facts: ProcessFacts,
+  stop?: StopCause,
+): ClaudeClassification {
   const result = state.result;
   const { usage, costUsd: cost } = accountUsage(state);
   const denials = (Array.isArray(result?.permission_denials) ? result.permission_denials : []).filter(
@@ -116,8 +81,8 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
   const verdict = (
     outcome: Outcome,
     evidence: Evidence,
-    extra: Partial<Classification> = {},
-  ): Classification => ({
+    extra: Partial<ClaudeClassification> = {},
+  ): ClaudeClassification => ({
     ...base,
     outcome,
     evidence,
@@ -134,7 +99,7 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
   }
   // A quota refusal stops the run early, and is told with the window it names, below.
   if (stop && !(stop.kind === 'early' && stop.stop.outcome === 'quota_exhausted'))
-    return stopped(stop, verdict);
+    return stoppedVerdict(stop, verdict);
 
   if (state.rateLimit?.status === 'rejected') {
     const resetsAt = state.rateLimit.resetsAt ? new Date(state.rateLimit.resetsAt * 1000) : undefined;
@@ -234,68 +199,11 @@ export function classify(state: ClaudeStreamState, facts: ProcessFacts, stop?: S
   return verdict('succeeded', { source: 'event', signal: 'result', field: 'is_error', value: false });
 }
 
-function stopped(
-  stop: StopCause,
-  verdict: (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification,
-): Classification {
-  switch (stop.kind) {
-    case 'inactivity':
-      return verdict(
-        'stalled',
-        { source: 'watchdog', signal: 'inactivity', value: stop.idleMs },
-        {
-          error: `no event from the agent for ${Math.round(stop.idleMs / 1000)} s while no tool was running`,
-        },
-      );
-    case 'wall_clock':
-      return verdict(
-        'timed_out',
-        { source: 'watchdog', signal: 'wall_clock', value: stop.limitMs },
-        { error: `the attempt ran past its ${Math.round(stop.limitMs / 1000)} s limit` },
-      );
-    case 'budget':
-      return verdict(
-        'budget_exceeded',
-        { source: 'watchdog', signal: 'budget', value: stop.spentUsd, detail: `limit $${stop.limitUsd}` },
-        {
-          retryable: false,
-          error: `the attempt spent $${stop.spentUsd.toFixed(4)}, over its $${stop.limitUsd} budget`,
-        },
-      );
-    case 'cancel':
-      return verdict('cancelled', { source: 'supervisor', signal: 'cancel' });
-    case 'shutdown':
-      return verdict(
-        'infra_error',
-        { source: 'supervisor', signal: 'shutdown' },
-        { error: 'stopped by a supervisor shutdown' },
-      );
-    case 'early':
-      return verdict(
-        stop.stop.outcome,
-        {
-          source: stop.stop.source,
-          signal: stop.stop.signal,
-          field: stop.stop.field,
-          value: stop.stop.value,
-          detail:
-            stop.stop.outcome === 'needs_input'
-              ? 'stopped at the question: nobody answers a headless run'
-              : 'stopped early: the CLI would keep retrying',
-        },
-        {
-          error: EARLY_STOP_ERRORS[stop.stop.outcome],
-          ...(stop.stop.retryAfterMs ? { retryAfterMs: stop.stop.retryAfterMs } : {}),
-        },
-      );
-  }
-}
-
 function apiFailure(
   state: ClaudeStreamState,
   result: Json,
-  verdict: (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification,
-): Classification {
+  verdict: (o: Outcome, e: Evidence, x?: Partial<ClaudeClassification>) => ClaudeClassification,
+): ClaudeClassification {
   const status = typeof result.api_error_status === 'number' ? result.api_error_status : null;
   const kind = state.assistantError;
   const error = errorText(result);

@@ -1,21 +1,30 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEMORY_TOOLS } from '../../memory/prompt-memory.ts';
+import {
+  killGroup,
+  MAX_EVENT_BYTES,
+  STDERR_TAIL_BYTES,
+  scrubber,
+  storedEvent,
+  terminate,
+} from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import { killAttemptProcesses } from '../attempt-processes.ts';
 import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
 import { EventBatcher } from '../event-batcher.ts';
+import { LineSplitter } from '../line-splitter.ts';
 import type { ModelApiTap, TapRoute } from '../model-api-tap.ts';
+import type { EarlyStop, StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
+import { watchdogVerdict } from '../watchdog.ts';
 import { AgentInput } from './agent-input.ts';
 import { CLAUDE_BIN } from './binary.ts';
-import { accountUsage, classify, type StopCause } from './classify.ts';
+import { accountUsage, classify } from './classify.ts';
 import { claudeCommand, credentialSecrets } from './command.ts';
-import { LineSplitter } from './line-splitter.ts';
 import { copyTranscript } from './session-files.ts';
-import { ClaudeStreamState, type EarlyStop } from './stream-state.ts';
-import { watchdogVerdict } from './watchdog.ts';
+import { ClaudeStreamState } from './stream-state.ts';
 
 export interface ClaudeDriverOptions {
   /** The `claude` executable; the pinned one unless a test or an operator says otherwise. */
@@ -38,10 +47,6 @@ export interface ClaudeDriverOptions {
   tap?: ModelApiTap;
   now?: () => number;
 }
-
-/** Largest event stored whole; bigger ones (a huge tool result) keep a preview and their size. */
-const MAX_EVENT_BYTES = 256 * 1024;
-const STDERR_TAIL_BYTES = 4096;
 
 /**
  * Runs one attempt with the real Claude Code CLI: `claude -p` in stream-json mode, the prompt on
@@ -110,8 +115,7 @@ export class ClaudeCodeDriver implements AgentDriver {
     });
 
     const secrets = [...credentialSecrets(request.agent.credential), ...(request.mcp?.secrets ?? [])];
-    const scrub = (text: string) =>
-      secrets.reduce((clean, secret) => clean.replaceAll(secret, '[redacted]'), text);
+    const scrub = scrubber(secrets);
     const batcher = new EventBatcher((events) => request.emit(events));
     const startedAt = this.#now();
     let lastEventAt = startedAt;
@@ -156,7 +160,7 @@ export class ClaudeCodeDriver implements AgentDriver {
         return;
       }
       const early = state.consume(event);
-      batcher.add(storedEvent(event, clean.length));
+      batcher.add(claudeEvent(event, clean.length));
       if (early) stop({ kind: 'early', stop: early });
       const object = event as Record<string, unknown>;
       if (object.type === 'control_request') {
@@ -296,28 +300,9 @@ function toolInput(line: string): unknown {
 }
 
 /** The event as stored: its type (with subtype) and the whole object, or a preview if huge. */
-function storedEvent(event: unknown, bytes: number): { type: string; data: unknown } {
+function claudeEvent(event: unknown, bytes: number): { type: string; data: unknown } {
   const object =
     typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : { value: event };
   const type = typeof object.type === 'string' ? object.type : 'unknown';
-  const name = typeof object.subtype === 'string' ? `${type}/${object.subtype}` : type;
-  if (bytes <= MAX_EVENT_BYTES) return { type: name, data: object };
-  return { type: name, data: { truncated: true, bytes, preview: JSON.stringify(object).slice(0, 4096) } };
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
-/** SIGTERM to the whole group, then SIGKILL if it is still there after the grace period. */
-function terminate(child: ChildProcess, graceMs: number): void {
-  killGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-  timer.unref();
-  child.once('close', () => clearTimeout(timer));
+  return storedEvent(typeof object.subtype === 'string' ? `${type}/${object.subtype}` : type, object, bytes);
 }

@@ -1,5 +1,6 @@
 import type { TokenUsage } from '../../core/outcome.ts';
 import { askedQuestions } from '../../core/result-check.ts';
+import type { EarlyStop } from '../run-verdict.ts';
 import { type HeaderReader, retryAfterMs, unifiedRateLimit } from './response-headers.ts';
 
 /**
@@ -17,17 +18,6 @@ export interface RateLimitInfo {
   resetsAt?: number;
   rateLimitType?: string;
   utilization?: number;
-}
-
-/** A signal that the run will not recover, seen before the CLI gives up by itself. */
-export interface EarlyStop {
-  outcome: 'auth_failed' | 'rate_limited' | 'quota_exhausted' | 'needs_input';
-  /** `event`: a stream-json line; `api`: a model API response seen by the tap. */
-  source: 'event' | 'api';
-  signal: string;
-  field: string;
-  value: unknown;
-  retryAfterMs?: number;
 }
 
 /**

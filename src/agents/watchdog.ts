@@ -1,4 +1,4 @@
-import type { StopCause } from './classify.ts';
+import type { StopCause } from './run-verdict.ts';
 
 /**
  * When to stop an agent that will not stop by itself. Pure: the driver calls it on a timer with
