@@ -232,7 +232,7 @@ describe('agent pool with the real Claude Code CLI', () => {
     // Parked, not failed: bob's task waits until an agent that may serve bob exists.
     const parked = await waitForStatus(task.id, ['failed', 'parked', 'succeeded'], 20_000);
     expect(parked).toMatchObject({ status: 'parked', parkReason: 'no_agent', parkedUntil: null });
-    expect(parked.parkDetail).toContain('no agent runs claude-code for bob: add one to AGENTS_FILE');
+    expect(parked.parkDetail).toContain('no agent can run it for bob: add one to AGENTS_FILE');
     expect(parked.parkDetail).toContain('seat-a: personal subscription seat of alice; not pooled for bob');
     expect(model.requests((r) => agents.some((agent) => token(agents, agent.id) === r.credential))).toEqual(
       [],

@@ -107,4 +107,58 @@ agents:
       ),
     ).toThrowError('agent name "same" appears twice');
   });
+
+  it('reads codex agents: their models, an API key or gateway token, and their own base URL', () => {
+    const yaml = `
+agents:
+  - name: openai
+    cli: codex
+    credential: { kind: api_key, value: sk-openai }
+    models: [gpt-5.5-codex]
+    base_url: https://openai-gateway.internal/v1
+  - name: claude
+    credential: { kind: api_key, value: sk-ant }
+`;
+    const agents = parseAgentsFile(
+      yaml,
+      { ...config, ANTHROPIC_BASE_URL: 'https://anthropic-gw.internal' },
+      {},
+    );
+    expect(agents[0]).toMatchObject({
+      cli: 'codex',
+      limits: { models: ['gpt-5.5-codex'], baseUrl: 'https://openai-gateway.internal/v1' },
+    });
+    expect(agents[1]).toMatchObject({
+      cli: 'claude-code',
+      limits: { baseUrl: 'https://anthropic-gw.internal' },
+    });
+
+    const codex = (fields: string) => `agents:\n  - { name: o, cli: codex, ${fields} }\n`;
+    // ANTHROPIC_BASE_URL is not where a codex agent goes.
+    const direct = parseAgentsFile(
+      codex('credential: { kind: api_key, value: k }, models: [m]'),
+      { ...config, ANTHROPIC_BASE_URL: 'https://anthropic-gw.internal' },
+      {},
+    );
+    expect(direct[0]!.limits.baseUrl).toBeUndefined();
+    expect(() => parseAgentsFile(codex('credential: { kind: api_key, value: k }'), config, {})).toThrowError(
+      'agents file agents.0.models: a codex agent lists its models',
+    );
+    expect(() =>
+      parseAgentsFile(
+        codex('credential: { kind: subscription, value: k, owner: a }, models: [m]'),
+        config,
+        {},
+      ),
+    ).toThrowError(
+      'agents.0.credential.kind: a codex agent takes an api_key or a gateway_token, not subscription',
+    );
+    expect(() =>
+      parseAgentsFile(
+        'agents: [{ name: g, cli: gemini, credential: { kind: api_key, value: k } }]',
+        config,
+        {},
+      ),
+    ).toThrowError('agents.0.cli: expected one of claude-code, codex');
+  });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
-import type { AgentLimits } from '../core/agent-types.ts';
+import { AGENT_CLIS, type AgentCli, type AgentLimits } from '../core/agent-types.ts';
 import { QUOTA_METRICS } from '../core/quota.ts';
 import type { Credential } from './claude-code/command.ts';
 
@@ -12,7 +12,9 @@ import type { Credential } from './claude-code/command.ts';
  *   window of CLAUDE_QUOTA_LIMIT_PER_AGENT requests per CLAUDE_QUOTA_RESET_HOURS;
  * - full: AGENTS_FILE (YAML or JSON) with per-agent credentials, models, run slots, quota windows
  *   and daily budgets. `${NAME}` in a string is replaced by the environment variable NAME, so the
- *   file itself need not hold secrets.
+ *   file itself need not hold secrets. `cli` picks the agent CLI (claude-code, the default, or
+ *   codex); a codex agent lists its models and takes an API key or a gateway token, and its
+ *   `base_url` is the Responses API's (ending in /v1).
  */
 
 const windowSchema = z.strictObject({
@@ -41,7 +43,7 @@ export const agentDefinitionSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'expected a lower-case name: letters, digits, . _ -' }),
-  cli: z.literal('claude-code').default('claude-code'),
+  cli: z.enum(AGENT_CLIS, { error: `expected one of ${AGENT_CLIS.join(', ')}` }).default('claude-code'),
   credential: credentialSchema,
   models: z.array(z.string().min(1)).min(1).optional(),
   max_concurrent: z.number().int().min(1).max(100).default(2),
@@ -57,7 +59,7 @@ const agentsFileSchema = z.strictObject({ agents: z.array(agentDefinitionSchema)
 
 export interface AgentDefinition {
   id: string;
-  cli: 'claude-code';
+  cli: AgentCli;
   credential: Credential;
   owner?: string;
   limits: AgentLimits;
@@ -129,12 +131,14 @@ export function parseAgentsFile(
     throw new AgentsFileError(`${where} is invalid:\n${lines.join('\n')}`);
   }
   const names = new Set<string>();
-  return parsed.data.agents.map((agent) => {
+  return parsed.data.agents.map((agent, index) => {
     if (names.has(agent.name))
       throw new AgentsFileError(`${where}: agent name "${agent.name}" appears twice`);
     names.add(agent.name);
     const credential = agent.credential;
-    const baseUrl = agent.base_url ?? config.ANTHROPIC_BASE_URL;
+    if (agent.cli === 'codex') checkCodexAgent(agent, `${where} agents.${index}`);
+    // ANTHROPIC_BASE_URL is Claude's API; no other CLI's agents go there.
+    const baseUrl = agent.base_url ?? (agent.cli === 'claude-code' ? config.ANTHROPIC_BASE_URL : undefined);
     return {
       id: agent.name,
       cli: agent.cli,
@@ -158,6 +162,20 @@ export function parseAgentsFile(
       },
     };
   });
+}
+
+/** What a Codex agent needs that a Claude one has defaults for, and what it cannot take. */
+function checkCodexAgent(agent: z.output<typeof agentDefinitionSchema>, where: string): void {
+  if (!agent.models) {
+    throw new AgentsFileError(
+      `${where}.models: a codex agent lists its models (CLAUDE_MODEL, the default, is a Claude model)`,
+    );
+  }
+  if (agent.credential.kind !== 'api_key' && agent.credential.kind !== 'gateway_token') {
+    throw new AgentsFileError(
+      `${where}.credential.kind: a codex agent takes an api_key or a gateway_token, not ${agent.credential.kind}`,
+    );
+  }
 }
 
 /** Replaces `${NAME}` in every string with the environment variable NAME; a missing one is an error. */

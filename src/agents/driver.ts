@@ -1,3 +1,4 @@
+import type { AgentCli } from '../core/agent-types.ts';
 import type { Evidence, Outcome, TokenUsage } from '../core/outcome.ts';
 import type { TaskPayload, TaskType } from '../core/task-types.ts';
 import type { Credential } from './claude-code/command.ts';
@@ -20,6 +21,7 @@ export interface AgentEvent {
 /** Who runs an attempt: an agent CLI with one credential and the model it uses. */
 export interface AgentIdentity {
   id: string;
+  cli: AgentCli;
   model: string;
   credential: Credential;
   /** Model API endpoint (a gateway, or the scripted server in tests); unset means the CLI's default. */
@@ -153,6 +155,8 @@ export interface AgentRunReport {
  */
 export interface AgentDriver {
   readonly name: string;
+  /** The driver an attempt of this agent is recorded with (a driver of several CLIs names the agent's). */
+  nameFor?(agent: AgentIdentity): string;
   /** Whether attempts need a workspace (a checkout of the repository) to run in. */
   readonly usesWorkspace: boolean;
   run(request: AgentRunRequest): Promise<AgentRunReport>;

@@ -41,7 +41,8 @@ export interface AgentSnapshot {
 }
 
 export interface TaskDemand {
-  cli: string;
+  /** The agent CLI the task must run on; undefined: any. */
+  cli?: string;
   /** The model the task needs; undefined means each agent's first (default) model. */
   model?: string;
   submittedBy: string;
@@ -135,7 +136,7 @@ function noAgentReason(agents: AgentSnapshot[], task: TaskDemand): string {
   const fitting = agents.filter((agent) => structurallyFits(agent, task));
   if (fitting.length === 0) {
     return (
-      `no agent runs ${task.cli}${task.model ? ` with model ${task.model}` : ''} for ${task.submittedBy}: ` +
+      `no agent ${task.cli ? `runs ${task.cli}` : 'can run it'}${task.model ? ` with model ${task.model}` : ''} for ${task.submittedBy}: ` +
       'add one to AGENTS_FILE (a personal subscription seat serves only its owner)'
     );
   }
@@ -147,7 +148,7 @@ function noAgentReason(agents: AgentSnapshot[], task: TaskDemand): string {
 }
 
 function structurallyFits(agent: AgentSnapshot, task: TaskDemand): boolean {
-  if (agent.cli !== task.cli) return false;
+  if (task.cli && agent.cli !== task.cli) return false;
   if (task.model && !agent.models.includes(task.model)) return false;
   if (agent.credentialClass === 'subscription' && agent.owner !== task.submittedBy) return false;
   return true;
@@ -170,7 +171,7 @@ function judge(
     if (!availableAt || at > availableAt) availableAt = at;
     budgetOnly &&= budget;
   };
-  if (agent.cli !== task.cli) never.push(`runs ${agent.cli}, not ${task.cli}`);
+  if (task.cli && agent.cli !== task.cli) never.push(`runs ${agent.cli}, not ${task.cli}`);
   if (task.model && !agent.models.includes(task.model)) never.push(`does not offer model ${task.model}`);
   if (agent.credentialClass === 'subscription' && agent.owner !== task.submittedBy) {
     never.push(`personal subscription seat of ${agent.owner}; not pooled for ${task.submittedBy}`);

@@ -1,6 +1,10 @@
 import type { AdmissionDecision } from './admission.ts';
 import type { QuotaWindow, Usage } from './quota.ts';
 
+/** The agent CLIs the supervisor drives (src/agents/<cli>/). */
+export const AGENT_CLIS = ['claude-code', 'codex'] as const;
+export type AgentCli = (typeof AGENT_CLIS)[number];
+
 /** An agent's limits, as stored (no secrets). */
 export interface AgentLimits {
   models: string[];

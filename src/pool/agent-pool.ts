@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import type { AgentDefinition } from '../agents/agent-definition.ts';
 import type { Credential } from '../agents/claude-code/command.ts';
 import { transcriptExists } from '../agents/claude-code/session-files.ts';
+import { codexThreadExists } from '../agents/codex/session-files.ts';
 import type { AgentIdentity } from '../agents/driver.ts';
 import { fingerprint, type SecretBox } from '../agents/secrets.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { type AdmissionDecision, type AgentSnapshot, admit, type WindowState } from '../core/admission.ts';
 import { type AgentSignal, type AttemptSignalFacts, agentSignal } from '../core/agent-signals.ts';
-import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
+import type { AdmissionRecord, AgentCli, AgentLimits } from '../core/agent-types.ts';
 import { estimateUsage } from '../core/cost-estimate.ts';
 import {
   type QuotaWindow,
@@ -208,7 +209,6 @@ export class AgentPool {
     const previous = await poolStore.lastSession(tx, task.id);
     const snapshots = await this.snapshots(tx, now);
     const demand = {
-      cli: 'claude-code',
       submittedBy: task.submittedBy,
       estimate: estimated.usage,
       ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
@@ -239,7 +239,6 @@ export class AgentPool {
     const previous = await poolStore.lastSession(tx, task.id);
     const repositoryBlock = await this.#repositoryBudget(tx, task, estimated.usage, now);
     const demand = {
-      cli: 'claude-code',
       submittedBy: task.submittedBy,
       estimate: estimated.usage,
       ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
@@ -279,7 +278,7 @@ export class AgentPool {
       const [fresh] = await this.snapshots(tx, now, decision.agentId);
       if (fresh && admit(demand, [fresh.snapshot], now).kind === 'admit') {
         // Recorded as decided on the whole pool: the explanation names every agent's verdict.
-        const session = this.#session(task.id, previous);
+        const session = this.#session(task.id, previous, fresh.row.cli as AgentCli);
         return {
           decision,
           agent: this.#identity(fresh.row, decision.model),
@@ -534,6 +533,7 @@ export class AgentPool {
     const credential = JSON.parse(this.#deps.secrets.open(row.credentialSecret)) as Credential;
     return {
       id: row.id,
+      cli: row.cli as AgentCli,
       model,
       credential,
       ...(row.definition.baseUrl ? { baseUrl: row.definition.baseUrl } : {}),
@@ -541,19 +541,27 @@ export class AgentPool {
   }
 
   /**
-   * The session an attempt runs in. A later attempt, on this or another agent, resumes the last
-   * session when the transcript of the attempt that ran it is on this host (it is copied into the
-   * new attempt's own state directory).
+   * The session an attempt runs in. A later attempt, on this or another agent of the same CLI,
+   * resumes the last session when the transcript of the attempt that ran it is on this host (it is
+   * copied into the new attempt's own state directory). Sessions do not cross CLIs.
    */
   #session(
     taskId: string,
-    previous: { sessionId: string; agentId: string | null; attemptIds: string[] } | undefined,
+    previous: { sessionId: string; agentId: string | null; driver: string; attemptIds: string[] } | undefined,
+    cli: AgentCli,
   ): AdmissionRecord['session'] {
     if (!previous) return { id: randomUUID(), resumed: false, note: 'first session of this task' };
+    if (previous.driver !== cli) {
+      return {
+        id: randomUUID(),
+        resumed: false,
+        note: `session ${previous.sessionId} ran on ${previous.driver}, which ${cli} cannot resume: starting afresh`,
+      };
+    }
     // The newest attempt that got as far as writing the transcript (a later one may have failed
     // before its agent started).
     const fromAttempt = previous.attemptIds.find((attemptId) =>
-      transcriptExists(join(this.#deps.sessionsDir, taskId, attemptId, 'config'), previous.sessionId),
+      sessionExists(cli, join(this.#deps.sessionsDir, taskId, attemptId), previous.sessionId),
     );
     if (fromAttempt) {
       return {
@@ -673,4 +681,11 @@ function windowsOfLimits(limits: AgentLimits): QuotaWindow[] {
 
 function round(value: number): number {
   return Math.round(value * 1_000_000) / 1_000_000;
+}
+
+/** Whether an attempt's state directory holds the session's transcript, where its CLI keeps it. */
+function sessionExists(cli: AgentCli, stateDir: string, sessionId: string): boolean {
+  return cli === 'codex'
+    ? codexThreadExists(stateDir, sessionId)
+    : transcriptExists(join(stateDir, 'config'), sessionId);
 }

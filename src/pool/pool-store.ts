@@ -231,7 +231,7 @@ export async function waitingTaskIds(
 }
 
 /**
- * The latest agent session a task opened of its own, with the agent that last ran it and every
+ * The latest agent session a task opened of its own, with the agent (and driver) that last ran it and every
  * attempt that ran it, newest first (each attempt keeps its own copy of the transcript). A session
  * shared with other tasks (a batch) is left out: resuming it would carry the other items into this
  * task's retry, which runs alone.
@@ -239,9 +239,14 @@ export async function waitingTaskIds(
 export async function lastSession(
   q: Queryable,
   taskId: string,
-): Promise<{ sessionId: string; agentId: string | null; attemptIds: string[] } | undefined> {
+): Promise<{ sessionId: string; agentId: string | null; driver: string; attemptIds: string[] } | undefined> {
   const rows = await q
-    .select({ sessionId: taskAttempts.sessionId, agentId: taskAttempts.agentId, attemptId: taskAttempts.id })
+    .select({
+      sessionId: taskAttempts.sessionId,
+      agentId: taskAttempts.agentId,
+      driver: taskAttempts.driver,
+      attemptId: taskAttempts.id,
+    })
     .from(taskAttempts)
     .where(
       and(
@@ -256,6 +261,7 @@ export async function lastSession(
   return {
     sessionId: latest.sessionId,
     agentId: latest.agentId,
+    driver: latest.driver,
     attemptIds: rows.filter((row) => row.sessionId === latest.sessionId).map((row) => row.attemptId),
   };
 }

@@ -37,7 +37,8 @@ export interface AttemptLifecycleDeps {
   workerId: string;
   /** This machine's name: an orphaned agent can only be stopped where it runs. */
   host: string;
-  driverName: string;
+  /** The driver an attempt on this agent is recorded with. */
+  driverFor(agent: AgentIdentity): string;
   pool: AgentPool;
   /** The agents this worker may run (WORKER_AGENTS); undefined means all. */
   onlyAgents?: ReadonlySet<string>;
@@ -223,7 +224,7 @@ export class AttemptLifecycle {
         taskId,
         number: attempts.length + 1,
         agentId: decision.agentId,
-        driver: this.#deps.driverName,
+        driver: this.#deps.driverFor(admission.agent!),
         workerId: this.#deps.workerId,
         host: this.#deps.host,
         jobId,

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { type AgentUser, fenceDataDir, resolveAgentUser } from '../agents/agent-user.ts';
 import { ClaudeCodeDriver } from '../agents/claude-code/driver.ts';
+import { CliDrivers } from '../agents/cli-drivers.ts';
+import { CodexDriver } from '../agents/codex/driver.ts';
 import type { AgentDriver } from '../agents/driver.ts';
 import { EchoDriver } from '../agents/echo-driver.ts';
 import { ModelApiTap } from '../agents/model-api-tap.ts';
@@ -103,7 +105,7 @@ export function setUpWorker(options: WorkerSetupOptions): {
     retry: { baseDelayMs: config.RETRY_BASE_DELAY_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS },
     workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     host: hostname(),
-    driverName: driver.name,
+    driverFor: (agent) => driver.nameFor?.(agent) ?? driver.name,
     pool: options.pool,
     ...(config.WORKER_AGENTS.length ? { onlyAgents: new Set(config.WORKER_AGENTS) } : {}),
     parkRecheckMs: config.PARK_RECHECK_SECONDS * 1000,
@@ -215,15 +217,21 @@ export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {
   switch (config.AGENT_DRIVER) {
     case 'echo':
       return new EchoDriver({ delayMs: config.ECHO_DRIVER_DELAY_MS });
-    case 'claude-code':
-      return new ClaudeCodeDriver({
-        agentPath: config.AGENT_PATH ?? `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
-        allowedCommands: config.AGENT_ALLOWED_COMMANDS,
-        apiRetries: config.CLAUDE_API_RETRIES,
-        apiTimeoutMs: config.CLAUDE_API_TIMEOUT_MS,
-        tap,
-        ...(config.AGENT_USER ? { runAs: agentUser(config.AGENT_USER) } : {}),
+    case 'claude-code': {
+      const agentPath = config.AGENT_PATH ?? `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+      const runAs = config.AGENT_USER ? { runAs: agentUser(config.AGENT_USER) } : {};
+      return new CliDrivers({
+        'claude-code': new ClaudeCodeDriver({
+          agentPath,
+          allowedCommands: config.AGENT_ALLOWED_COMMANDS,
+          apiRetries: config.CLAUDE_API_RETRIES,
+          apiTimeoutMs: config.CLAUDE_API_TIMEOUT_MS,
+          tap,
+          ...runAs,
+        }),
+        codex: new CodexDriver({ agentPath, apiRetries: config.CLAUDE_API_RETRIES, tap, ...runAs }),
       });
+    }
   }
 }
 

@@ -1,0 +1,140 @@
+import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
+import { ZERO_USAGE } from '../../core/outcome.ts';
+import { costUsd } from '../../core/pricing.ts';
+import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
+import type { CodexStreamState } from './stream-state.ts';
+
+/**
+ * Turns what a Codex run printed, the model API responses the tap saw, process facts and any
+ * supervisor-side stop into exactly one outcome with the evidence it rests on. Pure.
+ *
+ * `codex exec` ends every failure with `turn.failed` and exit code 1, and its message is all it
+ * says: the HTTP status the tap saw decides first, the message's own words (shared/protocols/
+ * agent-cli.md §3) when the tap saw none. Only `turn.completed` is a finished run.
+ */
+
+export interface CodexRunFacts {
+  model: string;
+  /** The thread's use before this run (a resumed thread's totals include the earlier runs'). */
+  baseline?: TokenUsage;
+  /** A JSON schema was asked for: the answer is parsed as the structured output. */
+  structured: boolean;
+}
+
+/** The use of this run alone: the thread's totals minus what it had used before. */
+export function runUsage(state: CodexStreamState, baseline: TokenUsage = ZERO_USAGE): TokenUsage {
+  const total = state.threadUsage ?? baseline;
+  return {
+    inputTokens: Math.max(0, total.inputTokens - baseline.inputTokens),
+    outputTokens: Math.max(0, total.outputTokens - baseline.outputTokens),
+    cacheReadTokens: Math.max(0, total.cacheReadTokens - baseline.cacheReadTokens),
+    cacheWriteTokens: Math.max(0, total.cacheWriteTokens - baseline.cacheWriteTokens),
+  };
+}
+
+export function classifyCodex(
+  state: CodexStreamState,
+  facts: ProcessFacts,
+  run: CodexRunFacts,
+  stop?: StopCause,
+): Classification {
+  const usage = state.threadUsage ? runUsage(state, run.baseline) : ZERO_USAGE;
+  const structuredOutput = run.structured ? parseAnswer(state.lastMessage) : undefined;
+  const base = {
+    usage,
+    costUsd: costUsd(run.model, usage),
+    model: run.model,
+    ...(state.threadId ? { sessionId: state.threadId } : {}),
+    ...(state.lastMessage !== undefined ? { resultText: state.lastMessage } : {}),
+    ...(structuredOutput !== undefined ? { structuredOutput } : {}),
+  };
+  const verdict = (outcome: Outcome, evidence: Evidence, extra: Partial<Classification> = {}) => ({
+    ...base,
+    outcome,
+    evidence,
+    retryable: true,
+    ...extra,
+  });
+
+  if (facts.spawnError) {
+    return verdict(
+      'infra_error',
+      { source: 'process', signal: 'spawn', detail: facts.spawnError },
+      { error: `could not start codex: ${facts.spawnError}` },
+    );
+  }
+  if (stop) return stoppedVerdict(stop, verdict);
+  if (state.failure !== undefined) return failedTurn(state, state.failure, verdict);
+  if (state.turnCompleted) {
+    return verdict('succeeded', { source: 'event', signal: 'turn.completed' });
+  }
+  const how = facts.signal ? `signal ${facts.signal}` : `exit code ${facts.exitCode}`;
+  return verdict(
+    'infra_error',
+    {
+      source: 'process',
+      signal: 'exit',
+      field: facts.signal ? 'signal' : 'code',
+      value: facts.signal ?? facts.exitCode,
+      detail: facts.stderrTail.slice(-300) || undefined,
+    },
+    { error: `codex ended (${how}) without finishing its turn` },
+  );
+}
+
+type VerdictOf = (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification;
+
+function failedTurn(state: CodexStreamState, message: string, verdict: VerdictOf): Classification {
+  const status = state.lastFailedStatus;
+  const byStatus: Evidence = { source: 'api', signal: 'response', field: 'status', value: status };
+  const byMessage = (value: string): Evidence => ({
+    source: 'event',
+    signal: 'turn.failed',
+    field: 'error.message',
+    value,
+    detail: message.slice(0, 300),
+  });
+  const error = message || 'the turn failed';
+
+  // An exhausted quota (OpenAI's insufficient_quota) is a 429 too: only the message tells it apart.
+  if (message.includes('Quota exceeded')) {
+    return verdict('quota_exhausted', byMessage('Quota exceeded'), {
+      error: `the API refused the credential: its quota is used up (${error})`,
+    });
+  }
+  if (status === 401 || status === 403 || /\b40[13] (Unauthorized|Forbidden)\b/.test(message)) {
+    return verdict('auth_failed', status ? byStatus : byMessage('401 Unauthorized'), {
+      retryable: false,
+      error,
+    });
+  }
+  if (status === 429 || message.includes('429 Too Many Requests')) {
+    return verdict('rate_limited', status ? byStatus : byMessage('429 Too Many Requests'), {
+      error,
+      ...(state.retryAfterMs ? { retryAfterMs: state.retryAfterMs } : {}),
+    });
+  }
+  if (message.includes('idle timeout waiting for SSE')) {
+    return verdict('stalled', byMessage('idle timeout waiting for SSE'), {
+      error: 'the model API stream went silent and the CLI gave up on it',
+    });
+  }
+  if (status === 400 || status === 404 || status === 413 || message.includes('"invalid_request_error"')) {
+    return verdict('failed', status ? byStatus : byMessage('invalid_request_error'), {
+      retryable: false,
+      error,
+    });
+  }
+  // 5xx, a dropped stream, or words we do not know: the API's trouble, worth another try.
+  return verdict('infra_error', status ? byStatus : byMessage(message.slice(0, 80)), { error });
+}
+
+/** The answer as JSON, when it is (a structured answer); undefined otherwise. */
+function parseAnswer(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

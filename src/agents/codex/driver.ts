@@ -1,0 +1,249 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ZERO_USAGE } from '../../core/outcome.ts';
+import {
+  killGroup,
+  MAX_EVENT_BYTES,
+  STDERR_TAIL_BYTES,
+  scrubber,
+  storedEvent,
+  terminate,
+} from '../agent-process.ts';
+import { type AgentUser, handOver } from '../agent-user.ts';
+import { killAttemptProcesses } from '../attempt-processes.ts';
+import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
+import { EventBatcher } from '../event-batcher.ts';
+import { LineSplitter } from '../line-splitter.ts';
+import type { ModelApiTap } from '../model-api-tap.ts';
+import type { StopCause } from '../run-verdict.ts';
+import { fingerprint } from '../secrets.ts';
+import { watchdogVerdict } from '../watchdog.ts';
+import { CODEX_ENTRY } from './binary.ts';
+import { classifyCodex } from './classify.ts';
+import { codexCommand, codexToken, type McpServer, OPENAI_API } from './command.ts';
+import { CODEX_HOME, copyCodexHome, readThreadUsage, writeThreadUsage } from './session-files.ts';
+import { CodexStreamState } from './stream-state.ts';
+
+export interface CodexDriverOptions {
+  /** PATH the agent's commands run with. */
+  agentPath: string;
+  /** Retries per API request inside the CLI. */
+  apiRetries: number;
+  /** Every model API call passes the tap: the only place Codex's HTTP statuses can be seen. */
+  tap: ModelApiTap;
+  killGraceMs?: number;
+  watchdogIntervalMs?: number;
+  runAs?: AgentUser;
+  now?: () => number;
+}
+
+/**
+ * Runs one attempt with the real Codex CLI: `codex exec --json` with the prompt on stdin, its own
+ * CODEX_HOME (config, thread rollouts) in the attempt's state directory, an environment built from
+ * scratch, in its own process group. Every stdout line is stored as an event (scrubbed), fed to the
+ * stream state and the watchdog; the outcome is classified from the stream and the API responses
+ * at the end. Codex takes no input once started: people's messages start a new run that resumes
+ * the thread (follow-ups), and it cannot ask a person about a tool call.
+ */
+export class CodexDriver implements AgentDriver {
+  readonly name = 'codex';
+  readonly usesWorkspace = true;
+  readonly #options: CodexDriverOptions;
+  readonly #now: () => number;
+
+  constructor(options: CodexDriverOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async run(request: AgentRunRequest): Promise<AgentRunReport> {
+    const stateDir = request.session.stateDir;
+    const dirs = {
+      codexHome: join(stateDir, CODEX_HOME),
+      homeDir: join(stateDir, 'home'),
+      tmpDir: join(stateDir, 'tmp'),
+    };
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+    const resumeFrom = request.session.resume ? request.session.resumeFrom : undefined;
+    if (resumeFrom) copyCodexHome(resumeFrom, stateDir);
+    const baseline = resumeFrom ? readThreadUsage(resumeFrom) : undefined;
+    const schemaFile = join(stateDir, 'output-schema.json');
+    rmSync(schemaFile, { force: true });
+    if (request.prompt.jsonSchema)
+      writeFileSync(schemaFile, JSON.stringify(request.prompt.jsonSchema), { flag: 'wx' });
+
+    const state = new CodexStreamState();
+    let stop: (cause: StopCause) => void = () => {};
+    const credential = request.agent.credential;
+    const route = await this.#options.tap.open({
+      upstream: request.agent.baseUrl ?? OPENAI_API,
+      holdKey: `${request.agent.id}:${fingerprint(codexToken(credential))}`,
+      onResponse: (response) => {
+        const early = state.observeResponse(response.status, response.header);
+        if (early) stop({ kind: 'early', stop: early });
+        return response.status === 429 && state.retryAfterMs
+          ? { holdUntil: new Date(this.#now() + state.retryAfterMs) }
+          : undefined;
+      },
+    });
+    const runAs = this.#options.runAs;
+    const { args, env, config } = codexCommand({
+      model: request.agent.model,
+      ...(request.session.resume && resumeFrom ? { resumeThread: request.session.id } : {}),
+      readOnly: request.workspace.readOnly,
+      workspaceDir: request.workspace.dir,
+      appendSystemPrompt: request.prompt.appendSystemPrompt,
+      ...(request.prompt.jsonSchema ? { outputSchemaFile: schemaFile } : {}),
+      ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
+      credential,
+      baseUrl: route.url,
+      ...dirs,
+      path: this.#options.agentPath,
+      apiRetries: this.#options.apiRetries,
+      streamIdleMs: request.limits.idleMs,
+      gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+      attemptId: request.attemptId,
+      ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
+    });
+    // Holds the MCP server's token: created exclusively (a planted symlink cannot redirect it).
+    const configFile = join(dirs.codexHome, 'config.toml');
+    rmSync(configFile, { force: true });
+    writeFileSync(configFile, config, { mode: 0o600, flag: 'wx' });
+    if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
+
+    const scrub = scrubber(
+      [codexToken(credential), ...(request.mcp?.secrets ?? [])].filter((s) => s.length >= 12),
+    );
+    const batcher = new EventBatcher((events) => request.emit(events));
+    const startedAt = this.#now();
+    let lastEventAt = startedAt;
+    let stopCause: StopCause | undefined;
+    let spawnError: string | undefined;
+    let stderrTail = '';
+
+    const child = spawn(process.execPath, [CODEX_ENTRY, ...args], {
+      cwd: request.workspace.dir,
+      env,
+      detached: true,
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.on('error', (error) => {
+      spawnError = error.message;
+    });
+    child.stdin?.on('error', () => {}); // a CLI that died early closes its stdin under us
+    child.stdin?.end(request.prompt.text);
+    if (child.pid !== undefined) request.onSpawn?.(child.pid);
+
+    stop = (cause: StopCause) => {
+      if (stopCause) return;
+      stopCause = cause;
+      terminate(child, this.#options.killGraceMs ?? 3000);
+    };
+    const onLine = (line: string) => {
+      lastEventAt = this.#now();
+      const clean = scrub(line);
+      let event: unknown;
+      try {
+        event = JSON.parse(clean);
+      } catch {
+        batcher.add({ type: 'raw', data: { line: clean.slice(0, MAX_EVENT_BYTES) } });
+        return;
+      }
+      state.consume(event);
+      batcher.add(codexEvent(event, clean.length));
+    };
+    const stdout = new LineSplitter();
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk).forEach(onLine));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+
+    const onAbort = () =>
+      stop(request.signal.reason === STOP_REASONS.shutdown ? { kind: 'shutdown' } : { kind: 'cancel' });
+    if (request.signal.aborted) onAbort();
+    else request.signal.addEventListener('abort', onAbort, { once: true });
+
+    const limits = request.limits;
+    let reported = 0;
+    const watchdog = setInterval(() => {
+      // Codex reports tokens only when the turn ends; while it runs, its requests are what is known.
+      if (state.requestCount !== reported) {
+        reported = state.requestCount;
+        request.onUsage?.({ apiRequests: reported, usage: ZERO_USAGE, costUsd: 0 });
+      }
+      const verdict = watchdogVerdict(
+        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: 0 },
+        this.#now(),
+        {
+          idleMs: limits.idleMs,
+          toolIdleMs: limits.toolIdleMs,
+          wallClockMs: limits.wallClockMs,
+          budgetUsd: limits.budgetUsd,
+        },
+      );
+      if (verdict) stop(verdict);
+    }, this.#options.watchdogIntervalMs ?? 250);
+
+    const exit = await closed;
+    route.close();
+    clearInterval(watchdog);
+    request.signal.removeEventListener('abort', onAbort);
+    stdout.end().forEach(onLine);
+    killGroup(child, 'SIGKILL');
+    killAttemptProcesses(request.attemptId);
+    rmSync(configFile, { force: true });
+    await batcher.close();
+    if (state.threadUsage) writeThreadUsage(stateDir, state.threadUsage);
+
+    const verdict = classifyCodex(
+      state,
+      {
+        exitCode: exit.code,
+        signal: exit.signal,
+        stderrTail: scrub(stderrTail),
+        ...(spawnError ? { spawnError } : {}),
+      },
+      {
+        model: request.agent.model,
+        ...(baseline ? { baseline } : {}),
+        structured: request.prompt.jsonSchema !== undefined,
+      },
+      stopCause,
+    );
+    return {
+      outcome: verdict.outcome,
+      evidence: verdict.evidence,
+      retryable: verdict.retryable,
+      usage: verdict.usage,
+      costUsd: verdict.costUsd,
+      ...(verdict.error ? { error: verdict.error } : {}),
+      ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
+      ...(verdict.structuredOutput !== undefined
+        ? { result: { structured_output: verdict.structuredOutput } }
+        : {}),
+      ...(verdict.model ? { model: verdict.model } : {}),
+      ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
+      ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
+      apiRequests: state.requestCount,
+    };
+  }
+}
+
+/** The servers of an `mcpServers` configuration (the shape the memory tools are given in). */
+function mcpServersOf(config: object): Record<string, McpServer> {
+  return (config as { mcpServers?: Record<string, McpServer> }).mcpServers ?? {};
+}
+
+/** The event as stored: items under `item.<phase>/<item type>`, the rest under their own type. */
+function codexEvent(event: unknown, bytes: number): { type: string; data: unknown } {
+  const object =
+    typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : { value: event };
+  const type = typeof object.type === 'string' ? object.type : 'unknown';
+  const item = object.item as { type?: unknown } | undefined;
+  return storedEvent(typeof item?.type === 'string' ? `${type}/${item.type}` : type, object, bytes);
+}

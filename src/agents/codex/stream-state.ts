@@ -1,0 +1,109 @@
+import type { TokenUsage } from '../../core/outcome.ts';
+import type { HeaderReader } from '../claude-code/response-headers.ts';
+import type { EarlyStop } from '../run-verdict.ts';
+import { openAiRetryAfterMs } from './response-headers.ts';
+
+/**
+ * What the supervisor knows about a Codex run, built up one `--json` event at a time, and from
+ * the model API responses the tap saw. Pure: no clock, no I/O. Field names follow the CLI's output
+ * (shared/protocols/agent-cli.md §3). Unknown event and item types are ignored, never an error.
+ */
+
+type Json = Record<string, unknown>;
+
+/** Item types that are the agent using a tool: from `item.started` until `item.completed`. */
+export const TOOL_ITEMS = new Set(['command_execution', 'file_change', 'mcp_tool_call', 'web_search']);
+
+/** A 429 whose wait is this long or longer is not worth sitting through. */
+export const LONG_RATE_LIMIT_MS = 30_000;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+export class CodexStreamState {
+  threadId: string | undefined;
+  /** The text of the agent's last message: its answer when the turn completes. */
+  lastMessage: string | undefined;
+  /** Token use of the whole thread so far, as the last `turn.completed` reported it. */
+  threadUsage: TokenUsage | undefined;
+  turnCompleted = false;
+  /** `error.message` of `turn.failed`. */
+  failure: string | undefined;
+  /** The status of the last model API response that was not a success, as the tap saw it. */
+  lastFailedStatus: number | undefined;
+  /** The wait the latest 429 asked for. */
+  retryAfterMs: number | undefined;
+  /** Model API requests (responses the tap saw). */
+  requestCount = 0;
+  readonly #toolsRunning = new Set<string>();
+
+  get toolRunning(): boolean {
+    return this.#toolsRunning.size > 0;
+  }
+
+  consume(event: unknown): void {
+    if (!isObject(event)) return;
+    switch (event.type) {
+      case 'thread.started':
+        if (typeof event.thread_id === 'string') this.threadId = event.thread_id;
+        return;
+      case 'item.started':
+      case 'item.completed':
+        this.#item(event.type, event.item);
+        return;
+      case 'turn.completed':
+        this.turnCompleted = true;
+        if (isObject(event.usage)) this.threadUsage = usageOf(event.usage);
+        return;
+      case 'turn.failed':
+        this.failure = isObject(event.error) ? String(event.error.message ?? '') : 'turn failed';
+        return;
+    }
+  }
+
+  /** A model API response's status and headers, as the tap saw them pass. */
+  observeResponse(status: number, header: HeaderReader): EarlyStop | undefined {
+    this.requestCount += 1;
+    if (status < 400) return undefined;
+    this.lastFailedStatus = status;
+    // The CLI retries a bad key; it will not get better.
+    if (status === 401 || status === 403) {
+      return { outcome: 'auth_failed', source: 'api', signal: 'response', field: 'status', value: status };
+    }
+    const wait = openAiRetryAfterMs(status, header);
+    if (wait !== undefined) this.retryAfterMs = wait;
+    if (wait === undefined || wait < LONG_RATE_LIMIT_MS) return undefined;
+    return {
+      outcome: 'rate_limited',
+      source: 'api',
+      signal: 'response',
+      field: 'retry-after',
+      value: Math.round(wait / 1000),
+      retryAfterMs: wait,
+    };
+  }
+
+  #item(type: string, item: unknown): void {
+    if (!isObject(item)) return;
+    const id = String(item.id ?? '');
+    if (TOOL_ITEMS.has(String(item.type))) {
+      if (type === 'item.started') this.#toolsRunning.add(id);
+      else this.#toolsRunning.delete(id);
+    }
+    if (type === 'item.completed' && item.type === 'agent_message' && typeof item.text === 'string') {
+      this.lastMessage = item.text;
+    }
+  }
+}
+
+/** Codex's usage as ours: its `input_tokens` include the cached ones, ours do not. */
+export function usageOf(usage: Json): TokenUsage {
+  const cached = num(usage.cached_input_tokens);
+  return {
+    inputTokens: Math.max(0, num(usage.input_tokens) - cached),
+    outputTokens: num(usage.output_tokens),
+    cacheReadTokens: cached,
+    cacheWriteTokens: num(usage.cache_write_input_tokens),
+  };
+}
