@@ -270,4 +270,55 @@ describe('Codex agents (real Codex CLI)', () => {
     expect(existsSync(`${outside}-fix`)).toBe(false);
     expect(existsSync(`/tmp/codex-escape-${run}`)).toBe(false);
   }, 180_000);
+
+  it('follows up a finished fix in the same thread: the model sees the first run, the run is charged alone', async () => {
+    const apiKey = key();
+    suite.model.script(apiKey, [
+      steps.toolUse(
+        [{ name: 'exec_command', input: { cmd: "printf 'exports.add = (a, b) => a + b;\\n' > calc.js" } }],
+        {
+          usage: { input_tokens: 1000, output_tokens: 50 },
+        },
+      ),
+      steps.text('Fixed add().', { usage: { input_tokens: 1100, output_tokens: 20 } }),
+      steps.toolUse([{ name: 'exec_command', input: { cmd: "printf 'test\\n' > calc.test.js" } }], {
+        usage: { input_tokens: 1300, output_tokens: 40 },
+      }),
+      steps.text('Added a test.', { usage: { input_tokens: 1400, output_tokens: 10 } }),
+    ]);
+    const test = await start([codexAgent(apiKey)]);
+    const repo = createSourceRepo({ 'calc.js': 'exports.add = (a, b) => a - b;\n' });
+    const id = await submit(test, {
+      type: 'BUG_FIX',
+      payload: { repository: repo.path, description: 'add() subtracts' },
+      priority: 5,
+    });
+    expect(await finished(test, id)).toMatchObject({ status: 'succeeded' });
+    const message = await test.supervisor.app.inject({
+      method: 'POST',
+      url: `/api/v1/tasks/${id}/messages`,
+      payload: { text: 'Also add a test for add().' },
+    });
+    expect(message.statusCode).toBe(202);
+    await until(async () =>
+      (await listAttempts(test.supervisor.database.db, id))[1]?.endedAt ? true : undefined,
+    );
+    const task = await finished(test, id);
+    expect(task).toMatchObject({ status: 'succeeded', resultText: 'Added a test.' });
+    const workspace = (task.result as { workspace: { commits: unknown[]; files_changed: number } }).workspace;
+    expect(workspace).toMatchObject({ files_changed: 2 });
+    expect(workspace.commits).toHaveLength(2);
+
+    const [first, second] = await listAttempts(test.supervisor.database.db, id);
+    expect(second!.sessionId).toBe(first!.sessionId);
+    expect(second!.admission?.session).toMatchObject({ resumed: true, fromAttempt: first!.id });
+    // Codex reports the thread's totals; each attempt is charged its own requests.
+    expect(first).toMatchObject({ inputTokens: 2100, outputTokens: 70, apiRequests: 2 });
+    expect(second).toMatchObject({ inputTokens: 2700, outputTokens: 50, apiRequests: 2 });
+    const resumed = JSON.stringify(
+      suite.model.requests((request) => request.credential === apiKey)[2]!.body!.input,
+    );
+    expect(resumed).toContain('Fixed add().');
+    expect(resumed).toContain('Also add a test for add().');
+  }, 180_000);
 });
