@@ -21,6 +21,17 @@ describe('summariseTools', () => {
     });
   });
 
+  it('counts the tool calls of a real recorded Codex run, once each (started and completed)', () => {
+    const { events } = JSON.parse(
+      readFileSync(new URL('../../test/fixtures/codex-streams/success.json', import.meta.url), 'utf8'),
+    ) as { events: Array<{ type: string; item?: { type: string } }> };
+    const stored = events.map((event) => ({
+      type: event.item ? `${event.type}/${event.item.type}` : event.type,
+      data: event,
+    }));
+    expect(summariseTools(stored)).toEqual({ calls: { command_execution: 1 }, denied: {} });
+  });
+
   it('is empty for a run without tools, and tolerates odd events', () => {
     expect(
       summariseTools([

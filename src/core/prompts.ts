@@ -25,6 +25,8 @@ export interface PromptContext {
   reviewDiff?: string;
   /** Something the agent should know about its workspace. */
   note?: string;
+  /** What an earlier attempt whose session cannot be resumed did (src/core/handoff.ts), already fenced. */
+  handoff?: string;
   /** The project-memory section (src/memory/prompt-memory.ts), already fenced; ends the prompt. */
   memory?: string;
 }
@@ -119,7 +121,8 @@ const SYSTEM = (nonce: string) =>
 
 export function buildPrompt(type: TaskType, payload: TaskPayload, context: PromptContext): Prompt {
   const prompt = taskPrompt(type, payload, context);
-  return context.memory ? { ...prompt, text: `${prompt.text}\n\n${context.memory}` } : prompt;
+  const text = [prompt.text, context.handoff, context.memory].filter(Boolean).join('\n\n');
+  return { ...prompt, text };
 }
 
 function taskPrompt(type: TaskType, payload: TaskPayload, context: PromptContext): Prompt {

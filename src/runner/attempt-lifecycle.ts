@@ -6,6 +6,7 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { summariseTools, type ToolSummary } from '../audit/tool-summary.ts';
 import type { AgentVerdict } from '../core/admission.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
+import { digestSteps, type Handoff, recentSteps } from '../core/handoff.ts';
 import type { Evidence, Outcome } from '../core/outcome.ts';
 import { FAILOVER_OUTCOMES, type NextStep, nextStep, type RetrySettings } from '../core/retry-policy.ts';
 import { isTerminal, transition, transitionOrThrow } from '../core/task-status.ts';
@@ -22,6 +23,9 @@ import * as store from '../store/task-store.ts';
 import { recordStatusChange } from '../tasks/status-change.ts';
 import { type BatchMember, joinBatch } from './batch-join.ts';
 import { batchReports } from './batch-reports.ts';
+
+/** Most events of an earlier attempt read for a handoff digest (its latest). */
+const HANDOFF_EVENTS = 500;
 
 /**
  * The two transactions around an agent run. `begin` claims the task for one attempt; `finish`
@@ -290,6 +294,26 @@ export class AttemptLifecycle {
     });
     this.#deps.bus.publish(events);
     return result;
+  }
+
+  /**
+   * What the task's last attempt did, for an attempt that cannot resume its session (another CLI,
+   * or its transcript is not on this host); undefined when there is nothing to hand over.
+   */
+  async handoff(task: TaskRow, attempt: AttemptRow): Promise<Omit<Handoff, 'carriedOver'> | undefined> {
+    const earlier = (await store.listAttempts(this.#deps.db, task.id)).filter(
+      (other) => other.number < attempt.number && other.agentId !== null,
+    );
+    const last = earlier.at(-1);
+    if (!last) return undefined;
+    const events = await store.stepEventsOf(this.#deps.db, task.id, last.id, HANDOFF_EVENTS);
+    return {
+      attempt: last.number,
+      agent: last.agentId!,
+      cli: last.driver,
+      outcome: last.outcome,
+      ...recentSteps(digestSteps(events)),
+    };
   }
 
   /** Charges what a running attempt has used so far to its row (and so to its agent's windows). */

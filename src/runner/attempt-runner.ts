@@ -13,6 +13,7 @@ import type {
 } from '../agents/driver.ts';
 import type { AdmissionRecord } from '../core/agent-types.ts';
 import { buildBatchPrompt } from '../core/batch-prompt.ts';
+import { type Handoff, handoffSection } from '../core/handoff.ts';
 import { ZERO_USAGE } from '../core/outcome.ts';
 import { buildFollowUpPrompt, buildPrompt, type PromptContext } from '../core/prompts.ts';
 import { checkResult } from '../core/result-check.ts';
@@ -60,6 +61,8 @@ export interface AttemptInput {
   batch?: TaskRow[];
   /** The person's message this run answers: the prompt is the message, in the resumed session. */
   message?: TaskMessageRow;
+  /** What the last attempt did, when its session cannot be resumed: told in the prompt. */
+  handoff?: Omit<Handoff, 'carriedOver'>;
   signal: AbortSignal;
   emit(events: AgentEvent[]): Promise<void>;
   onSpawn?(pid: number): void;
@@ -129,11 +132,13 @@ export class AttemptRunner {
       const nonce = randomBytes(8).toString('hex');
       const limits = limitsFor(this.#deps.limits, task, input.budget);
       const memory = await this.#memory(task, attempt, workspace, nonce, limits.wallClockMs);
+      const handoff = await this.#handoff(input, workspace);
       const context: PromptContext = {
         nonce,
         hasCheckout: workspace.kind === 'worktree',
         ...(workspace.reviewDiff !== undefined ? { reviewDiff: workspace.reviewDiff } : {}),
         ...(workspace.note ? { note: workspace.note } : {}),
+        ...(handoff ? { handoff: handoffSection(handoff, nonce) } : {}),
         ...(memory.section ? { memory: memory.section } : {}),
       };
       const { message } = input;
@@ -245,6 +250,31 @@ export class AttemptRunner {
       evidence: { source: 'supervisor', signal: 'push', detail: failure || 'cancelled before the push' },
       error: `the change is on branch ${changes.branch}, but pushing it as ${remoteBranch} failed: ${failure || 'cancelled'}`,
     };
+  }
+
+  /** The handoff with the work the branch carries over, announced on the task's stream. */
+  async #handoff(input: AttemptInput, workspace: Workspace): Promise<Handoff | undefined> {
+    if (!input.handoff) return undefined;
+    const carriedOver = await this.#deps.workspaces.carriedOver(workspace).catch((error: unknown) => {
+      this.#deps.logger.warn({ err: error, taskId: input.task.id }, 'could not read the carried-over work');
+      return undefined;
+    });
+    const handoff = { ...input.handoff, ...(carriedOver ? { carriedOver } : {}) };
+    await input.emit([
+      {
+        type: 'supervisor/handoff',
+        data: {
+          from_attempt: handoff.attempt,
+          agent: handoff.agent,
+          cli: handoff.cli,
+          outcome: handoff.outcome,
+          steps: handoff.steps.length,
+          omitted: handoff.omitted,
+          carried_over: carriedOver ?? null,
+        },
+      },
+    ]);
+    return handoff;
   }
 
   /** Memory for an agent that works in a workspace; nothing for drivers that run no agent. */

@@ -246,12 +246,14 @@ export class Worker {
       (error) => log.warn({ err: error }, 'could not record the attempt’s use so far; the next figures will'),
     );
     let report: AgentRunReport;
+    const handoff = await this.#handoff(begun, log);
     // Counted as the events pass, so finishing the attempt need not read them back.
     const tools: ToolSummary = { calls: {}, denied: {} };
     try {
       report = await this.#deps.runner.run({
         ...begun,
         batch: batch.map((member) => member.task),
+        ...(handoff ? { handoff } : {}),
         signal,
         emit: (events) => {
           countTools(tools, events);
@@ -315,6 +317,15 @@ export class Worker {
     } else {
       log.warn({ outcome: report.outcome }, 'late result rejected: the attempt was already closed elsewhere');
     }
+  }
+
+  /** What the last attempt did, for a run that starts a new session of a task that ran before. */
+  async #handoff(begun: Extract<BeginResult, { kind: 'run' }>, log: Logger) {
+    if (begun.session.resumed || begun.attempt.number === 1 || begun.batch.length) return undefined;
+    return this.#deps.lifecycle.handoff(begun.task, begun.attempt).catch((error: unknown) => {
+      log.warn({ err: error }, 'could not read the earlier attempt for a handoff; starting without one');
+      return undefined;
+    });
   }
 
   /** Records a batched session's end for each of its tasks (see AttemptLifecycle.finishBatch). */

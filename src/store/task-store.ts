@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
+import { CODEX_TOOL_EVENTS } from '../audit/tool-summary.ts';
 import type { TokenUsage } from '../core/outcome.ts';
 import { type TaskStatus, TERMINAL_STATUSES } from '../core/task-status.ts';
 import type { TaskType } from '../core/task-types.ts';
@@ -356,6 +357,37 @@ export async function listEvents(
     .limit(page.limit);
 }
 
+/** The event types that say what an agent did, for a handoff digest (src/core/handoff.ts). */
+const STEP_EVENT_TYPES = [
+  'assistant',
+  'item.completed/agent_message',
+  'item.completed/command_execution',
+  'item.completed/file_change',
+  'item.completed/mcp_tool_call',
+];
+
+/** The latest `limit` events of an attempt that say what its agent did, oldest first. */
+export async function stepEventsOf(
+  q: Queryable,
+  taskId: string,
+  attemptId: string,
+  limit: number,
+): Promise<Array<{ type: string; data: unknown }>> {
+  const rows = await q
+    .select({ type: taskEvents.type, data: taskEvents.data })
+    .from(taskEvents)
+    .where(
+      and(
+        eq(taskEvents.taskId, taskId),
+        eq(taskEvents.attemptId, attemptId),
+        inArray(taskEvents.type, STEP_EVENT_TYPES),
+      ),
+    )
+    .orderBy(desc(taskEvents.id))
+    .limit(limit);
+  return rows.reverse();
+}
+
 /** The events of an attempt that say which tools it used and which were denied. */
 export function toolEventsOf(
   q: Queryable,
@@ -370,7 +402,7 @@ export function toolEventsOf(
         // By task first: that is what the events are indexed by.
         eq(taskEvents.taskId, taskId),
         eq(taskEvents.attemptId, attemptId),
-        inArray(taskEvents.type, ['assistant', 'system/permission_denied']),
+        inArray(taskEvents.type, ['assistant', 'system/permission_denied', ...CODEX_TOOL_EVENTS]),
       ),
     );
 }

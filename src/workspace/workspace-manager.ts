@@ -226,6 +226,14 @@ export class WorkspaceManager {
     };
   }
 
+  /** `git diff --stat` of what earlier attempts left on the task's branch; undefined when nothing. */
+  async carriedOver(workspace: Workspace): Promise<string | undefined> {
+    const { mirror, baseCommit, startCommit } = workspace;
+    if (!mirror || !baseCommit || !startCommit || startCommit === baseCommit) return undefined;
+    const stat = await git(['--git-dir', mirror, 'diff', '--stat', baseCommit, startCommit]);
+    return stat.trim() || undefined;
+  }
+
   /**
    * Files changed from `from` to the workspace's base commit, or undefined when that says nothing
    * about the workspace (no mirror, an unknown commit, or `from` not an ancestor: an older checkout).
