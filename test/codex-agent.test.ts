@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AgentDefinition } from '../src/agents/agent-definition.ts';
@@ -320,5 +321,24 @@ describe('Codex agents (real Codex CLI)', () => {
     );
     expect(resumed).toContain('Fixed add().');
     expect(resumed).toContain('Also add a test for add().');
+  }, 180_000);
+
+  it('never runs a task under an approval rule on Codex, which cannot ask a person mid-run', async () => {
+    const apiKey = key();
+    const dir = mkdtempSync(join(tmpdir(), 'codex-policy-'));
+    const policy = join(dir, 'approvals.yaml');
+    writeFileSync(policy, 'rules:\n  - ask:\n      bash: [node]\n');
+    const test = await start([codexAgent(apiKey)], { APPROVAL_POLICY_FILE: policy });
+    const repo = createSourceRepo({ 'a.js': 'export const a = 1;\n' });
+    const id = await submit(test, {
+      type: 'BUG_FIX',
+      payload: { repository: repo.path, description: 'a must be 2' },
+      priority: 5,
+    });
+    const parked = await finished(test, id);
+    expect(parked).toMatchObject({ status: 'parked', parkReason: 'no_agent' });
+    expect(parked.parkDetail).toContain('no agent runs claude-code for local');
+    expect(parked.parkDetail).toContain(`codex-${run}: runs codex, not claude-code`);
+    expect(suite.model.requests((request) => request.credential === apiKey)).toHaveLength(0);
   }, 180_000);
 });

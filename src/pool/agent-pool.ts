@@ -56,6 +56,11 @@ export interface AgentPoolDeps {
   sessionsDir: string;
   defaultEstimateUsd: number;
   repoDailyBudgetUsd?: number;
+  /**
+   * The CLI a task must run on, if one: a task under an approval rule needs a CLI that can ask a
+   * person about a tool call mid-run, which only Claude Code can.
+   */
+  cliFor?: (task: TaskRow) => AgentCli | undefined;
   logger: Logger;
 }
 
@@ -209,6 +214,7 @@ export class AgentPool {
     const previous = await poolStore.lastSession(tx, task.id);
     const snapshots = await this.snapshots(tx, now);
     const demand = {
+      ...this.#cliOf(task),
       submittedBy: task.submittedBy,
       estimate: estimated.usage,
       ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
@@ -239,6 +245,7 @@ export class AgentPool {
     const previous = await poolStore.lastSession(tx, task.id);
     const repositoryBlock = await this.#repositoryBudget(tx, task, estimated.usage, now);
     const demand = {
+      ...this.#cliOf(task),
       submittedBy: task.submittedBy,
       estimate: estimated.usage,
       ...(previous?.agentId ? { previousAgentId: previous.agentId } : {}),
@@ -527,6 +534,11 @@ export class AgentPool {
       used: round(usage[i]!.usage[window.metric]),
       resetsAt: windowResetsAt(window, now, new Date(0), usage[i]!.oldest),
     }));
+  }
+
+  #cliOf(task: TaskRow): { cli?: AgentCli } {
+    const cli = this.#deps.cliFor?.(task);
+    return cli ? { cli } : {};
   }
 
   #identity(row: poolStore.AgentRow, model: string): AgentIdentity {

@@ -14,6 +14,8 @@ import { TaskTokens } from '../auth/task-token.ts';
 import { TokenService } from '../auth/token-service.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import type { AgentCli } from '../core/agent-types.ts';
+import { type ApprovalPolicy, ruleFor } from '../core/approval-policy.ts';
 import type { EventBus } from '../events/bus.ts';
 import { MemoryEventBus } from '../events/memory-bus.ts';
 import { RedisEventBus } from '../events/redis-bus.ts';
@@ -32,6 +34,7 @@ import { TaskQueue } from '../queue/task-queue.ts';
 import type { Worker } from '../runner/worker.ts';
 import { ScheduleService } from '../schedules/schedule-service.ts';
 import { type Database, openDatabase } from '../store/database.ts';
+import type { TaskRow } from '../store/schema.ts';
 import { TaskService } from '../tasks/task-service.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createHealthReporter } from './health.ts';
@@ -278,6 +281,7 @@ export class Supervisor {
         sessionsDir: join(resolve(config.DATA_DIR), 'agent-sessions'),
         defaultEstimateUsd: config.TASK_COST_ESTIMATE_USD,
         ...(config.REPO_DAILY_BUDGET_USD ? { repoDailyBudgetUsd: config.REPO_DAILY_BUDGET_USD } : {}),
+        ...(approvalPolicy?.rules.length ? { cliFor: needsAskingCli(approvalPolicy) } : {}),
         logger,
       });
       metrics.attach({ db: database.db, pool, now });
@@ -463,4 +467,9 @@ function ownUrl(app: FastifyInstance, host: string): string | undefined {
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const name = wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${name}:${address.port}`;
+}
+
+/** Tasks under an approval rule run on Claude Code: the only CLI that asks about a tool call mid-run. */
+function needsAskingCli(policy: ApprovalPolicy): (task: TaskRow) => AgentCli | undefined {
+  return (task) => (ruleFor(policy, task.repository) ? 'claude-code' : undefined);
 }
