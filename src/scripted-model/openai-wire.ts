@@ -26,6 +26,8 @@ type Item =
       id: string;
       call_id: string;
       name: string;
+      /** A tool inside a namespace (Codex offers each MCP server's tools as `mcp__<server>`). */
+      namespace?: string;
       arguments: string;
       status: 'completed';
     };
@@ -46,12 +48,18 @@ function itemsOf(step: ReplyStep): Item[] {
         type: 'function_call',
         id: id('fc'),
         call_id: tool.id ?? id('call'),
-        name: tool.name,
+        ...namespaced(tool.name),
         arguments: JSON.stringify(tool.input),
         status: 'completed',
       }),
     ),
   ];
+}
+
+/** `mcp__<server>__<tool>`, as steps name MCP tools for either CLI, is `<tool>` in namespace `mcp__<server>` here. */
+function namespaced(name: string): { name: string; namespace?: string } {
+  const match = /^(mcp__[^_]+(?:_[^_]+)*?)__(.+)$/.exec(name);
+  return match ? { namespace: match[1]!, name: match[2]! } : { name };
 }
 
 function usageOf(step: ReplyStep) {

@@ -82,7 +82,8 @@ describe('the codex command', () => {
     expect(args).not.toContain('--sandbox'); // `exec resume` takes it from config.toml
     expect(JSON.stringify(args)).not.toContain('tok-secret');
     expect(config).toContain(
-      'mcp_servers = { supervisor = { command = "/node", args = ["mcp"], env = { SUPERVISOR_TOKEN = "tok-secret" }, startup_timeout_sec = 30 } }',
+      'mcp_servers = { supervisor = { command = "/node", args = ["mcp"], env = { SUPERVISOR_TOKEN = "tok-secret" }, ' +
+        'startup_timeout_sec = 30, default_tools_approval_mode = "approve" } }',
     );
   });
 

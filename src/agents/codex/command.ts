@@ -143,19 +143,22 @@ export function codexCommand(input: CodexCommandInput): {
   return { args, env, config };
 }
 
-/** The `mcpServers` configuration (Claude's shape) as Codex's `mcp_servers` tables. */
+/**
+ * The `mcpServers` configuration (Claude's shape) as Codex's `mcp_servers` tables. Their tools are
+ * the supervisor's own, so they run without approval: under `approval_policy = "never"` a tool
+ * that needs approval is refused.
+ */
 function codexMcpServers(servers: Record<string, McpServer>): Record<string, object> {
   return Object.fromEntries(
     Object.entries(servers).map(([name, server]) => [
       name,
-      server.url
-        ? { url: server.url, ...(server.headers ? { http_headers: server.headers } : {}) }
-        : {
-            command: server.command,
-            args: server.args ?? [],
-            ...(server.env ? { env: server.env } : {}),
-            startup_timeout_sec: 30,
-          },
+      {
+        ...(server.url
+          ? { url: server.url, ...(server.headers ? { http_headers: server.headers } : {}) }
+          : { command: server.command, args: server.args ?? [], ...(server.env ? { env: server.env } : {}) }),
+        startup_timeout_sec: 30,
+        default_tools_approval_mode: 'approve',
+      },
     ]),
   );
 }
