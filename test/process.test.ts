@@ -295,6 +295,25 @@ describe('the supervisor as a process', () => {
     expect(result.stdout).toContain('+  return a + b;');
   });
 
+  it('runs the scripted demo on the real Codex CLI with --cli codex, and names the CLIs it knows', async () => {
+    const result = await runCli(
+      ['demo', '--exit', '--cli', 'codex', '--port', String(await freePort())],
+      {},
+      120_000,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('The real Codex CLI runs these tasks');
+    expect(result.stdout.match(/→ succeeded \(outcome succeeded\)/g)).toHaveLength(2);
+    expect(result.stdout).toContain('[major] auth.py: Refresh failure is not handled');
+    expect(result.stdout).toContain(
+      '→ /bin/bash -lc "sed -i \'s/return a - b;/return a + b;/\' calc.js" (exit 0)',
+    );
+    expect(result.stdout).toContain('+  return a + b;');
+    const unknown = await runCli(['demo', '--cli', 'gemini'], {}, 30_000);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("argument 'gemini' is invalid. Allowed choices are claude-code, codex.");
+  });
+
   it('CLI: submit --wait, logs, tasks, show, cancel, retry, reply, approve, and its exit codes', async () => {
     const server = await serve({ DATA_DIR: dataDir(), AGENT_DRIVER: 'echo', ECHO_DRIVER_DELAY_MS: '50' });
     const env = { SUPERVISOR_URL: server.url };

@@ -70,6 +70,32 @@ export function formatEvent(event: StreamedEvent): string | undefined {
       return line(
         `result: ${data.is_error ? 'error' : 'ok'}${typeof data.total_cost_usd === 'number' ? `, CLI cost estimate $${data.total_cost_usd.toFixed(4)}` : ''}${typeof data.result === 'string' ? ` — ${clip(data.result)}` : ''}`,
       );
+    case 'supervisor/handoff':
+      return line(
+        `handing over from attempt ${data.from_attempt} on ${data.agent} (${data.cli}, ${data.outcome ?? 'unfinished'}): ${data.steps} steps`,
+      );
+    case 'thread.started':
+      return line(`codex thread ${data.thread_id}`);
+    case 'item.completed/agent_message':
+      return line(clip(String((data.item as { text?: unknown } | undefined)?.text ?? '')));
+    case 'item.completed/command_execution': {
+      const item = (data.item ?? {}) as {
+        command?: unknown;
+        exit_code?: unknown;
+        aggregated_output?: unknown;
+      };
+      return line(`→ ${clip(String(item.command ?? ''), 100)} (exit ${String(item.exit_code ?? '?')})`);
+    }
+    case 'turn.completed': {
+      const usage = (data.usage ?? {}) as { input_tokens?: unknown; output_tokens?: unknown };
+      return line(
+        `turn completed: thread totals ${usage.input_tokens} tokens in / ${usage.output_tokens} out`,
+      );
+    }
+    case 'turn.failed':
+      return line(
+        `turn failed: ${clip(String((data.error as { message?: unknown } | undefined)?.message ?? ''))}`,
+      );
     case 'echo.started':
     case 'echo.result':
       return line(`${event.type} ${clip(JSON.stringify(data))}`);

@@ -1,6 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { AGENT_CLIS, type AgentCli } from '../core/agent-types.ts';
 import { VERSION } from '../runtime/version.ts';
 import { ApiClient } from './api-client.ts';
 import { registerAgentCommands } from './commands/agent-commands.ts';
@@ -43,11 +44,17 @@ program
 
 program
   .command('demo')
-  .description('See the whole flow with no setup: the real Claude Code CLI against a scripted model server')
+  .description('See the whole flow with no setup: a real agent CLI against a scripted model server')
   .option('--port <port>', 'port for the demo supervisor', '8000')
+  .addOption(
+    new Option('--cli <cli>', 'the agent CLI that runs the tasks').choices(AGENT_CLIS).default('claude-code'),
+  )
   .option('--exit', 'stop once the sample tasks are done instead of staying up')
-  .action(async (flags: { port: string; exit?: boolean }) =>
-    (await import('./commands/demo.ts')).demo({ port: Number(flags.port), exit: flags.exit ?? false }, out),
+  .action(async (flags: { port: string; cli: AgentCli; exit?: boolean }) =>
+    (await import('./commands/demo.ts')).demo(
+      { port: Number(flags.port), cli: flags.cli, exit: flags.exit ?? false },
+      out,
+    ),
   );
 
 program

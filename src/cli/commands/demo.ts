@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AgentDefinition } from '../../agents/agent-definition.ts';
 import { loadConfig } from '../../config/load.ts';
+import type { AgentCli } from '../../core/agent-types.ts';
 import { isTerminal } from '../../core/task-status.ts';
 import type { TaskSubmission } from '../../core/task-types.ts';
 import { createLogger } from '../../runtime/logger.ts';
@@ -12,15 +14,19 @@ import * as steps from '../../scripted-model/steps.ts';
 import type { TaskRow } from '../../store/schema.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
 
-const BANNER = [
-  '┌──────────────────────────────────────────────────────────────────────────────┐',
-  '│ SCRIPTED DEMO. The real Claude Code CLI runs these tasks, but every model    │',
-  '│ answer comes from a scripted server on 127.0.0.1, not from Claude. No API    │',
-  '│ key is used and nothing leaves this machine.                                 │',
-  '└──────────────────────────────────────────────────────────────────────────────┘',
-].join('\n');
+const banner = (cli: AgentCli) => {
+  const name = cli === 'codex' ? 'Codex' : 'Claude Code';
+  return [
+    '┌──────────────────────────────────────────────────────────────────────────────┐',
+    `│ SCRIPTED DEMO. The real ${name} CLI runs these tasks, but every model${' '.repeat(15 - name.length)}│`,
+    '│ answer comes from a scripted server on 127.0.0.1, not from a model. No API   │',
+    '│ key is used and nothing leaves this machine.                                 │',
+    '└──────────────────────────────────────────────────────────────────────────────┘',
+  ].join('\n');
+};
 
 const DEMO_KEY = 'demo-key-for-the-scripted-server';
+const FIX_SUMMARY = 'Fixed add() in calc.js: it returned a - b instead of a + b.';
 
 const REVIEW = {
   summary: 'The change swaps the token helper for refresh(); it reads well but nothing tests the new path.',
@@ -43,52 +49,80 @@ const REVIEW = {
   ],
 };
 
+/** The model's answers for the review, then the fix, as the Claude Code CLI calls its tools. */
+const CLAUDE_SCRIPT: steps.Step[] = [
+  steps.toolUse([{ name: 'StructuredOutput', input: REVIEW }], {
+    usage: { input_tokens: 3100, output_tokens: 240 },
+  }),
+  steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }], {
+    text: 'Let me look at add().',
+    usage: { input_tokens: 2800, output_tokens: 60 },
+  }),
+  steps.toolUse(
+    [
+      {
+        name: 'Edit',
+        input: { file_path: '{{cwd}}/calc.js', old_string: 'return a - b;', new_string: 'return a + b;' },
+      },
+    ],
+    { text: 'add() subtracts; fixing it.', usage: { input_tokens: 3000, output_tokens: 90 } },
+  ),
+  steps.text(FIX_SUMMARY, { usage: { input_tokens: 3200, output_tokens: 40 } }),
+];
+
+/** The same, as the Codex CLI works: shell commands, and a structured answer as JSON text. */
+const CODEX_SCRIPT: steps.Step[] = [
+  steps.text(JSON.stringify(REVIEW), { usage: { input_tokens: 3100, output_tokens: 240 } }),
+  steps.toolUse([{ name: 'exec_command', input: { cmd: 'cat calc.js' } }], {
+    text: 'Let me look at add().',
+    usage: { input_tokens: 2800, output_tokens: 60 },
+  }),
+  steps.toolUse(
+    [{ name: 'exec_command', input: { cmd: "sed -i 's/return a - b;/return a + b;/' calc.js" } }],
+    {
+      text: 'add() subtracts; fixing it.',
+      usage: { input_tokens: 3000, output_tokens: 90 },
+    },
+  ),
+  steps.text(FIX_SUMMARY, { usage: { input_tokens: 3200, output_tokens: 40 } }),
+];
+
 /**
  * `supervisor demo`: the whole flow on this machine with nothing to configure. Starts a scripted
- * model server, a throwaway git repository and the embedded supervisor wired to both, then submits
- * a PR review and a bug fix and prints what happens, event by event.
+ * model server, a throwaway git repository and the embedded supervisor wired to both, with one
+ * agent of the chosen CLI, then submits a PR review and a bug fix and prints what happens, event by
+ * event.
  */
 export async function demo(
-  options: { port: number; exit: boolean },
+  options: { port: number; exit: boolean; cli: AgentCli },
   out: (text: string) => void,
 ): Promise<void> {
-  out(BANNER);
+  out(banner(options.cli));
   const workDir = mkdtempSync(join(tmpdir(), 'supervisor-demo-'));
   const repository = createDemoRepository(join(workDir, 'service'));
   const model = await startScriptedModelServer();
-  model.script(DEMO_KEY, [
-    steps.toolUse([{ name: 'StructuredOutput', input: REVIEW }], {
-      usage: { input_tokens: 3100, output_tokens: 240 },
-    }),
-    steps.toolUse([{ name: 'Read', input: { file_path: '{{cwd}}/calc.js' } }], {
-      text: 'Let me look at add().',
-      usage: { input_tokens: 2800, output_tokens: 60 },
-    }),
-    steps.toolUse(
-      [
-        {
-          name: 'Edit',
-          input: { file_path: '{{cwd}}/calc.js', old_string: 'return a - b;', new_string: 'return a + b;' },
-        },
-      ],
-      { text: 'add() subtracts; fixing it.', usage: { input_tokens: 3000, output_tokens: 90 } },
-    ),
-    steps.text('Fixed add() in calc.js: it returned a - b instead of a + b.', {
-      usage: { input_tokens: 3200, output_tokens: 40 },
-    }),
-  ]);
+  model.script(DEMO_KEY, options.cli === 'codex' ? CODEX_SCRIPT : CLAUDE_SCRIPT);
   const config = loadConfig({
     env: {
       PORT: String(options.port),
       LOG_LEVEL: 'warn',
       DATA_DIR: join(workDir, 'data'),
       AGENT_DRIVER: 'claude-code',
-      CLAUDE_API_KEYS: DEMO_KEY,
-      ANTHROPIC_BASE_URL: model.url,
       CLAUDE_API_RETRIES: '0',
     },
   });
-  const supervisor = await Supervisor.start({ config, logger: createLogger(config) });
+  const agent: AgentDefinition = {
+    id: `demo-${options.cli}`,
+    cli: options.cli,
+    credential: { kind: 'api_key', value: DEMO_KEY },
+    limits: {
+      models: [options.cli === 'codex' ? 'gpt-scripted' : config.CLAUDE_MODEL],
+      maxConcurrent: 2,
+      windows: [],
+      baseUrl: options.cli === 'codex' ? `${model.url}/v1` : model.url,
+    },
+  };
+  const supervisor = await Supervisor.start({ config, logger: createLogger(config), agents: [agent] });
   const url = `http://${config.HOST}:${config.PORT}`;
   out(`supervisor running on ${url} (API docs: ${url}/docs), scripted model server on ${model.url}\n`);
   const stopAll = async () => {
