@@ -2,6 +2,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeSse, errorBody, jsonMessage, messageStart, streamEvents } from './anthropic-wire.ts';
+import {
+  asksForJson,
+  encodeGeminiChunk,
+  geminiChunks,
+  geminiErrorBody,
+  geminiResponse,
+  jsonAnswer,
+} from './gemini-wire.ts';
 import { openaiErrorBody, responseCreated, responseEvents } from './openai-wire.ts';
 import type { Step } from './steps.ts';
 
@@ -40,6 +48,8 @@ export interface ScriptedModelServer {
 }
 
 const ANY = '*';
+/** `POST /v1beta/models/<model>:<method>`, as the Gemini CLI calls the API. */
+const GEMINI_CALL = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
 
 interface QueuedStep {
   step: Step;
@@ -65,19 +75,20 @@ function withCwd(step: Step, body: Record<string, unknown>): Step {
 }
 
 function credentialOf(request: IncomingMessage): string | undefined {
-  const key = request.headers['x-api-key'];
+  const key = request.headers['x-api-key'] ?? request.headers['x-goog-api-key'];
   if (typeof key === 'string') return key;
   const auth = request.headers.authorization;
   return typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
 }
 
+const CREDENTIAL_HEADERS = new Set(['x-api-key', 'x-goog-api-key', 'authorization']);
 const redact = (value: string) => (value.length > 8 ? `${value.slice(0, 6)}…` : '…');
 
 function recordedHeaders(request: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (typeof value !== 'string') continue;
-    headers[name] = name === 'x-api-key' || name === 'authorization' ? redact(value) : value;
+    headers[name] = CREDENTIAL_HEADERS.has(name) ? redact(value) : value;
   }
   return headers;
 }
@@ -303,6 +314,75 @@ export async function startScriptedModelServer(
     }
   };
 
+  /**
+   * One Gemini `generateContent` or `streamGenerateContent` call. A request that asks for JSON by
+   * schema (the CLI's router and checks) is answered from the schema and uses no step.
+   */
+  const answerGemini = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: Record<string, unknown>,
+    model: string,
+    streamed: boolean,
+  ) => {
+    if (asksForJson(body)) {
+      sendJson(response, 200, jsonAnswer(body, model));
+      return;
+    }
+    const step = stepFor(request, body);
+    if (!step) {
+      sendJson(
+        response,
+        400,
+        geminiErrorBody(400, 'INVALID_ARGUMENT', 'scripted model server: no step left for this credential'),
+      );
+      return;
+    }
+    if (step.delayMs) await wait(step.delayMs);
+    switch (step.kind) {
+      case 'hang':
+        return;
+      case 'error':
+        sendJson(
+          response,
+          step.status,
+          geminiErrorBody(step.status, step.type, step.message, step.details),
+          step.headers,
+        );
+        return;
+      case 'text':
+      case 'tool_use':
+        if (!streamed) {
+          sendJson(response, 200, geminiResponse(step, model), step.headers);
+          return;
+        }
+        response.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          ...step.headers,
+        });
+        for (const chunk of geminiChunks(step, model)) response.write(encodeGeminiChunk(chunk));
+        response.end();
+        return;
+      case 'stall_mid_stream': {
+        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        const [first] = geminiChunks({ kind: 'text', text: 'Thinking' }, model);
+        response.write(encodeGeminiChunk(first!));
+        return; // the stream stays open with nothing more
+      }
+      default:
+        sendJson(
+          response,
+          400,
+          geminiErrorBody(
+            400,
+            'INVALID_ARGUMENT',
+            `scripted model server: step ${step.kind} is not served on the Gemini API`,
+          ),
+        );
+    }
+  };
+
   const server = createServer(async (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const raw = request.method === 'POST' ? await readBody(request) : '';
@@ -336,6 +416,10 @@ export async function startScriptedModelServer(
         await answerMessages(request, response, body ?? {});
       } else if (request.method === 'POST' && path === '/v1/responses') {
         await answerResponses(request, response, body ?? {});
+      } else if (request.method === 'POST' && GEMINI_CALL.test(path ?? '')) {
+        const [, model, method] = GEMINI_CALL.exec(path ?? '')!;
+        if (method === 'countTokens') sendJson(response, 200, { totalTokens: 100 });
+        else await answerGemini(request, response, body ?? {}, model!, method === 'streamGenerateContent');
       } else if (request.method === 'POST' && path === '/v1/messages/count_tokens') {
         sendJson(response, 200, { input_tokens: 100 });
       } else {

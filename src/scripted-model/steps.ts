@@ -37,7 +37,15 @@ export type Step = Modifiers &
         usage?: ScriptedUsage;
         headers?: Headers;
       }
-    | { kind: 'error'; status: number; type: string; message: string; headers?: Headers }
+    | {
+        kind: 'error';
+        status: number;
+        type: string;
+        message: string;
+        headers?: Headers;
+        /** Google's `error.details` (a `QuotaFailure`, an `ErrorInfo`); other APIs ignore it. */
+        details?: unknown[];
+      }
     /** Accept the request and never send headers. */
     | { kind: 'hang' }
     /** 200 and SSE headers, then silence. */

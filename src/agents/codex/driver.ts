@@ -1,24 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZERO_USAGE } from '../../core/outcome.ts';
-import {
-  killGroup,
-  MAX_EVENT_BYTES,
-  STDERR_TAIL_BYTES,
-  scrubber,
-  storedEvent,
-  terminate,
-} from '../agent-process.ts';
+import { runJsonLines } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
-import { killAttemptProcesses } from '../attempt-processes.ts';
-import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASONS } from '../driver.ts';
-import { EventBatcher } from '../event-batcher.ts';
-import { LineSplitter } from '../line-splitter.ts';
+import type { AgentDriver, AgentRunReport, AgentRunRequest } from '../driver.ts';
 import type { ModelApiTap } from '../model-api-tap.ts';
 import type { StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
-import { watchdogVerdict } from '../watchdog.ts';
 import { CODEX_ENTRY } from './binary.ts';
 import { classifyCodex } from './classify.ts';
 import { codexCommand, codexToken, type McpServer, OPENAI_API } from './command.ts';
@@ -112,108 +100,53 @@ export class CodexDriver implements AgentDriver {
     writeFileSync(configFile, config, { mode: 0o600, flag: 'wx' });
     if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
 
-    const scrub = scrubber(
-      [codexToken(credential), ...(request.mcp?.secrets ?? [])].filter((s) => s.length >= 12),
-    );
-    const batcher = new EventBatcher((events) => request.emit(events));
-    const startedAt = this.#now();
-    let lastEventAt = startedAt;
-    let stopCause: StopCause | undefined;
-    let spawnError: string | undefined;
-    let stderrTail = '';
-
-    const child = spawn(process.execPath, [CODEX_ENTRY, ...args], {
-      cwd: request.workspace.dir,
-      env,
-      detached: true,
-      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    child.on('error', (error) => {
-      spawnError = error.message;
-    });
-    child.stdin?.on('error', () => {}); // a CLI that died early closes its stdin under us
-    child.stdin?.end(request.prompt.text);
-    if (child.pid !== undefined) request.onSpawn?.(child.pid);
-
-    stop = (cause: StopCause) => {
-      if (stopCause) return;
-      stopCause = cause;
-      terminate(child, this.#options.killGraceMs ?? 3000);
-    };
-    const onLine = (line: string) => {
-      lastEventAt = this.#now();
-      const clean = scrub(line);
-      let event: unknown;
-      try {
-        event = JSON.parse(clean);
-      } catch {
-        batcher.add({ type: 'raw', data: { line: clean.slice(0, MAX_EVENT_BYTES) } });
-        return;
-      }
-      state.consume(event);
-      batcher.add(codexEvent(event, clean.length));
-    };
-    const stdout = new LineSplitter();
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk).forEach(onLine));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-
-    const onAbort = () =>
-      stop(request.signal.reason === STOP_REASONS.shutdown ? { kind: 'shutdown' } : { kind: 'cancel' });
-    if (request.signal.aborted) onAbort();
-    else request.signal.addEventListener('abort', onAbort, { once: true });
-
-    const limits = request.limits;
     let reported = 0;
-    const watchdog = setInterval(() => {
-      // Codex reports tokens only when the turn ends; while it runs, its requests are what is known.
-      if (state.requestCount !== reported) {
+    const run = runJsonLines({
+      command: process.execPath,
+      args: [CODEX_ENTRY, ...args],
+      env,
+      cwd: request.workspace.dir,
+      ...(runAs ? { runAs } : {}),
+      stdin: request.prompt.text,
+      secrets: [codexToken(credential), ...(request.mcp?.secrets ?? [])],
+      attemptId: request.attemptId,
+      limits: request.limits,
+      signal: request.signal,
+      emit: request.emit,
+      ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
+      onEvent: (event) => state.consume(event),
+      storedType: codexEventType,
+      toolRunning: () => state.toolRunning,
+      onTick: () => {
+        // Codex reports tokens only when the turn ends; while it runs, its requests are what is known.
+        if (state.requestCount === reported) return;
         reported = state.requestCount;
         request.onUsage?.({ apiRequests: reported, usage: ZERO_USAGE, costUsd: 0 });
-      }
-      const verdict = watchdogVerdict(
-        { startedAt, lastEventAt, toolRunning: state.toolRunning, spentUsd: 0 },
-        this.#now(),
-        {
-          idleMs: limits.idleMs,
-          toolIdleMs: limits.toolIdleMs,
-          wallClockMs: limits.wallClockMs,
-          budgetUsd: limits.budgetUsd,
-        },
-      );
-      if (verdict) stop(verdict);
-    }, this.#options.watchdogIntervalMs ?? 250);
-
-    const exit = await closed;
+      },
+      killGraceMs: this.#options.killGraceMs ?? 3000,
+      watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
+      now: this.#now,
+    });
+    stop = run.stop;
+    const end = await run.done;
     route.close();
-    clearInterval(watchdog);
-    request.signal.removeEventListener('abort', onAbort);
-    stdout.end().forEach(onLine);
-    killGroup(child, 'SIGKILL');
-    killAttemptProcesses(request.attemptId);
     rmSync(configFile, { force: true });
-    await batcher.close();
     if (state.threadUsage) writeThreadUsage(stateDir, state.threadUsage);
 
     const verdict = classifyCodex(
       state,
       {
-        exitCode: exit.code,
-        signal: exit.signal,
-        stderrTail: scrub(stderrTail),
-        ...(spawnError ? { spawnError } : {}),
+        exitCode: end.exit.code,
+        signal: end.exit.signal,
+        stderrTail: end.stderrTail,
+        ...(end.spawnError ? { spawnError: end.spawnError } : {}),
       },
       {
         model: request.agent.model,
         ...(baseline ? { baseline } : {}),
         structured: request.prompt.jsonSchema !== undefined,
       },
-      stopCause,
+      end.stopCause,
     );
     return {
       outcome: verdict.outcome,
@@ -239,11 +172,9 @@ function mcpServersOf(config: object): Record<string, McpServer> {
   return (config as { mcpServers?: Record<string, McpServer> }).mcpServers ?? {};
 }
 
-/** The event as stored: items under `item.<phase>/<item type>`, the rest under their own type. */
-function codexEvent(event: unknown, bytes: number): { type: string; data: unknown } {
-  const object =
-    typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : { value: event };
-  const type = typeof object.type === 'string' ? object.type : 'unknown';
-  const item = object.item as { type?: unknown } | undefined;
-  return storedEvent(typeof item?.type === 'string' ? `${type}/${item.type}` : type, object, bytes);
+/** The type an event is stored under: items as `item.<phase>/<item type>`, the rest as their own. */
+function codexEventType(event: Record<string, unknown>): string {
+  const type = typeof event.type === 'string' ? event.type : 'unknown';
+  const item = event.item as { type?: unknown } | undefined;
+  return typeof item?.type === 'string' ? `${type}/${item.type}` : type;
 }
