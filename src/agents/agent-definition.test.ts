@@ -155,10 +155,10 @@ agents:
     );
     expect(() =>
       parseAgentsFile(
-        'agents: [{ name: g, cli: gemini, credential: { kind: api_key, value: k } }]',
+        'agents: [{ name: g, cli: cursor, credential: { kind: api_key, value: k } }]',
         config,
         {},
       ),
-    ).toThrowError('agents.0.cli: expected one of claude-code, codex');
+    ).toThrowError('agents.0.cli: expected one of claude-code, codex, gemini');
   });
 });

@@ -12,9 +12,10 @@ import type { Credential } from './claude-code/command.ts';
  *   window of CLAUDE_QUOTA_LIMIT_PER_AGENT requests per CLAUDE_QUOTA_RESET_HOURS;
  * - full: AGENTS_FILE (YAML or JSON) with per-agent credentials, models, run slots, quota windows
  *   and daily budgets. `${NAME}` in a string is replaced by the environment variable NAME, so the
- *   file itself need not hold secrets. `cli` picks the agent CLI (claude-code, the default, or
- *   codex); a codex agent lists its models and takes an API key or a gateway token, and its
- *   `base_url` is the Responses API's (ending in /v1).
+ *   file itself need not hold secrets. `cli` picks the agent CLI (claude-code, the default,
+ *   codex or gemini); a codex or gemini agent lists its models and takes an API key or a gateway
+ *   token; a codex agent's `base_url` is the Responses API's (ending in /v1), a gemini agent's the
+ *   Gemini API's root.
  */
 
 const windowSchema = z.strictObject({
@@ -136,7 +137,7 @@ export function parseAgentsFile(
       throw new AgentsFileError(`${where}: agent name "${agent.name}" appears twice`);
     names.add(agent.name);
     const credential = agent.credential;
-    if (agent.cli === 'codex') checkCodexAgent(agent, `${where} agents.${index}`);
+    if (agent.cli !== 'claude-code') checkKeyedAgent(agent, `${where} agents.${index}`);
     // ANTHROPIC_BASE_URL is Claude's API; no other CLI's agents go there.
     const baseUrl = agent.base_url ?? (agent.cli === 'claude-code' ? config.ANTHROPIC_BASE_URL : undefined);
     return {
@@ -164,16 +165,16 @@ export function parseAgentsFile(
   });
 }
 
-/** What a Codex agent needs that a Claude one has defaults for, and what it cannot take. */
-function checkCodexAgent(agent: z.output<typeof agentDefinitionSchema>, where: string): void {
+/** What a Codex or Gemini agent needs that a Claude one has defaults for, and what it cannot take. */
+function checkKeyedAgent(agent: z.output<typeof agentDefinitionSchema>, where: string): void {
   if (!agent.models) {
     throw new AgentsFileError(
-      `${where}.models: a codex agent lists its models (CLAUDE_MODEL, the default, is a Claude model)`,
+      `${where}.models: a ${agent.cli} agent lists its models (CLAUDE_MODEL, the default, is a Claude model)`,
     );
   }
   if (agent.credential.kind !== 'api_key' && agent.credential.kind !== 'gateway_token') {
     throw new AgentsFileError(
-      `${where}.credential.kind: a codex agent takes an api_key or a gateway_token, not ${agent.credential.kind}`,
+      `${where}.credential.kind: a ${agent.cli} agent takes an api_key or a gateway_token, not ${agent.credential.kind}`,
     );
   }
 }

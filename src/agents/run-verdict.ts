@@ -7,7 +7,7 @@ import type { Evidence, Outcome, TokenUsage } from '../core/outcome.ts';
 
 /** A signal that the run will not recover, seen before the CLI gives up by itself. */
 export interface EarlyStop {
-  outcome: 'auth_failed' | 'rate_limited' | 'quota_exhausted' | 'needs_input';
+  outcome: 'auth_failed' | 'rate_limited' | 'quota_exhausted' | 'needs_input' | 'infra_error';
   /** `event`: a line the CLI printed; `api`: a model API response seen by the tap. */
   source: 'event' | 'api';
   signal: string;
@@ -63,6 +63,7 @@ const EARLY_STOP_ERRORS: Record<EarlyStop['outcome'], string> = {
   rate_limited: 'rate limited with a long retry delay',
   quota_exhausted: 'the API refused the credential: its quota is used up until the window resets',
   needs_input: 'the agent stopped to ask a question',
+  infra_error: 'the model API keeps failing with server errors',
 };
 
 /** The outcome of a run the supervisor stopped (its watchdog, a cancel, a shutdown, an early stop). */

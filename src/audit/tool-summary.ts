@@ -5,7 +5,8 @@ import { TOOL_ITEMS } from '../agents/codex/stream-state.ts';
  * not the calls themselves (their inputs may hold code or data that belongs in the events only).
  * Pure; reads events of the Claude Code and Codex streams: counted by the worker as they stream, or
  * read back from storage when no worker counted them. A Codex tool call is counted by its item type
- * (`command_execution`, `file_change`, `mcp_tool_call`, `web_search`) when it completes.
+ * (`command_execution`, `file_change`, `mcp_tool_call`, `web_search`) when it completes; a Gemini
+ * one by its tool name.
  */
 export interface ToolSummary {
   /** Tool calls by tool name. */
@@ -38,6 +39,8 @@ export function countTools(
       for (const block of data.message.content as Array<{ type?: unknown; name?: unknown }>) {
         if (block?.type === 'tool_use') count(summary.calls, block.name);
       }
+    } else if (event.type === 'gemini.tool_use') {
+      count(summary.calls, (data as { tool_name?: unknown } | null)?.tool_name);
     } else if (CODEX_TOOL_EVENTS.has(event.type)) {
       count(summary.calls, event.type.slice('item.completed/'.length));
     } else if (event.type === 'system/permission_denied') {

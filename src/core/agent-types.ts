@@ -2,7 +2,7 @@ import type { AdmissionDecision } from './admission.ts';
 import type { QuotaWindow, Usage } from './quota.ts';
 
 /** The agent CLIs the supervisor drives (src/agents/<cli>/). */
-export const AGENT_CLIS = ['claude-code', 'codex'] as const;
+export const AGENT_CLIS = ['claude-code', 'codex', 'gemini'] as const;
 export type AgentCli = (typeof AGENT_CLIS)[number];
 
 /** An agent's limits, as stored (no secrets). */

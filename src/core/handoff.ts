@@ -35,9 +35,10 @@ const clip = (text: string, max = MAX_STEP_CHARS) =>
   text.length > max ? `${text.slice(0, max - 1)}…` : text;
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
-/** One line per step the agent took, from Claude Code's and Codex's stored events alike. */
+/** One line per step the agent took, from Claude Code's, Codex's and Gemini's stored events alike. */
 export function digestSteps(events: StoredEvent[]): string[] {
   const steps: string[] = [];
+  let wasSaying = false;
   for (const event of events) {
     const data = isObject(event.data) ? event.data : {};
     if (event.type === 'assistant') {
@@ -52,6 +53,20 @@ export function digestSteps(events: StoredEvent[]): string[] {
           steps.push(`used ${String(block.name)} ${clip(JSON.stringify(block.input ?? {}), 200)}`);
         }
       }
+      continue;
+    }
+    // The Gemini CLI streams what it says in pieces: one step per run of them.
+    const saying =
+      event.type === 'gemini.message' && data.role === 'assistant' && typeof data.content === 'string';
+    if (saying && data.delta === true && wasSaying) {
+      steps[steps.length - 1] = clip(`${steps.at(-1)}${String(data.content).replace(/\s+/g, ' ')}`, MAX_STEP_CHARS + 6);
+    } else if (saying) {
+      steps.push(`said: ${clip(oneLine(String(data.content)))}`);
+    }
+    wasSaying = saying;
+    if (saying) continue;
+    if (event.type === 'gemini.tool_use') {
+      steps.push(`used ${String(data.tool_name)} ${clip(JSON.stringify(data.parameters ?? {}), 200)}`);
       continue;
     }
     const item = isObject(data.item) ? data.item : undefined;

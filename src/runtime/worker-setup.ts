@@ -10,6 +10,7 @@ import { CliDrivers } from '../agents/cli-drivers.ts';
 import { CodexDriver } from '../agents/codex/driver.ts';
 import type { AgentDriver } from '../agents/driver.ts';
 import { EchoDriver } from '../agents/echo-driver.ts';
+import { GeminiDriver } from '../agents/gemini/driver.ts';
 import { ModelApiTap } from '../agents/model-api-tap.ts';
 import type { TaskTokens } from '../auth/task-token.ts';
 import { ConfigError } from '../config/load.ts';
@@ -230,6 +231,7 @@ export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {
           ...runAs,
         }),
         codex: new CodexDriver({ agentPath, apiRetries: config.CLAUDE_API_RETRIES, tap, ...runAs }),
+        gemini: new GeminiDriver({ agentPath, tap, ...runAs }),
       });
     }
   }

@@ -364,6 +364,8 @@ const STEP_EVENT_TYPES = [
   'item.completed/command_execution',
   'item.completed/file_change',
   'item.completed/mcp_tool_call',
+  'gemini.message',
+  'gemini.tool_use',
 ];
 
 /** The latest `limit` events of an attempt that say what its agent did, oldest first. */
@@ -402,7 +404,12 @@ export function toolEventsOf(
         // By task first: that is what the events are indexed by.
         eq(taskEvents.taskId, taskId),
         eq(taskEvents.attemptId, attemptId),
-        inArray(taskEvents.type, ['assistant', 'system/permission_denied', ...CODEX_TOOL_EVENTS]),
+        inArray(taskEvents.type, [
+          'assistant',
+          'system/permission_denied',
+          'gemini.tool_use',
+          ...CODEX_TOOL_EVENTS,
+        ]),
       ),
     );
 }

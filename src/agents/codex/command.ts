@@ -1,5 +1,6 @@
 import { ATTEMPT_MARKER } from '../attempt-processes.ts';
 import type { Credential } from '../claude-code/command.ts';
+import type { McpServer } from '../mcp-servers.ts';
 import { toToml } from './toml.ts';
 
 /**
@@ -25,15 +26,6 @@ export const PROVIDER = 'supervisor';
 export const CREDENTIAL_ENV = 'SUPERVISOR_MODEL_API_KEY';
 /** The provider's API, where the CLI goes when no base URL is configured. */
 export const OPENAI_API = 'https://api.openai.com/v1';
-
-export interface McpServer {
-  type?: string;
-  command?: string;
-  args?: string[];
-  env?: Record<string, string>;
-  url?: string;
-  headers?: Record<string, string>;
-}
 
 export interface CodexCommandInput {
   model: string;

@@ -4,12 +4,13 @@ import { ZERO_USAGE } from '../../core/outcome.ts';
 import { runJsonLines } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import type { AgentDriver, AgentRunReport, AgentRunRequest } from '../driver.ts';
+import { mcpServersOf } from '../mcp-servers.ts';
 import type { ModelApiTap } from '../model-api-tap.ts';
 import type { StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
 import { CODEX_ENTRY } from './binary.ts';
 import { classifyCodex } from './classify.ts';
-import { codexCommand, codexToken, type McpServer, OPENAI_API } from './command.ts';
+import { codexCommand, codexToken, OPENAI_API } from './command.ts';
 import { CODEX_HOME, copyCodexHome, readThreadUsage, writeThreadUsage } from './session-files.ts';
 import { CodexStreamState } from './stream-state.ts';
 
@@ -168,10 +169,6 @@ export class CodexDriver implements AgentDriver {
 }
 
 /** The servers of an `mcpServers` configuration (the shape the memory tools are given in). */
-function mcpServersOf(config: object): Record<string, McpServer> {
-  return (config as { mcpServers?: Record<string, McpServer> }).mcpServers ?? {};
-}
-
 /** The type an event is stored under: items as `item.<phase>/<item type>`, the rest as their own. */
 function codexEventType(event: Record<string, unknown>): string {
   const type = typeof event.type === 'string' ? event.type : 'unknown';
