@@ -295,23 +295,29 @@ describe('the supervisor as a process', () => {
     expect(result.stdout).toContain('+  return a + b;');
   });
 
-  it('runs the scripted demo on the real Codex CLI with --cli codex, and names the CLIs it knows', async () => {
+  it.each([
+    ['codex', 'Codex', '→ /bin/bash -lc "sed -i \'s/return a - b;/return a + b;/\' calc.js" (exit 0)'],
+    ['gemini', 'Gemini', '→ write_file {"content":"export function add(a, b) {'],
+  ])('runs the scripted demo on the real %s CLI with --cli', async (cli, name, step) => {
     const result = await runCli(
-      ['demo', '--exit', '--cli', 'codex', '--port', String(await freePort())],
+      ['demo', '--exit', '--cli', cli, '--port', String(await freePort())],
       {},
       120_000,
     );
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('The real Codex CLI runs these tasks');
+    expect(result.stdout).toContain(`The real ${name} CLI runs these tasks`);
     expect(result.stdout.match(/→ succeeded \(outcome succeeded\)/g)).toHaveLength(2);
     expect(result.stdout).toContain('[major] auth.py: Refresh failure is not handled');
-    expect(result.stdout).toContain(
-      '→ /bin/bash -lc "sed -i \'s/return a - b;/return a + b;/\' calc.js" (exit 0)',
-    );
+    expect(result.stdout).toContain(step);
     expect(result.stdout).toContain('+  return a + b;');
-    const unknown = await runCli(['demo', '--cli', 'gemini'], {}, 30_000);
+  });
+
+  it('names the agent CLIs the demo knows when given another', async () => {
+    const unknown = await runCli(['demo', '--cli', 'cursor'], {}, 30_000);
     expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toContain("argument 'gemini' is invalid. Allowed choices are claude-code, codex.");
+    expect(unknown.stderr).toContain(
+      "argument 'cursor' is invalid. Allowed choices are claude-code, codex, gemini.",
+    );
   });
 
   it('CLI: submit --wait, logs, tasks, show, cancel, retry, reply, approve, and its exit codes', async () => {

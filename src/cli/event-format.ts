@@ -96,6 +96,21 @@ export function formatEvent(event: StreamedEvent): string | undefined {
       return line(
         `turn failed: ${clip(String((data.error as { message?: unknown } | undefined)?.message ?? ''))}`,
       );
+    case 'gemini.init':
+      return line(`gemini session ${data.session_id}, model ${data.model}`);
+    case 'gemini.tool_use':
+      return line(`→ ${data.tool_name} ${clip(JSON.stringify(data.parameters ?? {}), 100)}`);
+    case 'gemini.tool_result': {
+      const error = (data.error as { message?: unknown } | undefined)?.message;
+      return line(data.status === 'success' ? '✓' : `✗ ${clip(String(error ?? ''), 100)}`);
+    }
+    case 'gemini.result': {
+      const stats = (data.stats ?? {}) as { input_tokens?: unknown; output_tokens?: unknown };
+      const error = (data.error as { message?: unknown } | undefined)?.message;
+      return line(
+        `result: ${data.status}${error ? ` — ${clip(String(error))}` : ''}, ${stats.input_tokens} tokens in / ${stats.output_tokens} out`,
+      );
+    }
     case 'echo.started':
     case 'echo.result':
       return line(`${event.type} ${clip(JSON.stringify(data))}`);

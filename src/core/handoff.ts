@@ -59,7 +59,10 @@ export function digestSteps(events: StoredEvent[]): string[] {
     const saying =
       event.type === 'gemini.message' && data.role === 'assistant' && typeof data.content === 'string';
     if (saying && data.delta === true && wasSaying) {
-      steps[steps.length - 1] = clip(`${steps.at(-1)}${String(data.content).replace(/\s+/g, ' ')}`, MAX_STEP_CHARS + 6);
+      steps[steps.length - 1] = clip(
+        `${steps.at(-1)}${String(data.content).replace(/\s+/g, ' ')}`,
+        MAX_STEP_CHARS + 6,
+      );
     } else if (saying) {
       steps.push(`said: ${clip(oneLine(String(data.content)))}`);
     }

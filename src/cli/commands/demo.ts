@@ -14,8 +14,7 @@ import * as steps from '../../scripted-model/steps.ts';
 import type { TaskRow } from '../../store/schema.ts';
 import { formatEvent, type StreamedEvent } from '../event-format.ts';
 
-const banner = (cli: AgentCli) => {
-  const name = cli === 'codex' ? 'Codex' : 'Claude Code';
+const banner = (name: string) => {
   return [
     '┌──────────────────────────────────────────────────────────────────────────────┐',
     `│ SCRIPTED DEMO. The real ${name} CLI runs these tasks, but every model${' '.repeat(15 - name.length)}│`,
@@ -87,6 +86,32 @@ const CODEX_SCRIPT: steps.Step[] = [
   steps.text(FIX_SUMMARY, { usage: { input_tokens: 3200, output_tokens: 40 } }),
 ];
 
+/** The same, as the Gemini CLI works: its file tools, and a structured answer as JSON text. */
+const GEMINI_SCRIPT: steps.Step[] = [
+  steps.text(JSON.stringify(REVIEW), { usage: { input_tokens: 3100, output_tokens: 240 } }),
+  steps.toolUse([{ name: 'read_file', input: { file_path: 'calc.js' } }], {
+    text: 'Let me look at add().',
+    usage: { input_tokens: 2800, output_tokens: 60 },
+  }),
+  steps.toolUse(
+    [
+      {
+        name: 'write_file',
+        input: { file_path: 'calc.js', content: 'export function add(a, b) {\n  return a + b;\n}\n' },
+      },
+    ],
+    { text: 'add() subtracts; fixing it.', usage: { input_tokens: 3000, output_tokens: 90 } },
+  ),
+  steps.text(FIX_SUMMARY, { usage: { input_tokens: 3200, output_tokens: 40 } }),
+];
+
+/** What each CLI's demo agent runs: its script, its model and where its API is on the scripted server. */
+const DEMO_AGENTS: Record<AgentCli, { name: string; script: steps.Step[]; model?: string; path: string }> = {
+  'claude-code': { name: 'Claude Code', script: CLAUDE_SCRIPT, path: '' },
+  codex: { name: 'Codex', script: CODEX_SCRIPT, model: 'gpt-scripted', path: '/v1' },
+  gemini: { name: 'Gemini', script: GEMINI_SCRIPT, model: 'gemini-scripted', path: '' },
+};
+
 /**
  * `supervisor demo`: the whole flow on this machine with nothing to configure. Starts a scripted
  * model server, a throwaway git repository and the embedded supervisor wired to both, with one
@@ -97,11 +122,12 @@ export async function demo(
   options: { port: number; exit: boolean; cli: AgentCli },
   out: (text: string) => void,
 ): Promise<void> {
-  out(banner(options.cli));
+  const demoAgent = DEMO_AGENTS[options.cli];
+  out(banner(demoAgent.name));
   const workDir = mkdtempSync(join(tmpdir(), 'supervisor-demo-'));
   const repository = createDemoRepository(join(workDir, 'service'));
   const model = await startScriptedModelServer();
-  model.script(DEMO_KEY, options.cli === 'codex' ? CODEX_SCRIPT : CLAUDE_SCRIPT);
+  model.script(DEMO_KEY, demoAgent.script);
   const config = loadConfig({
     env: {
       PORT: String(options.port),
@@ -116,10 +142,10 @@ export async function demo(
     cli: options.cli,
     credential: { kind: 'api_key', value: DEMO_KEY },
     limits: {
-      models: [options.cli === 'codex' ? 'gpt-scripted' : config.CLAUDE_MODEL],
+      models: [demoAgent.model ?? config.CLAUDE_MODEL],
       maxConcurrent: 2,
       windows: [],
-      baseUrl: options.cli === 'codex' ? `${model.url}/v1` : model.url,
+      baseUrl: `${model.url}${demoAgent.path}`,
     },
   };
   const supervisor = await Supervisor.start({ config, logger: createLogger(config), agents: [agent] });

@@ -7,26 +7,46 @@ import { createSourceRepo } from './support/git-repo.ts';
 import { startTestSupervisor } from './support/harness.ts';
 
 /**
- * The supervisor's memory tools on a Codex agent, over both transports: Codex offers an MCP
- * server's tools to the model as the namespace `mcp__<server>`, and runs them without asking
- * (a tool that needed approval would be refused under approval policy `never`).
+ * The supervisor's memory tools on Codex and Gemini agents, over both transports, with the real
+ * CLIs. Each runs the supervisor's MCP server without asking (nobody could answer): Codex offers
+ * its tools to the model in the namespace `mcp__<server>`, Gemini under the tools' own names.
  */
-describe('memory tools on a Codex agent (real Codex CLI)', () => {
-  it.each(['http', 'stdio'])(
-    'searches project memory over MCP (MEMORY_TOOLS=%s)',
-    async (tools) => {
+const CLIS = {
+  codex: {
+    agent: (url: string, key: string): AgentDefinition => ({
+      id: 'codex',
+      cli: 'codex',
+      credential: { kind: 'api_key', value: key },
+      limits: { models: ['gpt-scripted'], maxConcurrent: 1, windows: [], baseUrl: `${url}/v1` },
+    }),
+    search: 'mcp__supervisor__memory_search',
+  },
+  gemini: {
+    agent: (url: string, key: string): AgentDefinition => ({
+      id: 'gemini',
+      cli: 'gemini',
+      credential: { kind: 'api_key', value: key },
+      limits: { models: ['gemini-scripted'], maxConcurrent: 1, windows: [], baseUrl: url },
+    }),
+    search: 'memory_search',
+  },
+} as const;
+
+describe('memory tools on Codex and Gemini agents (real CLIs)', () => {
+  it.each([
+    ['codex', 'http'],
+    ['codex', 'stdio'],
+    ['gemini', 'http'],
+    ['gemini', 'stdio'],
+  ] as const)(
+    '%s searches project memory over MCP (MEMORY_TOOLS=%s)',
+    async (cli, tools) => {
       const model = await startScriptedModelServer();
-      const key = `sk-codex-memory-${tools}-${Date.now()}`;
+      const key = `sk-${cli}-memory-${tools}-${Date.now()}`;
       const repo = createSourceRepo({ 'db.py': 'POOL = 10\n' });
-      const agent: AgentDefinition = {
-        id: 'codex',
-        cli: 'codex',
-        credential: { kind: 'api_key', value: key },
-        limits: { models: ['gpt-scripted'], maxConcurrent: 1, windows: [], baseUrl: `${model.url}/v1` },
-      };
       const test = await startTestSupervisor('pglite', {
         listen: true,
-        agents: [agent],
+        agents: [CLIS[cli].agent(model.url, key)],
         env: {
           AGENT_DRIVER: 'claude-code',
           CLAUDE_API_RETRIES: '0',
@@ -46,7 +66,7 @@ describe('memory tools on a Codex agent (real Codex CLI)', () => {
         });
         expect(saved.status).toBe(201);
         model.script(key, [
-          steps.toolUse([{ name: 'mcp__supervisor__memory_search', input: { query: 'pool' } }]),
+          steps.toolUse([{ name: CLIS[cli].search, input: { query: 'pool' } }]),
           steps.text(JSON.stringify({ summary: 'x', findings: [] })),
         ]);
         const submitted = await fetch(`${test.url}/api/v1/tasks`, {
@@ -57,11 +77,17 @@ describe('memory tools on a Codex agent (real Codex CLI)', () => {
         const { id } = (await submitted.json()) as { id: string };
         const task = await test.waitForStatus(id, ['succeeded', 'failed'], 90_000);
         expect(task.status, task.error ?? '').toBe('succeeded');
-        const requests = model.requests((request) => request.credential === key);
-        const answer = (requests[1]!.body!.input as Array<{ type: string; output?: unknown }>).find(
-          (item) => item.type === 'function_call_output',
+        const requests = model.requests(
+          (request) => request.credential === key && request.body !== undefined,
         );
-        expect(JSON.stringify(answer?.output)).toContain('POOL = 10 for 40 workers.');
+        console.log(
+          cli,
+          JSON.stringify(requests[0]?.body)
+            .match(/"name":"[a-z_]+"/g)
+            ?.join(' '),
+        );
+        // The search's answer went back to the model in its next request.
+        expect(JSON.stringify(requests[1]!.body)).toContain('POOL = 10 for 40 workers.');
         expect(processesUnder(test.dataDir)).toEqual([]);
       } finally {
         await test.stop();
