@@ -80,6 +80,27 @@ describe('REST API', () => {
     expect(badType.json().error.details[0].field).toBe('body.type');
   });
 
+  it('keeps the agent CLI a submission prefers, and names an unknown one', async () => {
+    const created = await inject({
+      method: 'POST',
+      url: '/api/v1/tasks',
+      payload: { ...seed, agent_cli: 'codex' },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ agent_cli: 'codex' });
+    const plain = await inject({ method: 'POST', url: '/api/v1/tasks', payload: seed });
+    expect(plain.json()).toMatchObject({ agent_cli: null });
+    const unknown = await inject({
+      method: 'POST',
+      url: '/api/v1/tasks',
+      payload: { ...seed, agent_cli: 'cursor' },
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.details).toEqual([
+      { field: 'body.agent_cli', message: 'expected one of claude-code, codex, gemini' },
+    ]);
+  });
+
   it('answers unreadable bodies with 400, 413 and 415', async () => {
     const notJson = await inject({
       method: 'POST',

@@ -96,4 +96,38 @@ describe('failover from Claude Code to Codex (real CLIs)', () => {
       outcome: 'quota_exhausted',
     });
   }, 240_000);
+
+  it('runs a task on the CLI its submission prefers, ahead of an agent that ranks first otherwise', async () => {
+    const stamp = Date.now();
+    const claudeKey = `sk-ant-prefer-${stamp}`;
+    const codexKey = `sk-codex-prefer-${stamp}`;
+    suite.model.script(codexKey, [steps.text(JSON.stringify({ summary: 'Fine.', findings: [] }))]);
+    const agents: AgentDefinition[] = [
+      {
+        id: 'a-claude',
+        cli: 'claude-code',
+        credential: { kind: 'api_key', value: claudeKey },
+        limits: { models: ['claude-sonnet-4-5'], maxConcurrent: 1, windows: [], baseUrl: suite.model.url },
+      },
+      {
+        id: 'b-codex',
+        cli: 'codex',
+        credential: { kind: 'api_key', value: codexKey },
+        limits: { models: ['gpt-scripted'], maxConcurrent: 1, windows: [], baseUrl: `${suite.model.url}/v1` },
+      },
+    ];
+    const test = await suite.start({ agents, env: { AGENT_DRIVER: 'claude-code', CLAUDE_API_RETRIES: '0' } });
+    const repo = createSourceRepo({ 'a.js': '1\n' });
+    const { task: submitted } = await test.supervisor.tasks.submit(
+      { type: 'CODE_ANALYSIS', payload: { repository: repo.path }, priority: 5, agent_cli: 'codex' },
+      { actor: { name: 'local' } },
+    );
+    expect(await test.waitForStatus(submitted.id, ['succeeded', 'failed'], 120_000)).toMatchObject({
+      status: 'succeeded',
+      agentCli: 'codex',
+    });
+    const [attempt] = await listAttempts(test.supervisor.database.db, submitted.id);
+    expect(attempt).toMatchObject({ agentId: 'b-codex', driver: 'codex' });
+    expect(suite.model.requests((request) => request.credential === claudeKey)).toHaveLength(0);
+  }, 180_000);
 });

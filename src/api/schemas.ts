@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WAIT_REASONS } from '../core/admission.ts';
+import { AGENT_CLIS } from '../core/agent-types.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { OUTCOMES, TASK_OUTCOMES } from '../core/outcome.ts';
 import { TASK_STATUSES } from '../core/task-status.ts';
@@ -117,6 +118,7 @@ export const taskSchema = z
       max_cost_usd: z.number().nullable(),
       max_duration_seconds: z.number().int().nullable(),
     }),
+    agent_cli: z.enum(AGENT_CLIS).nullable().describe('The agent CLI the submission prefers; null: any'),
     parked_until: timestamp
       .nullable()
       .describe('While parked for quota or budget: when an agent is expected to be free'),
@@ -272,6 +274,7 @@ export function taskView(
     result: hasResult ? { text: task.resultText, data: task.result } : null,
     attempts: { count: totals.attempts, max: task.maxAttempts },
     budget: { max_cost_usd: task.maxCostUsd, max_duration_seconds: task.maxDurationSeconds },
+    agent_cli: task.agentCli,
     parked_until: iso(task.parkedUntil),
     park_reason: task.parkReason,
     park_detail: task.parkDetail,

@@ -19,6 +19,7 @@ const task = (extra: Partial<TaskView>): TaskView => ({
   result: null,
   attempts: { count: 1, max: 3 },
   budget: { max_cost_usd: null, max_duration_seconds: null },
+  agent_cli: null,
   parked_until: null,
   park_reason: null,
   park_detail: null,

@@ -22,6 +22,7 @@ function task(overrides: Partial<TaskView> = {}): TaskView {
     result: { text: 'done', data: null },
     attempts: { count: 1, max: 3 },
     budget: { max_cost_usd: null, max_duration_seconds: null },
+    agent_cli: null,
     parked_until: null,
     park_reason: null,
     cost: {

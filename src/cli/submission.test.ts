@@ -57,6 +57,14 @@ describe('buildSubmission', () => {
     ).toThrow(/depends_on\.0:/);
   });
 
+  it('passes the preferred agent CLI, and names an unknown one', () => {
+    const flags = { type: 'BUG_FIX', repository: 'o/r', description: 'd' };
+    expect(buildSubmission({ ...flags, agentCli: 'gemini' }, read)).toMatchObject({ agent_cli: 'gemini' });
+    expect(() => buildSubmission({ ...flags, agentCli: 'cursor' }, read)).toThrow(
+      /agent_cli: expected one of claude-code, codex, gemini/,
+    );
+  });
+
   it('lets flags override a file', () => {
     expect(buildSubmission({ file: 'task.json', priority: '9' }, read)).toMatchObject({
       type: 'PR_REVIEW',

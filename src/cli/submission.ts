@@ -25,6 +25,7 @@ export interface SubmitFlags {
   dependsOn?: string[];
   dedupe?: boolean;
   batch?: boolean;
+  agentCli?: string;
 }
 
 /**
@@ -62,6 +63,7 @@ export function buildSubmission(flags: SubmitFlags, readFile: (path: string) => 
   if (flags.dependsOn?.length) candidate.depends_on = flags.dependsOn;
   if (flags.dedupe) candidate.dedupe = true;
   if (flags.batch) candidate.batch = true;
+  if (flags.agentCli !== undefined) candidate.agent_cli = flags.agentCli;
   if (candidate.type === undefined) {
     throw new ExitError(EXIT.usage, `missing --type (one of ${TASK_TYPES.join(', ')})`);
   }

@@ -106,6 +106,29 @@ describe('admission', () => {
     });
   });
 
+  it('takes any CLI unless one is required, prefers the submission’s CLI, and fails over when it cannot', () => {
+    const claude = agent('a-claude', { windows: used(0) });
+    const codex = agent('b-codex', { cli: 'codex', models: ['gpt-5.5-codex'], windows: used(50) });
+    expect(admit(task({ cli: undefined }), [claude, codex], NOW)).toMatchObject({ agentId: 'a-claude' });
+    // Preferred: ahead of more headroom.
+    expect(admit(task({ cli: undefined, preferredCli: 'codex' }), [claude, codex], NOW)).toMatchObject({
+      agentId: 'b-codex',
+      model: 'gpt-5.5-codex',
+      reason: 'most headroom (40% left) of 2 eligible agents',
+    });
+    // Its agents out of quota: another CLI's, and the decision says so.
+    const exhausted = { ...codex, cooldowns: [{ model: '*', until: at(60), reason: 'quota_exhausted' }] };
+    expect(admit(task({ cli: undefined, preferredCli: 'codex' }), [claude, exhausted], NOW)).toMatchObject({
+      agentId: 'a-claude',
+      reason: 'no codex agent can take it now, so claude-code: the only eligible agent',
+    });
+    // A required CLI is not a preference: nothing else will do.
+    expect(admit(task({ cli: 'claude-code', preferredCli: 'codex' }), [codex], NOW)).toMatchObject({
+      kind: 'park',
+      because: 'no_agent',
+    });
+  });
+
   it('parks until the earliest reset when every agent is exhausted', () => {
     const pool = [agent('a', { windows: used(95, at(120)) }), agent('b', { windows: used(100, at(30)) })];
     const decision = admit(task(), pool, NOW);

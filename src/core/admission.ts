@@ -8,7 +8,7 @@ import type { QuotaMetric, Usage } from './quota.ts';
  * submitter (a personal subscription seat serves only its owner), it is neither paused nor
  * disabled nor cooling down for the model, it has a free run slot, and every quota window has room
  * for the task's estimated use. Among eligible agents: the one the task ran on before (session
- * affinity), then agents without a quota warning, then the most headroom, then the soonest reset
+ * affinity), then agents of the CLI the submission prefers, then agents without a quota warning, then the most headroom, then the soonest reset
  * (use quota that would otherwise expire), then the fewest runs, then the name.
  */
 
@@ -43,6 +43,8 @@ export interface AgentSnapshot {
 export interface TaskDemand {
   /** The agent CLI the task must run on; undefined: any. */
   cli?: string;
+  /** The agent CLI the submission prefers: its agents come first, others take the task when none can. */
+  preferredCli?: string;
   /** The model the task needs; undefined means each agent's first (default) model. */
   model?: string;
   submittedBy: string;
@@ -97,13 +99,17 @@ export function admit(task: TaskDemand, agents: AgentSnapshot[], now: Date): Adm
     const chosen = ranked[0]!;
     const agent = byId.get(chosen.agentId)!;
     const model = task.model ?? agent.models[0]!;
-    const reason =
+    const why =
       chosen.agentId === task.previousAgentId
         ? 'session affinity: the agent of the previous attempt'
         : eligible.length === 1
           ? 'the only eligible agent'
           : `most headroom (${Math.round((chosen.headroom ?? 1) * 100)}% left) of ${eligible.length} eligible agents`;
-    return { kind: 'admit', agentId: chosen.agentId, model, verdicts, reason };
+    const failover =
+      task.preferredCli && agent.cli !== task.preferredCli
+        ? `no ${task.preferredCli} agent can take it now, so ${agent.cli}: `
+        : '';
+    return { kind: 'admit', agentId: chosen.agentId, model, verdicts, reason: `${failover}${why}` };
   }
   if (judged.some(({ waitsFor }) => waitsFor === 'slot')) {
     return {
@@ -226,6 +232,9 @@ function compare(
 ): number {
   const affinity = Number(b.agentId === task.previousAgentId) - Number(a.agentId === task.previousAgentId);
   if (affinity) return affinity;
+  const preferred = (id: string) => Number(agents.get(id)!.cli === task.preferredCli);
+  const preference = preferred(b.agentId) - preferred(a.agentId);
+  if (preference) return preference;
   const warned = (id: string) => Number((agents.get(id)!.warningUntil ?? now) > now);
   const warning = warned(a.agentId) - warned(b.agentId);
   if (warning) return warning;

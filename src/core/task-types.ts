@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_CLIS } from './agent-types.ts';
 import { isoDateTime } from './timestamps.ts';
 
 /** The kinds of work an agent can be asked to do. Spelled as they appear in the API and the DB. */
@@ -176,6 +177,14 @@ const submissionOptions = {
     .optional()
     .describe(
       'Wall-clock limit of a run of the task, from its first start (a retry or a message starts a new run)',
+    ),
+  agent_cli: z
+    .enum(AGENT_CLIS, { error: `expected one of ${AGENT_CLIS.join(', ')}` })
+    .optional()
+    .describe(
+      'Prefer agents of this CLI. When none of them can take the task now (out of quota, busy, disabled) it ' +
+        'runs on an agent of another CLI, told what was done so far. A task under an approval rule runs on ' +
+        'claude-code whatever this says',
     ),
   // Optional rather than defaulting to false: a default would enter the idempotency request hash
   // and turn replays of requests stored before this option existed into 409s.

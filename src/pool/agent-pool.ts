@@ -536,9 +536,10 @@ export class AgentPool {
     }));
   }
 
-  #cliOf(task: TaskRow): { cli?: AgentCli } {
+  /** The CLI the task must run on (an approval rule), and the one its submission prefers. */
+  #cliOf(task: TaskRow): { cli?: AgentCli; preferredCli?: AgentCli } {
     const cli = this.#deps.cliFor?.(task);
-    return cli ? { cli } : {};
+    return { ...(cli ? { cli } : {}), ...(task.agentCli ? { preferredCli: task.agentCli } : {}) };
   }
 
   #identity(row: poolStore.AgentRow, model: string): AgentIdentity {

@@ -17,7 +17,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import type { Role } from '../auth/roles.ts';
 import type { CredentialClass, WaitReason } from '../core/admission.ts';
-import type { AdmissionRecord, AgentLimits } from '../core/agent-types.ts';
+import type { AdmissionRecord, AgentCli, AgentLimits } from '../core/agent-types.ts';
 import type { Evidence, Outcome, TaskOutcome } from '../core/outcome.ts';
 import type { TaskStatus } from '../core/task-status.ts';
 import type { TaskPayload, TaskType } from '../core/task-types.ts';
@@ -57,6 +57,8 @@ export const tasks = pgTable(
     /** Spend and wall-clock limits of the whole task, across attempts (null: only the global limits). */
     maxCostUsd: doublePrecision('max_cost_usd'),
     maxDurationSeconds: integer('max_duration_seconds'),
+    /** The agent CLI the submission prefers (null: any); admission falls back to others. */
+    agentCli: text('agent_cli').$type<AgentCli>(),
     /** While parked: when an agent is expected to be free (null: when capacity or an operator frees one). */
     parkedUntil: at('parked_until'),
     /**

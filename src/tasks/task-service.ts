@@ -77,6 +77,7 @@ type NewTaskSpec = Pick<
   | 'max_cost_usd'
   | 'max_duration_seconds'
   | 'batch'
+  | 'agent_cli'
 >;
 
 /** Batching settings (BATCH_SIZE, BATCH_INTERVAL_SECONDS); see docs/batching.md. */
@@ -325,6 +326,7 @@ export class TaskService {
       maxAttempts: submission.max_attempts ?? this.#defaultMaxAttempts,
       maxCostUsd: submission.max_cost_usd ?? null,
       maxDurationSeconds: submission.max_duration_seconds ?? null,
+      agentCli: submission.agent_cli ?? null,
       runAfter,
       dispatchJobId: jobId,
       idempotencyKey: spec.idempotencyKey,

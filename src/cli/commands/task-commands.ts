@@ -67,6 +67,10 @@ export function registerTaskCommands(program: Command, client: () => ApiClient, 
     .option('--depends-on <id>', 'a task that must succeed first (repeatable)', collect)
     .option('--dedupe', 'return a task of the same content submitted within DEDUP_WINDOW_SECONDS instead')
     .option('--batch', 'may share one agent session with similar read-only tasks (BATCH_SIZE)')
+    .option(
+      '--agent-cli <cli>',
+      'prefer agents of this CLI: claude-code, codex or gemini (others take over when none can)',
+    )
     .option('--idempotency-key <key>', 'repeat-safe key: resubmitting returns the same task')
     .option('-w, --wait', 'follow the task to its end; exit 1 if it fails')
     .option('--json', 'print the task as JSON')
