@@ -71,6 +71,22 @@ describe('the Gemini classifier, on recordings of the real CLI', () => {
     expect(replay('bad-request-400', { tap: false })).toMatchObject({ outcome: 'failed', retryable: false });
   });
 
+  it('tells the CLI refusing its own setup (auth method, workspace trust) from the task failing', () => {
+    for (const exitCode of [41, 55]) {
+      expect(
+        classifyGemini(
+          new GeminiStreamState(),
+          { exitCode, signal: null, stderrTail: 'Invalid auth method selected.' },
+          run,
+        ),
+      ).toMatchObject({
+        outcome: 'infra_error',
+        retryable: false,
+        evidence: { source: 'process', field: 'code', value: exitCode },
+      });
+    }
+  });
+
   it('accounts the run: its answer, its session, tokens by model at our price', () => {
     expect(replay('success')).toMatchObject({
       resultText: 'The answer is 42.',
