@@ -341,4 +341,34 @@ describe('Codex agents (real Codex CLI)', () => {
     expect(parked.parkDetail).toContain(`codex-${run}: runs codex, not claude-code`);
     expect(suite.model.requests((request) => request.credential === apiKey)).toHaveLength(0);
   }, 180_000);
+
+  it('charges a run stopped midway what it used, and stops it at its budget as the use comes in', async () => {
+    const apiKey = key();
+    suite.model.script(apiKey, [
+      // $3.75 at the price of an unknown model: over the task's $1 before the next request.
+      steps.toolUse([{ name: 'exec_command', input: { cmd: 'cat a.js' } }], {
+        usage: { input_tokens: 1_000_000, output_tokens: 50_000 },
+      }),
+      { kind: 'hang' },
+    ]);
+    const test = await start([codexAgent(apiKey)]);
+    const repo = createSourceRepo({ 'a.js': 'export const a = 1;\n' });
+    const id = await submit(test, {
+      type: 'CODE_ANALYSIS',
+      payload: { repository: repo.path },
+      priority: 5,
+      max_cost_usd: 1,
+    });
+    const attempt = await until(async () => {
+      const [first] = await listAttempts(test.supervisor.database.db, id);
+      return first?.endedAt ? first : undefined;
+    });
+    expect(attempt).toMatchObject({
+      outcome: 'budget_exceeded',
+      evidence: { source: 'watchdog', signal: 'budget' },
+      inputTokens: 1_000_000,
+      outputTokens: 50_000,
+    });
+    expect(Number(attempt.costUsd)).toBeCloseTo(3.75, 6);
+  }, 180_000);
 });

@@ -65,6 +65,8 @@ export interface JsonLinesRun {
   onEvent(event: Record<string, unknown>): void;
   storedType(event: Record<string, unknown>): string;
   toolRunning(): boolean;
+  /** What the run has cost so far, for the budget limit. */
+  spentUsd(): number;
   /** Called on every watchdog tick (usage reports). */
   onTick?(): void;
   killGraceMs: number;
@@ -152,7 +154,7 @@ export function runJsonLines(run: JsonLinesRun): {
   const watchdog = setInterval(() => {
     run.onTick?.();
     const verdict = watchdogVerdict(
-      { startedAt, lastEventAt, toolRunning: run.toolRunning(), spentUsd: 0 },
+      { startedAt, lastEventAt, toolRunning: run.toolRunning(), spentUsd: run.spentUsd() },
       run.now(),
       {
         idleMs: limits.idleMs,

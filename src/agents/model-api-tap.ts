@@ -36,13 +36,22 @@ export interface TapResponse {
   local: boolean;
 }
 
+/** Sees the body of one response as it passes (to read its usage), then its end. */
+export interface BodyObserver {
+  chunk(data: Buffer): void;
+  end(): void;
+}
+
 export interface RouteOptions {
   /** The model API's base URL (a gateway's, or the provider's). */
   upstream: string;
   /** Routes with the same key (one agent's credential) share held refusals. */
   holdKey: string;
-  /** Sees each response before its body; returns until when to answer the same way locally. */
-  onResponse(response: TapResponse): { holdUntil?: Date } | undefined;
+  /**
+   * Sees each response before its body; returns until when to answer the same way locally, and
+   * an observer for its body, if the route reads bodies.
+   */
+  onResponse(response: TapResponse): { holdUntil?: Date; body?: BodyObserver } | undefined;
 }
 
 export interface TapRoute {
@@ -189,9 +198,12 @@ export class ModelApiTap {
           });
         });
       }
+      const body = verdict?.body;
+      if (body) upstream.on('data', (chunk: Buffer) => body.chunk(chunk));
       upstream.on('end', () => {
         complete = true;
         route.inFlight.delete(outgoing);
+        body?.end();
       });
       upstream.on('error', () => response.destroy());
       response.writeHead(status, endToEnd(upstream.headers));

@@ -1,4 +1,5 @@
 import type { Evidence, Outcome, TokenUsage } from '../core/outcome.ts';
+import type { AgentRunReport } from './driver.ts';
 
 /**
  * What every agent CLI's classifier shares: why the supervisor stopped a run, the facts about the
@@ -111,4 +112,26 @@ export function stoppedVerdict<C extends Classification>(stop: StopCause, verdic
         } as Partial<C>,
       );
   }
+}
+
+/** The driver's report of a classified run. */
+export function reportOf(verdict: Classification, apiRequests: number): AgentRunReport {
+  return {
+    outcome: verdict.outcome,
+    evidence: verdict.evidence,
+    retryable: verdict.retryable,
+    usage: verdict.usage,
+    costUsd: verdict.costUsd,
+    ...(verdict.error ? { error: verdict.error } : {}),
+    ...(verdict.question ? { question: verdict.question } : {}),
+    ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
+    ...(verdict.structuredOutput !== undefined
+      ? { result: { structured_output: verdict.structuredOutput } }
+      : {}),
+    ...(verdict.model ? { model: verdict.model } : {}),
+    ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
+    ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
+    ...(verdict.resetsAt ? { resetsAt: verdict.resetsAt } : {}),
+    apiRequests,
+  };
 }

@@ -106,7 +106,7 @@ export function admit(task: TaskDemand, agents: AgentSnapshot[], now: Date): Adm
           ? 'the only eligible agent'
           : `most headroom (${Math.round((chosen.headroom ?? 1) * 100)}% left) of ${eligible.length} eligible agents`;
     const failover =
-      task.preferredCli && agent.cli !== task.preferredCli
+      task.preferredCli && agent.cli !== task.preferredCli && chosen.agentId !== task.previousAgentId
         ? `no ${task.preferredCli} agent can take it now, so ${agent.cli}: `
         : '';
     return { kind: 'admit', agentId: chosen.agentId, model, verdicts, reason: `${failover}${why}` };

@@ -7,6 +7,11 @@ describe('pricing', () => {
     expect(priceFor('claude-sonnet-4-5').price.input).toBe(3);
     expect(priceFor('claude-opus-4-8[1m]').price.output).toBe(25);
     expect(priceFor('claude-haiku-4-5-20251001').price.input).toBe(1);
+    expect(priceFor('gpt-5.5-codex').price).toMatchObject({ input: 1.25, cacheRead: 0.125 });
+    expect(priceFor('gpt-5.5-codex-mini').price.input).toBe(0.25);
+    expect(priceFor('gemini-3.5-pro').price.output).toBe(10);
+    expect(priceFor('gemini-3.5-flash-lite').price.input).toBe(0.3);
+    expect(priceFor('gpt-scripted')).toMatchObject({ known: false });
   });
 
   it('computes cost from every kind of token', () => {

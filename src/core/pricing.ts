@@ -18,6 +18,12 @@ const TABLE: Array<{ pattern: RegExp; price: ModelPrice }> = [
   { pattern: /sonnet/, price: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 } },
   { pattern: /haiku/, price: { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 } },
   { pattern: /fable/, price: { input: 10, output: 50, cacheRead: 1, cacheWrite: 12.5 } },
+  // OpenAI (Codex agents) and Google (Gemini agents): the providers' list prices per family; cached
+  // input is read at their cache price, and neither charges for writing the cache.
+  { pattern: /gpt-5.*(mini|nano)/, price: { input: 0.25, output: 2, cacheRead: 0.025, cacheWrite: 0 } },
+  { pattern: /gpt-5/, price: { input: 1.25, output: 10, cacheRead: 0.125, cacheWrite: 0 } },
+  { pattern: /gemini-.*flash/, price: { input: 0.3, output: 2.5, cacheRead: 0.075, cacheWrite: 0 } },
+  { pattern: /gemini-.*pro/, price: { input: 1.25, output: 10, cacheRead: 0.31, cacheWrite: 0 } },
 ];
 
 /** Models we do not know are priced like Sonnet, and flagged so the figure is read as an estimate. */

@@ -301,19 +301,27 @@ export class AttemptLifecycle {
    * or its transcript is not on this host); undefined when there is nothing to hand over.
    */
   async handoff(task: TaskRow, attempt: AttemptRow): Promise<Omit<Handoff, 'carriedOver'> | undefined> {
+    // A batched attempt's stream holds the other tasks' work too: it is not this task's to hand on.
     const earlier = (await store.listAttempts(this.#deps.db, task.id)).filter(
-      (other) => other.number < attempt.number && other.agentId !== null,
+      (other) => other.number < attempt.number && other.agentId !== null && other.batchLeadAttemptId === null,
     );
-    const last = earlier.at(-1);
-    if (!last) return undefined;
-    const events = await store.stepEventsOf(this.#deps.db, task.id, last.id, HANDOFF_EVENTS);
-    return {
-      attempt: last.number,
-      agent: last.agentId!,
-      cli: last.driver,
-      outcome: last.outcome,
-      ...recentSteps(digestSteps(events)),
-    };
+    const batched = await store.batchLeads(
+      this.#deps.db,
+      earlier.map((other) => other.id),
+    );
+    // The latest that did something (one that failed before its agent started says nothing).
+    for (const last of earlier.filter((other) => !batched.has(other.id)).reverse()) {
+      const steps = digestSteps(await store.stepEventsOf(this.#deps.db, task.id, last.id, HANDOFF_EVENTS));
+      if (steps.length === 0) continue;
+      return {
+        attempt: last.number,
+        agent: last.agentId!,
+        cli: last.driver,
+        outcome: last.outcome,
+        ...recentSteps(steps),
+      };
+    }
+    return undefined;
   }
 
   /** Charges what a running attempt has used so far to its row (and so to its agent's windows). */

@@ -254,7 +254,7 @@ export class AttemptRunner {
 
   /** The handoff with the work the branch carries over, announced on the task's stream. */
   async #handoff(input: AttemptInput, workspace: Workspace): Promise<Handoff | undefined> {
-    if (!input.handoff) return undefined;
+    if (!input.handoff || !this.#deps.driver.usesWorkspace) return undefined;
     const carriedOver = await this.#deps.workspaces.carriedOver(workspace).catch((error: unknown) => {
       this.#deps.logger.warn({ err: error, taskId: input.task.id }, 'could not read the carried-over work');
       return undefined;

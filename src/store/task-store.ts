@@ -357,6 +357,16 @@ export async function listEvents(
     .limit(page.limit);
 }
 
+/** Which of these attempts led a batch (another task's attempt rode in its session). */
+export async function batchLeads(q: Queryable, attemptIds: string[]): Promise<Set<string>> {
+  if (attemptIds.length === 0) return new Set();
+  const rows = await q
+    .selectDistinct({ id: taskAttempts.batchLeadAttemptId })
+    .from(taskAttempts)
+    .where(inArray(taskAttempts.batchLeadAttemptId, attemptIds));
+  return new Set(rows.map((row) => row.id!));
+}
+
 /** The event types that say what an agent did, for a handoff digest (src/core/handoff.ts). */
 const STEP_EVENT_TYPES = [
   'assistant',

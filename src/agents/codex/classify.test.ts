@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../core/outcome.ts';
+import { addUsage } from '../response-usage.ts';
 import type { EarlyStop, StopCause } from '../run-verdict.ts';
 import { classifyCodex } from './classify.ts';
+import { responsesUsage } from './response-usage.ts';
 import { CodexStreamState } from './stream-state.ts';
 
 /**
@@ -83,37 +85,37 @@ describe('the Codex classifier, on recordings of the real CLI', () => {
     expect(replay('server-500', { tap: false })).toMatchObject({ outcome: 'infra_error', retryable: true });
   });
 
-  it('accounts the run: its answer, the thread, tokens without the cached ones, our price', () => {
-    const verdict = replay('success');
+  it('accounts the run: its answer and thread, and the use the tap read off each response, at our price', () => {
+    const recording = load('success');
+    const state = new CodexStreamState();
+    for (const event of recording.events) state.consume(event);
+    const completed = (input: number, cached: number, output: number) =>
+      responsesUsage({
+        type: 'response.completed',
+        response: {
+          model: 'gpt-5.5-codex',
+          usage: {
+            input_tokens: input,
+            input_tokens_details: { cached_tokens: cached },
+            output_tokens: output,
+          },
+        },
+      })!;
+    addUsage(state.usageByModel, completed(1000, 200, 50));
+    addUsage(state.usageByModel, completed(1300, 1000, 30));
+    const verdict = classifyCodex(state, { exitCode: 0, signal: null, stderrTail: '' }, run);
     expect(verdict).toMatchObject({
       resultText: 'The answer is 42.',
       sessionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-      usage: { inputTokens: 200, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      usage: { inputTokens: 1100, outputTokens: 80, cacheReadTokens: 1200, cacheWriteTokens: 0 },
       model: 'gpt-5.5-codex',
     });
     expect(verdict.costUsd).toBeGreaterThan(0);
-  });
-
-  it('counts a resumed thread’s run alone: its totals minus the thread’s earlier ones', () => {
-    const state = new CodexStreamState();
-    state.consume({ type: 'thread.started', thread_id: 't' });
-    state.consume({
-      type: 'turn.completed',
-      usage: { input_tokens: 900, cached_input_tokens: 300, output_tokens: 70, reasoning_output_tokens: 10 },
-    });
-    const baseline = { inputTokens: 400, outputTokens: 40, cacheReadTokens: 100, cacheWriteTokens: 0 };
-    const verdict = classifyCodex(
-      state,
-      { exitCode: 0, signal: null, stderrTail: '' },
-      { ...run, baseline },
-      undefined,
-    );
-    expect(verdict.usage).toEqual({
-      inputTokens: 200,
-      outputTokens: 30,
-      cacheReadTokens: 200,
-      cacheWriteTokens: 0,
-    });
+    // A run stopped midway is charged what the tap saw, not nothing.
+    expect(
+      classifyCodex(state, { exitCode: null, signal: 'SIGTERM', stderrTail: '' }, run, { kind: 'cancel' })
+        .usage.outputTokens,
+    ).toBe(80);
   });
 
   it('parses a structured answer, and keeps no structured output when the answer is not JSON', () => {

@@ -1,6 +1,5 @@
-import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
-import { ZERO_USAGE } from '../../core/outcome.ts';
-import { costUsd } from '../../core/pricing.ts';
+import type { Evidence, Outcome } from '../../core/outcome.ts';
+import { pricedUsage } from '../response-usage.ts';
 import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
 import type { CodexStreamState } from './stream-state.ts';
 
@@ -15,21 +14,8 @@ import type { CodexStreamState } from './stream-state.ts';
 
 export interface CodexRunFacts {
   model: string;
-  /** The thread's use before this run (a resumed thread's totals include the earlier runs'). */
-  baseline?: TokenUsage;
   /** A JSON schema was asked for: the answer is parsed as the structured output. */
   structured: boolean;
-}
-
-/** The use of this run alone: the thread's totals minus what it had used before. */
-export function runUsage(state: CodexStreamState, baseline: TokenUsage = ZERO_USAGE): TokenUsage {
-  const total = state.threadUsage ?? baseline;
-  return {
-    inputTokens: Math.max(0, total.inputTokens - baseline.inputTokens),
-    outputTokens: Math.max(0, total.outputTokens - baseline.outputTokens),
-    cacheReadTokens: Math.max(0, total.cacheReadTokens - baseline.cacheReadTokens),
-    cacheWriteTokens: Math.max(0, total.cacheWriteTokens - baseline.cacheWriteTokens),
-  };
 }
 
 export function classifyCodex(
@@ -38,11 +24,11 @@ export function classifyCodex(
   run: CodexRunFacts,
   stop?: StopCause,
 ): Classification {
-  const usage = state.threadUsage ? runUsage(state, run.baseline) : ZERO_USAGE;
+  const { usage, costUsd } = pricedUsage(state.usageByModel);
   const structuredOutput = run.structured ? parseAnswer(state.lastMessage) : undefined;
   const base = {
     usage,
-    costUsd: costUsd(run.model, usage),
+    costUsd,
     model: run.model,
     ...(state.threadId ? { sessionId: state.threadId } : {}),
     ...(state.lastMessage !== undefined ? { resultText: state.lastMessage } : {}),

@@ -1,17 +1,19 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZERO_USAGE } from '../../core/outcome.ts';
 import { runJsonLines } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import type { AgentDriver, AgentRunReport, AgentRunRequest } from '../driver.ts';
 import { mcpServersOf } from '../mcp-servers.ts';
 import type { ModelApiTap } from '../model-api-tap.ts';
-import type { StopCause } from '../run-verdict.ts';
+import { addUsage, pricedUsage, usageObserver } from '../response-usage.ts';
+import { reportOf, type StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
+import { removeStateFile } from '../state-files.ts';
 import { CODEX_ENTRY } from './binary.ts';
 import { classifyCodex } from './classify.ts';
 import { codexCommand, codexToken, OPENAI_API } from './command.ts';
-import { CODEX_HOME, copyCodexHome, readThreadUsage, writeThreadUsage } from './session-files.ts';
+import { responsesUsage } from './response-usage.ts';
+import { CODEX_HOME, copyCodexHome } from './session-files.ts';
 import { CodexStreamState } from './stream-state.ts';
 
 export interface CodexDriverOptions {
@@ -56,12 +58,8 @@ export class CodexDriver implements AgentDriver {
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
     const resumeFrom = request.session.resume ? request.session.resumeFrom : undefined;
     if (resumeFrom) copyCodexHome(resumeFrom, stateDir);
-    const baseline = resumeFrom ? readThreadUsage(resumeFrom) : undefined;
     const schemaFile = join(stateDir, 'output-schema.json');
-    rmSync(schemaFile, { force: true });
-    if (request.prompt.jsonSchema)
-      writeFileSync(schemaFile, JSON.stringify(request.prompt.jsonSchema), { flag: 'wx' });
-
+    const configFile = join(dirs.codexHome, 'config.toml');
     const state = new CodexStreamState();
     let stop: (cause: StopCause) => void = () => {};
     const credential = request.agent.credential;
@@ -71,104 +69,97 @@ export class CodexDriver implements AgentDriver {
       onResponse: (response) => {
         const early = state.observeResponse(response.status, response.header);
         if (early) stop({ kind: 'early', stop: early });
-        return response.status === 429 && state.retryAfterMs
-          ? { holdUntil: new Date(this.#now() + state.retryAfterMs) }
-          : undefined;
+        if (response.status === 429 && state.retryAfterMs)
+          return { holdUntil: new Date(this.#now() + state.retryAfterMs) };
+        if (response.status >= 400 || response.local) return undefined;
+        return {
+          body: usageObserver(response.header('content-type'), responsesUsage, (found) =>
+            addUsage(state.usageByModel, found),
+          ),
+        };
       },
     });
-    const runAs = this.#options.runAs;
-    const { args, env, config } = codexCommand({
-      model: request.agent.model,
-      ...(request.session.resume && resumeFrom ? { resumeThread: request.session.id } : {}),
-      readOnly: request.workspace.readOnly,
-      workspaceDir: request.workspace.dir,
-      appendSystemPrompt: request.prompt.appendSystemPrompt,
-      ...(request.prompt.jsonSchema ? { outputSchemaFile: schemaFile } : {}),
-      ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
-      credential,
-      baseUrl: route.url,
-      ...dirs,
-      path: this.#options.agentPath,
-      apiRetries: this.#options.apiRetries,
-      streamIdleMs: request.limits.idleMs,
-      gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
-      attemptId: request.attemptId,
-      ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
-    });
-    // Holds the MCP server's token: created exclusively (a planted symlink cannot redirect it).
-    const configFile = join(dirs.codexHome, 'config.toml');
-    rmSync(configFile, { force: true });
-    writeFileSync(configFile, config, { mode: 0o600, flag: 'wx' });
-    if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
-
-    let reported = 0;
-    const run = runJsonLines({
-      command: process.execPath,
-      args: [CODEX_ENTRY, ...args],
-      env,
-      cwd: request.workspace.dir,
-      ...(runAs ? { runAs } : {}),
-      stdin: request.prompt.text,
-      secrets: [codexToken(credential), ...(request.mcp?.secrets ?? [])],
-      attemptId: request.attemptId,
-      limits: request.limits,
-      signal: request.signal,
-      emit: request.emit,
-      ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
-      onEvent: (event) => state.consume(event),
-      storedType: codexEventType,
-      toolRunning: () => state.toolRunning,
-      onTick: () => {
-        // Codex reports tokens only when the turn ends; while it runs, its requests are what is known.
-        if (state.requestCount === reported) return;
-        reported = state.requestCount;
-        request.onUsage?.({ apiRequests: reported, usage: ZERO_USAGE, costUsd: 0 });
-      },
-      killGraceMs: this.#options.killGraceMs ?? 3000,
-      watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
-      now: this.#now,
-    });
-    stop = run.stop;
-    const end = await run.done;
-    route.close();
-    rmSync(configFile, { force: true });
-    if (state.threadUsage) writeThreadUsage(stateDir, state.threadUsage);
-
-    const verdict = classifyCodex(
-      state,
-      {
-        exitCode: end.exit.code,
-        signal: end.exit.signal,
-        stderrTail: end.stderrTail,
-        ...(end.spawnError ? { spawnError: end.spawnError } : {}),
-      },
-      {
+    try {
+      // The state directory is still the supervisor's here: the agent's user gets it below.
+      rmSync(schemaFile, { force: true });
+      if (request.prompt.jsonSchema)
+        writeFileSync(schemaFile, JSON.stringify(request.prompt.jsonSchema), { flag: 'wx' });
+      const runAs = this.#options.runAs;
+      const { args, env, config } = codexCommand({
         model: request.agent.model,
-        ...(baseline ? { baseline } : {}),
-        structured: request.prompt.jsonSchema !== undefined,
-      },
-      end.stopCause,
-    );
-    return {
-      outcome: verdict.outcome,
-      evidence: verdict.evidence,
-      retryable: verdict.retryable,
-      usage: verdict.usage,
-      costUsd: verdict.costUsd,
-      ...(verdict.error ? { error: verdict.error } : {}),
-      ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
-      ...(verdict.structuredOutput !== undefined
-        ? { result: { structured_output: verdict.structuredOutput } }
-        : {}),
-      ...(verdict.model ? { model: verdict.model } : {}),
-      ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
-      ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
-      apiRequests: state.requestCount,
-    };
+        ...(resumeFrom ? { resumeThread: request.session.id } : {}),
+        readOnly: request.workspace.readOnly,
+        workspaceDir: request.workspace.dir,
+        appendSystemPrompt: request.prompt.appendSystemPrompt,
+        ...(request.prompt.jsonSchema ? { outputSchemaFile: schemaFile } : {}),
+        ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
+        credential,
+        baseUrl: route.url,
+        ...dirs,
+        path: this.#options.agentPath,
+        apiRetries: this.#options.apiRetries,
+        streamIdleMs: request.limits.idleMs,
+        gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+        attemptId: request.attemptId,
+        ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
+      });
+      // Holds the MCP server's token, so only its owner may read it.
+      rmSync(configFile, { force: true });
+      writeFileSync(configFile, config, { mode: 0o600, flag: 'wx' });
+      if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
+
+      let reported = '';
+      const spent = () => pricedUsage(state.usageByModel);
+      const run = runJsonLines({
+        command: process.execPath,
+        args: [CODEX_ENTRY, ...args],
+        env,
+        cwd: request.workspace.dir,
+        ...(runAs ? { runAs } : {}),
+        stdin: request.prompt.text,
+        secrets: [codexToken(credential), ...(request.mcp?.secrets ?? [])],
+        attemptId: request.attemptId,
+        limits: request.limits,
+        signal: request.signal,
+        emit: request.emit,
+        ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
+        onEvent: (event) => state.consume(event),
+        storedType: codexEventType,
+        toolRunning: () => state.toolRunning,
+        spentUsd: () => spent().costUsd,
+        onTick: () => {
+          const used = { apiRequests: state.requestCount, ...spent() };
+          const key = JSON.stringify(used);
+          if (key === reported) return;
+          reported = key;
+          request.onUsage?.(used);
+        },
+        killGraceMs: this.#options.killGraceMs ?? 3000,
+        watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
+        now: this.#now,
+      });
+      stop = run.stop;
+      const end = await run.done;
+      const verdict = classifyCodex(
+        state,
+        {
+          exitCode: end.exit.code,
+          signal: end.exit.signal,
+          stderrTail: end.stderrTail,
+          ...(end.spawnError ? { spawnError: end.spawnError } : {}),
+        },
+        { model: request.agent.model, structured: request.prompt.jsonSchema !== undefined },
+        end.stopCause,
+      );
+      return reportOf(verdict, state.requestCount);
+    } finally {
+      route.close();
+      // The directories on the way may be the agent's user's by now.
+      removeStateFile(stateDir, configFile);
+    }
   }
 }
 
-/** The servers of an `mcpServers` configuration (the shape the memory tools are given in). */
 /** The type an event is stored under: items as `item.<phase>/<item type>`, the rest as their own. */
 function codexEventType(event: Record<string, unknown>): string {
   const type = typeof event.type === 'string' ? event.type : 'unknown';

@@ -19,14 +19,13 @@ export const LONG_RATE_LIMIT_MS = 30_000;
 
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
 export class CodexStreamState {
   threadId: string | undefined;
   /** The text of the agent's last message: its answer when the turn completes. */
   lastMessage: string | undefined;
-  /** Token use of the whole thread so far, as the last `turn.completed` reported it. */
-  threadUsage: TokenUsage | undefined;
+  /** Token use by model, as the tap read it off each response (src/agents/response-usage.ts). */
+  readonly usageByModel = new Map<string, TokenUsage>();
   turnCompleted = false;
   /** `error.message` of `turn.failed`. */
   failure: string | undefined;
@@ -53,8 +52,8 @@ export class CodexStreamState {
         this.#item(event.type, event.item);
         return;
       case 'turn.completed':
+        // Its usage is the thread's running total; each response's own, read by the tap, is kept.
         this.turnCompleted = true;
-        if (isObject(event.usage)) this.threadUsage = usageOf(event.usage);
         return;
       case 'turn.failed':
         this.failure = isObject(event.error) ? String(event.error.message ?? '') : 'turn failed';
@@ -95,15 +94,4 @@ export class CodexStreamState {
       this.lastMessage = item.text;
     }
   }
-}
-
-/** Codex's usage as ours: its `input_tokens` include the cached ones, ours do not. */
-export function usageOf(usage: Json): TokenUsage {
-  const cached = num(usage.cached_input_tokens);
-  return {
-    inputTokens: Math.max(0, num(usage.input_tokens) - cached),
-    outputTokens: num(usage.output_tokens),
-    cacheReadTokens: cached,
-    cacheWriteTokens: num(usage.cache_write_input_tokens),
-  };
 }

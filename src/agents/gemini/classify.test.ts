@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../core/outcome.ts';
+import { addUsage } from '../response-usage.ts';
 import type { EarlyStop } from '../run-verdict.ts';
 import { classifyGemini } from './classify.ts';
+import { geminiUsage } from './response-usage.ts';
 import { GeminiStreamState } from './stream-state.ts';
 
 /**
@@ -87,11 +89,26 @@ describe('the Gemini classifier, on recordings of the real CLI', () => {
     }
   });
 
-  it('accounts the run: its answer, its session, tokens by model at our price', () => {
-    expect(replay('success')).toMatchObject({
+  it('accounts the run: its answer, its session, and the use the tap read off each response', () => {
+    const recording = load('success');
+    const state = new GeminiStreamState();
+    for (const event of recording.events) state.consume(event);
+    const metadata = (prompt: number, cached: number, output: number, thoughts = 0) =>
+      geminiUsage({
+        modelVersion: 'gemini-3.5-pro',
+        usageMetadata: {
+          promptTokenCount: prompt,
+          cachedContentTokenCount: cached,
+          candidatesTokenCount: output,
+          thoughtsTokenCount: thoughts,
+        },
+      })!;
+    addUsage(state.usageByModel, metadata(1000, 400, 20, 30));
+    addUsage(state.usageByModel, metadata(1200, 0, 10));
+    expect(classifyGemini(state, { exitCode: 0, signal: null, stderrTail: '' }, run)).toMatchObject({
       resultText: 'The answer is 42.',
       sessionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-      usage: { inputTokens: 200, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      usage: { inputTokens: 1800, outputTokens: 60, cacheReadTokens: 400, cacheWriteTokens: 0 },
       model: 'gemini-scripted',
     });
   });

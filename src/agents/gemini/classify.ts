@@ -1,5 +1,5 @@
-import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
-import { costUsd } from '../../core/pricing.ts';
+import type { Evidence, Outcome } from '../../core/outcome.ts';
+import { pricedUsage } from '../response-usage.ts';
 import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
 import type { GeminiStreamState } from './stream-state.ts';
 
@@ -21,20 +21,12 @@ export function classifyGemini(
   run: { model: string; structured: boolean },
   stop?: StopCause,
 ): Classification {
-  const byModel = state.usageByModel();
-  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
-  let cost = 0;
-  for (const [model, figures] of byModel) {
-    usage.inputTokens += figures.inputTokens;
-    usage.outputTokens += figures.outputTokens;
-    usage.cacheReadTokens += figures.cacheReadTokens;
-    cost += costUsd(model, figures);
-  }
+  const { usage, costUsd } = pricedUsage(state.usageByModel);
   const answer = state.answer.trim();
   const structuredOutput = run.structured ? parseAnswer(answer) : undefined;
   const base = {
     usage,
-    costUsd: Math.round(cost * 1_000_000) / 1_000_000,
+    costUsd,
     model: state.model ?? run.model,
     ...(state.sessionId ? { sessionId: state.sessionId } : {}),
     ...(answer ? { resultText: answer } : {}),

@@ -1,16 +1,18 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZERO_USAGE } from '../../core/outcome.ts';
 import { runJsonLines } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import type { AgentDriver, AgentRunReport, AgentRunRequest } from '../driver.ts';
 import { mcpServersOf } from '../mcp-servers.ts';
 import type { ModelApiTap } from '../model-api-tap.ts';
-import type { StopCause } from '../run-verdict.ts';
+import { addUsage, pricedUsage, usageObserver } from '../response-usage.ts';
+import { reportOf, type StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
+import { removeStateFile } from '../state-files.ts';
 import { GEMINI_ENTRY } from './binary.ts';
 import { classifyGemini } from './classify.ts';
 import { GEMINI_API, GEMINI_HOME, geminiCommand, geminiPrompt, geminiToken } from './command.ts';
+import { geminiUsage } from './response-usage.ts';
 import { GeminiStreamState } from './stream-state.ts';
 
 export interface GeminiDriverOptions {
@@ -46,7 +48,7 @@ export class GeminiDriver implements AgentDriver {
     const geminiHome = join(stateDir, GEMINI_HOME);
     const tmpDir = join(stateDir, 'tmp');
     for (const dir of [join(geminiHome, '.gemini'), tmpDir]) mkdirSync(dir, { recursive: true });
-
+    const settingsFile = join(geminiHome, '.gemini', 'settings.json');
     const state = new GeminiStreamState();
     let stop: (cause: StopCause) => void = () => {};
     const credential = request.agent.credential;
@@ -56,88 +58,84 @@ export class GeminiDriver implements AgentDriver {
       onResponse: (response) => {
         const early = state.observeResponse(response.status, response.header);
         if (early) stop({ kind: 'early', stop: early });
-        return undefined;
+        if (response.status >= 400 || response.local) return undefined;
+        return {
+          body: usageObserver(response.header('content-type'), geminiUsage, (found) =>
+            addUsage(state.usageByModel, found),
+          ),
+        };
       },
     });
-    const runAs = this.#options.runAs;
-    const { args, env, settings } = geminiCommand({
-      model: request.agent.model,
-      sessionId: request.session.id,
-      readOnly: request.workspace.readOnly,
-      credential,
-      baseUrl: route.url,
-      ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
-      geminiHome,
-      tmpDir,
-      path: this.#options.agentPath,
-      gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
-      attemptId: request.attemptId,
-      ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
-    });
-    // Holds the MCP server's token: created exclusively (a planted symlink cannot redirect it).
-    const settingsFile = join(geminiHome, '.gemini', 'settings.json');
-    rmSync(settingsFile, { force: true });
-    writeFileSync(settingsFile, JSON.stringify(settings), { mode: 0o600, flag: 'wx' });
-    if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
+    try {
+      const runAs = this.#options.runAs;
+      const { args, env, settings } = geminiCommand({
+        model: request.agent.model,
+        sessionId: request.session.id,
+        readOnly: request.workspace.readOnly,
+        credential,
+        baseUrl: route.url,
+        ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
+        geminiHome,
+        tmpDir,
+        path: this.#options.agentPath,
+        gitIdentity: { name: 'Supervisor agent', email: 'agent@supervisor.invalid' },
+        attemptId: request.attemptId,
+        ...(runAs ? { gitSafeDirectory: request.workspace.dir } : {}),
+      });
+      // Holds the MCP server's token, so only its owner may read it. The state directory is still
+      // the supervisor's here: the agent's user gets it below.
+      rmSync(settingsFile, { force: true });
+      writeFileSync(settingsFile, JSON.stringify(settings), { mode: 0o600, flag: 'wx' });
+      if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
 
-    let reported = 0;
-    const run = runJsonLines({
-      command: process.execPath,
-      args: [GEMINI_ENTRY, ...args],
-      env,
-      cwd: request.workspace.dir,
-      ...(runAs ? { runAs } : {}),
-      stdin: geminiPrompt(request.prompt),
-      secrets: [geminiToken(credential), ...(request.mcp?.secrets ?? [])],
-      attemptId: request.attemptId,
-      limits: request.limits,
-      signal: request.signal,
-      emit: request.emit,
-      ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
-      onEvent: (event) => state.consume(event),
-      storedType: (event) => (typeof event.type === 'string' ? `gemini.${event.type}` : 'gemini.unknown'),
-      toolRunning: () => state.toolRunning,
-      onTick: () => {
-        // Tokens come with the result; while it runs, its requests are what is known.
-        if (state.requestCount === reported) return;
-        reported = state.requestCount;
-        request.onUsage?.({ apiRequests: reported, usage: ZERO_USAGE, costUsd: 0 });
-      },
-      killGraceMs: this.#options.killGraceMs ?? 3000,
-      watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
-      now: this.#now,
-    });
-    stop = run.stop;
-    const end = await run.done;
-    route.close();
-    rmSync(settingsFile, { force: true });
-
-    const verdict = classifyGemini(
-      state,
-      {
-        exitCode: end.exit.code,
-        signal: end.exit.signal,
-        stderrTail: end.stderrTail,
-        ...(end.spawnError ? { spawnError: end.spawnError } : {}),
-      },
-      { model: request.agent.model, structured: request.prompt.jsonSchema !== undefined },
-      end.stopCause,
-    );
-    return {
-      outcome: verdict.outcome,
-      evidence: verdict.evidence,
-      retryable: verdict.retryable,
-      usage: verdict.usage,
-      costUsd: verdict.costUsd,
-      ...(verdict.error ? { error: verdict.error } : {}),
-      ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
-      ...(verdict.structuredOutput !== undefined
-        ? { result: { structured_output: verdict.structuredOutput } }
-        : {}),
-      ...(verdict.model ? { model: verdict.model } : {}),
-      ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
-      ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
-      apiRequests: state.requestCount,
-    };
+      let reported = '';
+      const spent = () => pricedUsage(state.usageByModel);
+      const run = runJsonLines({
+        command: process.execPath,
+        args: [GEMINI_ENTRY, ...args],
+        env,
+        cwd: request.workspace.dir,
+        ...(runAs ? { runAs } : {}),
+        stdin: geminiPrompt(request.prompt),
+        secrets: [geminiToken(credential), ...(request.mcp?.secrets ?? [])],
+        attemptId: request.attemptId,
+        limits: request.limits,
+        signal: request.signal,
+        emit: request.emit,
+        ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
+        onEvent: (event) => state.consume(event),
+        storedType: (event) => (typeof event.type === 'string' ? `gemini.${event.type}` : 'gemini.unknown'),
+        toolRunning: () => state.toolRunning,
+        spentUsd: () => spent().costUsd,
+        onTick: () => {
+          const used = { apiRequests: state.requestCount, ...spent() };
+          const key = JSON.stringify(used);
+          if (key === reported) return;
+          reported = key;
+          request.onUsage?.(used);
+        },
+        killGraceMs: this.#options.killGraceMs ?? 3000,
+        watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
+        now: this.#now,
+      });
+      stop = run.stop;
+      const end = await run.done;
+      const verdict = classifyGemini(
+        state,
+        {
+          exitCode: end.exit.code,
+          signal: end.exit.signal,
+          stderrTail: end.stderrTail,
+          ...(end.spawnError ? { spawnError: end.spawnError } : {}),
+        },
+        { model: request.agent.model, structured: request.prompt.jsonSchema !== undefined },
+        end.stopCause,
+      );
+      return reportOf(verdict, state.requestCount);
+    } finally {
+      route.close();
+      // The directories on the way may be the agent's user's by now.
+      removeStateFile(stateDir, settingsFile);
+    }
   }
 }

@@ -14,9 +14,6 @@ import type { EarlyStop } from '../run-verdict.ts';
  */
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
 export class GeminiStreamState {
   sessionId: string | undefined;
@@ -28,6 +25,8 @@ export class GeminiStreamState {
   lastFailedStatus: number | undefined;
   retryAfterMs: number | undefined;
   requestCount = 0;
+  /** Token use by model, as the tap read it off each response (src/agents/response-usage.ts). */
+  readonly usageByModel = new Map<string, TokenUsage>();
   readonly #toolsRunning = new Set<string>();
   #failuresInARow = 0;
 
@@ -56,24 +55,6 @@ export class GeminiStreamState {
         this.result = event;
         return;
     }
-  }
-
-  /** Token use by model, from the result's stats (the CLI's auxiliary calls under their own model). */
-  usageByModel(): Map<string, TokenUsage> {
-    const byModel = new Map<string, TokenUsage>();
-    const stats = isObject(this.result?.stats) ? this.result.stats : undefined;
-    const models = isObject(stats?.models) ? stats.models : {};
-    for (const [model, figures] of Object.entries(models)) {
-      if (!isObject(figures)) continue;
-      const cached = num(figures.cached);
-      byModel.set(model, {
-        inputTokens: Math.max(0, num(figures.input_tokens) - cached),
-        outputTokens: num(figures.output_tokens),
-        cacheReadTokens: cached,
-        cacheWriteTokens: 0,
-      });
-    }
-    return byModel;
   }
 
   /** A model API response's status and headers, as the tap saw them pass. */
