@@ -1,0 +1,50 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copyWithoutLinks, noLinksBetween, removeStateFile } from './state-files.ts';
+
+/** An agent owning its state directory may swap a directory for a link to somewhere else. */
+describe('state files in a directory the agent may own', () => {
+  const scratch = () => mkdtempSync(join(tmpdir(), 'state-files-'));
+
+  it('removes a file only when no directory on the way is a link', () => {
+    const root = scratch();
+    const elsewhere = scratch();
+    writeFileSync(join(elsewhere, 'config.toml'), 'precious');
+    symlinkSync(elsewhere, join(root, 'codex'));
+    expect(noLinksBetween(root, join(root, 'codex', 'config.toml'))).toBe(false);
+    removeStateFile(root, join(root, 'codex', 'config.toml'));
+    expect(readFileSync(join(elsewhere, 'config.toml'), 'utf8')).toBe('precious');
+
+    mkdirSync(join(root, 'real'));
+    writeFileSync(join(root, 'real', 'config.toml'), 'x');
+    removeStateFile(root, join(root, 'real', 'config.toml'));
+    expect(existsSync(join(root, 'real', 'config.toml'))).toBe(false);
+    expect(noLinksBetween(root, '/etc/passwd')).toBe(false);
+  });
+
+  it('copies an earlier attempt’s state without following or copying a link', () => {
+    const from = scratch();
+    const secret = scratch();
+    writeFileSync(join(secret, 'key'), 'secret');
+    mkdirSync(join(from, 'sessions'));
+    writeFileSync(join(from, 'sessions', 'rollout-1-t.jsonl'), '{}');
+    symlinkSync(secret, join(from, 'sessions', 'loot'));
+    symlinkSync(join(secret, 'key'), join(from, 'key'));
+    writeFileSync(join(from, 'config.toml'), 'skip me');
+    const to = join(scratch(), 'codex');
+    copyWithoutLinks(from, to, (name) => name === 'config.toml');
+    expect(existsSync(join(to, 'sessions', 'rollout-1-t.jsonl'))).toBe(true);
+    expect(existsSync(join(to, 'sessions', 'loot'))).toBe(false);
+    expect(existsSync(join(to, 'key'))).toBe(false);
+    expect(existsSync(join(to, 'config.toml'))).toBe(false);
+
+    // The directory itself a link: nothing at all.
+    const linked = join(scratch(), 'codex');
+    symlinkSync(secret, linked);
+    const into = join(scratch(), 'codex');
+    copyWithoutLinks(linked, into);
+    expect(existsSync(into)).toBe(false);
+  });
+});
