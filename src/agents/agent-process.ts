@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { TokenUsage } from '../core/outcome.ts';
 import type { AgentUser } from './agent-user.ts';
 import { killAttemptProcesses } from './attempt-processes.ts';
-import { type AgentEvent, type AttemptLimits, STOP_REASONS } from './driver.ts';
+import { type AgentEvent, type AgentRunRequest, type AttemptLimits, STOP_REASONS } from './driver.ts';
 import { EventBatcher } from './event-batcher.ts';
 import { LineSplitter } from './line-splitter.ts';
-import type { StopCause } from './run-verdict.ts';
+import { pricedUsage } from './response-usage.ts';
+import type { ProcessFacts, StopCause } from './run-verdict.ts';
 import { watchdogVerdict } from './watchdog.ts';
 
 /**
@@ -184,4 +186,66 @@ export function runJsonLines(run: JsonLinesRun): {
     };
   })();
   return { stop, done };
+}
+
+/** What the stream state of a CLI whose use the tap reads offers the runner. */
+export interface TappedRunState {
+  consume(event: Record<string, unknown>): void;
+  readonly toolRunning: boolean;
+  readonly requestCount: number;
+  readonly usageByModel: Map<string, TokenUsage>;
+}
+
+/**
+ * Runs the attempt's CLI with the request's own hooks (events, cancel, spawn), feeding the stream
+ * state, charging the use the tap reads as it grows, and watching the budget with it.
+ */
+export function runTappedCli(
+  request: AgentRunRequest,
+  state: TappedRunState,
+  spec: Pick<
+    JsonLinesRun,
+    | 'command'
+    | 'args'
+    | 'env'
+    | 'runAs'
+    | 'stdin'
+    | 'secrets'
+    | 'storedType'
+    | 'killGraceMs'
+    | 'watchdogIntervalMs'
+    | 'now'
+  >,
+): { stop(cause: StopCause): void; done: Promise<JsonLinesEnd> } {
+  let reported = '';
+  const spent = () => pricedUsage(state.usageByModel);
+  return runJsonLines({
+    ...spec,
+    cwd: request.workspace.dir,
+    attemptId: request.attemptId,
+    limits: request.limits,
+    signal: request.signal,
+    emit: request.emit,
+    ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
+    onEvent: (event) => state.consume(event),
+    toolRunning: () => state.toolRunning,
+    spentUsd: () => spent().costUsd,
+    onTick: () => {
+      const used = { apiRequests: state.requestCount, ...spent() };
+      const key = JSON.stringify(used);
+      if (key === reported) return;
+      reported = key;
+      request.onUsage?.(used);
+    },
+  });
+}
+
+/** The process facts a classifier reads, from how the run ended. */
+export function processFacts(end: JsonLinesEnd): ProcessFacts {
+  return {
+    exitCode: end.exit.code,
+    signal: end.exit.signal,
+    stderrTail: end.stderrTail,
+    ...(end.spawnError ? { spawnError: end.spawnError } : {}),
+  };
 }

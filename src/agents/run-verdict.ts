@@ -59,6 +59,23 @@ export type Verdict<C extends Classification> = (
   extra?: Partial<C>,
 ) => C;
 
+/**
+ * The verdict maker of one run: what every outcome of it carries (`base`), then the outcome, its
+ * evidence, and what else it says. Retryable unless it says otherwise.
+ */
+export function verdictWith<C extends Classification>(
+  base: Omit<C, 'outcome' | 'evidence' | 'retryable'>,
+): Verdict<C> {
+  return (outcome, evidence, extra = {}) => ({ ...base, outcome, evidence, retryable: true, ...extra }) as C;
+}
+
+/** The verdict of a CLI that could not be started at all. */
+export function spawnFailed<C extends Classification>(cli: string, error: string, verdict: Verdict<C>): C {
+  return verdict('infra_error', { source: 'process', signal: 'spawn', detail: error }, {
+    error: `could not start ${cli}: ${error}`,
+  } as Partial<C>);
+}
+
 const EARLY_STOP_ERRORS: Record<EarlyStop['outcome'], string> = {
   auth_failed: 'the API rejected the credential',
   rate_limited: 'rate limited with a long retry delay',

@@ -1,7 +1,14 @@
 import type { Evidence, Outcome, TokenUsage } from '../../core/outcome.ts';
-import { costUsd } from '../../core/pricing.ts';
 import { askedQuestions } from '../../core/result-check.ts';
-import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
+import { pricedUsage } from '../response-usage.ts';
+import {
+  type Classification,
+  type ProcessFacts,
+  type StopCause,
+  spawnFailed,
+  stoppedVerdict,
+  verdictWith,
+} from '../run-verdict.ts';
 import type { ClaudeStreamState, RateLimitInfo } from './stream-state.ts';
 
 /**
@@ -44,16 +51,7 @@ export function accountUsage(state: ClaudeStreamState): { usage: TokenUsage; cos
   } else {
     for (const [model, usage] of state.liveUsageByModel()) byModel.set(model, usage);
   }
-  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
-  let cost = 0;
-  for (const [model, figures] of byModel) {
-    usage.inputTokens += figures.inputTokens;
-    usage.outputTokens += figures.outputTokens;
-    usage.cacheReadTokens += figures.cacheReadTokens;
-    usage.cacheWriteTokens += figures.cacheWriteTokens;
-    cost += costUsd(model, figures);
-  }
-  return { usage, costUsd: Math.round(cost * 1_000_000) / 1_000_000 };
+  return pricedUsage(byModel);
 }
 
 export function classify(
@@ -78,25 +76,9 @@ export function classify(
     ...(state.rateLimit?.status === 'allowed_warning' ? { quotaWarning: state.rateLimit } : {}),
     ...(state.question ? { question: state.question } : {}),
   };
-  const verdict = (
-    outcome: Outcome,
-    evidence: Evidence,
-    extra: Partial<ClaudeClassification> = {},
-  ): ClaudeClassification => ({
-    ...base,
-    outcome,
-    evidence,
-    retryable: true,
-    ...extra,
-  });
+  const verdict = verdictWith<ClaudeClassification>(base);
 
-  if (facts.spawnError) {
-    return verdict(
-      'infra_error',
-      { source: 'process', signal: 'spawn', detail: facts.spawnError },
-      { error: `could not start claude: ${facts.spawnError}` },
-    );
-  }
+  if (facts.spawnError) return spawnFailed('claude', facts.spawnError, verdict);
   // A quota refusal stops the run early, and is told with the window it names, below.
   if (stop && !(stop.kind === 'early' && stop.stop.outcome === 'quota_exhausted'))
     return stoppedVerdict(stop, verdict);

@@ -1,4 +1,4 @@
-import { ATTEMPT_MARKER } from '../attempt-processes.ts';
+import { commonAgentEnv } from '../agent-env.ts';
 
 /**
  * The exact `claude` invocation for one attempt: arguments and an environment built from scratch.
@@ -151,20 +151,7 @@ export function claudeCommand(input: ClaudeCommandInput): { args: string[]; env:
     DISABLE_TELEMETRY: '1',
     CLAUDE_CODE_MAX_RETRIES: String(input.apiRetries),
     API_TIMEOUT_MS: String(input.apiTimeoutMs),
-    // Commits the agent makes are attributed to the supervisor; git never prompts.
-    GIT_AUTHOR_NAME: input.gitIdentity.name,
-    GIT_AUTHOR_EMAIL: input.gitIdentity.email,
-    GIT_COMMITTER_NAME: input.gitIdentity.name,
-    GIT_COMMITTER_EMAIL: input.gitIdentity.email,
-    GIT_TERMINAL_PROMPT: '0',
-    [ATTEMPT_MARKER]: input.attemptId,
-    ...(input.gitSafeDirectory
-      ? {
-          GIT_CONFIG_COUNT: '1',
-          GIT_CONFIG_KEY_0: 'safe.directory',
-          GIT_CONFIG_VALUE_0: input.gitSafeDirectory,
-        }
-      : {}),
+    ...commonAgentEnv(input),
   };
   return { args, env };
 }

@@ -16,7 +16,7 @@ import { type AgentDriver, type AgentRunReport, type AgentRunRequest, STOP_REASO
 import { EventBatcher } from '../event-batcher.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import type { ModelApiTap, TapRoute } from '../model-api-tap.ts';
-import type { EarlyStop, StopCause } from '../run-verdict.ts';
+import { type EarlyStop, reportOf, type StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
 import { watchdogVerdict } from '../watchdog.ts';
 import { AgentInput } from './agent-input.ts';
@@ -238,27 +238,12 @@ export class ClaudeCodeDriver implements AgentDriver {
       stopCause,
     );
     return {
-      outcome: verdict.outcome,
-      evidence: verdict.evidence,
-      retryable: verdict.retryable,
-      usage: verdict.usage,
-      costUsd: verdict.costUsd,
-      ...(verdict.error ? { error: verdict.error } : {}),
-      ...(verdict.question ? { question: verdict.question } : {}),
-      ...(verdict.resultText !== undefined ? { resultText: verdict.resultText } : {}),
-      ...(verdict.structuredOutput !== undefined
-        ? { result: { structured_output: verdict.structuredOutput } }
-        : {}),
+      ...reportOf(verdict, state.requestCount),
       ...(verdict.cliCostUsd !== undefined ? { cliCostUsd: verdict.cliCostUsd } : {}),
-      ...(verdict.model ? { model: verdict.model } : {}),
-      ...(verdict.sessionId ? { sessionId: verdict.sessionId } : {}),
-      ...(verdict.retryAfterMs ? { retryAfterMs: verdict.retryAfterMs } : {}),
-      ...(verdict.resetsAt ? { resetsAt: verdict.resetsAt } : {}),
       ...(state.rateLimit?.rateLimitType ? { rateLimitType: state.rateLimit.rateLimitType } : {}),
       ...(verdict.quotaWarning?.resetsAt
         ? { quotaWarningUntil: new Date(verdict.quotaWarning.resetsAt * 1000) }
         : {}),
-      apiRequests: state.requestCount,
     };
   }
 

@@ -1,6 +1,13 @@
 import type { Evidence, Outcome } from '../../core/outcome.ts';
 import { pricedUsage } from '../response-usage.ts';
-import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
+import {
+  type Classification,
+  type ProcessFacts,
+  type StopCause,
+  spawnFailed,
+  stoppedVerdict,
+  verdictWith,
+} from '../run-verdict.ts';
 import type { CodexStreamState } from './stream-state.ts';
 
 /**
@@ -34,21 +41,9 @@ export function classifyCodex(
     ...(state.lastMessage !== undefined ? { resultText: state.lastMessage } : {}),
     ...(structuredOutput !== undefined ? { structuredOutput } : {}),
   };
-  const verdict = (outcome: Outcome, evidence: Evidence, extra: Partial<Classification> = {}) => ({
-    ...base,
-    outcome,
-    evidence,
-    retryable: true,
-    ...extra,
-  });
+  const verdict = verdictWith<Classification>(base);
 
-  if (facts.spawnError) {
-    return verdict(
-      'infra_error',
-      { source: 'process', signal: 'spawn', detail: facts.spawnError },
-      { error: `could not start codex: ${facts.spawnError}` },
-    );
-  }
+  if (facts.spawnError) return spawnFailed('codex', facts.spawnError, verdict);
   if (stop) return stoppedVerdict(stop, verdict);
   if (state.failure !== undefined) return failedTurn(state, state.failure, verdict);
   if (state.turnCompleted) {

@@ -1,4 +1,4 @@
-import { ATTEMPT_MARKER } from '../attempt-processes.ts';
+import { commonAgentEnv } from '../agent-env.ts';
 import type { Credential } from '../claude-code/command.ts';
 import type { McpServer } from '../mcp-servers.ts';
 import { toToml } from './toml.ts';
@@ -118,19 +118,7 @@ export function codexCommand(input: CodexCommandInput): {
     TMPDIR: input.tmpDir,
     CODEX_HOME: input.codexHome,
     [CREDENTIAL_ENV]: codexToken(input.credential),
-    GIT_AUTHOR_NAME: input.gitIdentity.name,
-    GIT_AUTHOR_EMAIL: input.gitIdentity.email,
-    GIT_COMMITTER_NAME: input.gitIdentity.name,
-    GIT_COMMITTER_EMAIL: input.gitIdentity.email,
-    GIT_TERMINAL_PROMPT: '0',
-    [ATTEMPT_MARKER]: input.attemptId,
-    ...(input.gitSafeDirectory
-      ? {
-          GIT_CONFIG_COUNT: '1',
-          GIT_CONFIG_KEY_0: 'safe.directory',
-          GIT_CONFIG_VALUE_0: input.gitSafeDirectory,
-        }
-      : {}),
+    ...commonAgentEnv(input),
   };
   return { args, env, config };
 }

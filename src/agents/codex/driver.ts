@@ -1,11 +1,11 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runJsonLines } from '../agent-process.ts';
+import { processFacts, runTappedCli } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
 import type { AgentDriver, AgentRunReport, AgentRunRequest } from '../driver.ts';
 import { mcpServersOf } from '../mcp-servers.ts';
 import type { ModelApiTap } from '../model-api-tap.ts';
-import { addUsage, pricedUsage, usageObserver } from '../response-usage.ts';
+import { addUsage, usageObserver } from '../response-usage.ts';
 import { reportOf, type StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
 import { removeStateFile } from '../state-files.ts';
@@ -108,32 +108,14 @@ export class CodexDriver implements AgentDriver {
       writeFileSync(configFile, config, { mode: 0o600, flag: 'wx' });
       if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
 
-      let reported = '';
-      const spent = () => pricedUsage(state.usageByModel);
-      const run = runJsonLines({
+      const run = runTappedCli(request, state, {
         command: process.execPath,
         args: [CODEX_ENTRY, ...args],
         env,
-        cwd: request.workspace.dir,
         ...(runAs ? { runAs } : {}),
         stdin: request.prompt.text,
         secrets: [codexToken(credential), ...(request.mcp?.secrets ?? [])],
-        attemptId: request.attemptId,
-        limits: request.limits,
-        signal: request.signal,
-        emit: request.emit,
-        ...(request.onSpawn ? { onSpawn: request.onSpawn } : {}),
-        onEvent: (event) => state.consume(event),
         storedType: codexEventType,
-        toolRunning: () => state.toolRunning,
-        spentUsd: () => spent().costUsd,
-        onTick: () => {
-          const used = { apiRequests: state.requestCount, ...spent() };
-          const key = JSON.stringify(used);
-          if (key === reported) return;
-          reported = key;
-          request.onUsage?.(used);
-        },
         killGraceMs: this.#options.killGraceMs ?? 3000,
         watchdogIntervalMs: this.#options.watchdogIntervalMs ?? 250,
         now: this.#now,
@@ -142,12 +124,7 @@ export class CodexDriver implements AgentDriver {
       const end = await run.done;
       const verdict = classifyCodex(
         state,
-        {
-          exitCode: end.exit.code,
-          signal: end.exit.signal,
-          stderrTail: end.stderrTail,
-          ...(end.spawnError ? { spawnError: end.spawnError } : {}),
-        },
+        processFacts(end),
         { model: request.agent.model, structured: request.prompt.jsonSchema !== undefined },
         end.stopCause,
       );

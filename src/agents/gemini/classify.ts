@@ -1,6 +1,13 @@
 import type { Evidence, Outcome } from '../../core/outcome.ts';
 import { pricedUsage } from '../response-usage.ts';
-import { type Classification, type ProcessFacts, type StopCause, stoppedVerdict } from '../run-verdict.ts';
+import {
+  type Classification,
+  type ProcessFacts,
+  type StopCause,
+  spawnFailed,
+  stoppedVerdict,
+  verdictWith,
+} from '../run-verdict.ts';
 import type { GeminiStreamState } from './stream-state.ts';
 
 /**
@@ -32,21 +39,9 @@ export function classifyGemini(
     ...(answer ? { resultText: answer } : {}),
     ...(structuredOutput !== undefined ? { structuredOutput } : {}),
   };
-  const verdict: VerdictOf = (outcome, evidence, extra = {}) => ({
-    ...base,
-    outcome,
-    evidence,
-    retryable: true,
-    ...extra,
-  });
+  const verdict = verdictWith<Classification>(base);
 
-  if (facts.spawnError) {
-    return verdict(
-      'infra_error',
-      { source: 'process', signal: 'spawn', detail: facts.spawnError },
-      { error: `could not start gemini: ${facts.spawnError}` },
-    );
-  }
+  if (facts.spawnError) return spawnFailed('gemini', facts.spawnError, verdict);
   if (stop) return stoppedVerdict(stop, verdict);
   if (state.result?.status === 'success') {
     return verdict('succeeded', { source: 'event', signal: 'result', field: 'status', value: 'success' });
