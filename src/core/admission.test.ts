@@ -55,6 +55,18 @@ describe('admission', () => {
     });
   });
 
+  it('takes the cheaper model when quota does not decide, whatever its CLI', () => {
+    const opus = agent('a-opus', { models: ['claude-opus-4-8'] });
+    const codex = agent('b-codex', { cli: 'codex', models: ['gpt-5.5-codex'] });
+    const sonnet = agent('c-sonnet');
+    expect(admit(task({ cli: undefined }), [opus, codex, sonnet], NOW)).toMatchObject({ agentId: 'b-codex' });
+    expect(admit(task({ cli: undefined }), [opus, sonnet], NOW)).toMatchObject({ agentId: 'c-sonnet' });
+    // Headroom still comes first.
+    expect(admit(task({ cli: undefined }), [opus, { ...codex, windows: used(60) }], NOW)).toMatchObject({
+      agentId: 'a-opus',
+    });
+  });
+
   it('keeps a retried task on the agent it ran on (session affinity), unless that agent cannot', () => {
     const pool = [agent('a'), agent('b', { windows: used(80) })];
     expect(admit(task({ previousAgentId: 'b' }), pool, NOW)).toMatchObject({

@@ -1,15 +1,17 @@
+import { priceFor } from './pricing.ts';
 import type { QuotaMetric, Usage } from './quota.ts';
 
 /**
  * Which agent runs a task, or why none can now. Pure: it sees a snapshot of the pool and the clock
  * and explains every agent it turned down, so the decision can be recorded on the attempt.
  *
- * An agent is eligible when it runs the task's CLI and model, its credential class allows this
- * submitter (a personal subscription seat serves only its owner), it is neither paused nor
- * disabled nor cooling down for the model, it has a free run slot, and every quota window has room
- * for the task's estimated use. Among eligible agents: the one the task ran on before (session
- * affinity), then agents of the CLI the submission prefers, then agents without a quota warning, then the most headroom, then the soonest reset
- * (use quota that would otherwise expire), then the fewest runs, then the name.
+ * An agent is eligible when it runs the task's model (and its CLI, when the task needs one), its
+ * credential class allows this submitter (a personal subscription seat serves only its owner), it
+ * is neither paused nor disabled nor cooling down for the model, it has a free run slot, and every
+ * quota window has room for the task's estimated use. Among eligible agents: the one the task ran
+ * on before (session affinity), then agents of the CLI the submission prefers, then agents without
+ * a quota warning, then the most headroom, then the soonest reset (use quota that would otherwise
+ * expire), then the cheaper model (by the price table), then the fewest runs, then the name.
  */
 
 export type CredentialClass = 'api_key' | 'gateway_token' | 'cloud' | 'subscription';
@@ -244,9 +246,17 @@ function compare(
     Math.min(...agents.get(id)!.windows.map((w) => w.resetsAt.getTime()), Number.MAX_SAFE_INTEGER);
   const soonest = reset(a.agentId) - reset(b.agentId);
   if (soonest) return soonest;
+  const cheaper = modelPrice(agents.get(a.agentId)!, task) - modelPrice(agents.get(b.agentId)!, task);
+  if (cheaper) return cheaper;
   const load = agents.get(a.agentId)!.running - agents.get(b.agentId)!.running;
   if (load) return load;
   return a.agentId.localeCompare(b.agentId);
+}
+
+/** What a million tokens in and a million out cost on the model the agent would run the task with. */
+function modelPrice(agent: AgentSnapshot, task: TaskDemand): number {
+  const { price } = priceFor(task.model ?? agent.models[0] ?? '');
+  return price.input + price.output;
 }
 
 function fmt(value: number): string {
