@@ -22,6 +22,7 @@ interface Recording {
 const FIXTURES = new URL('../../../test/fixtures/codex-streams/', import.meta.url);
 const load = (name: string): Recording => JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'));
 const run = { model: 'gpt-5.5-codex', structured: false };
+const NOW = new Date('2026-12-06T12:00:00Z');
 
 function replay(name: string, options: { tap?: boolean; stop?: StopCause } = {}) {
   const recording = load(name);
@@ -29,7 +30,7 @@ function replay(name: string, options: { tap?: boolean; stop?: StopCause } = {})
   let early: EarlyStop | undefined;
   if (options.tap !== false) {
     for (const response of recording.responses) {
-      early ??= state.observeResponse(response.status, (header) => response.headers[header]);
+      early ??= state.observeResponse(response.status, (header) => response.headers[header], NOW);
     }
   }
   for (const event of recording.events) state.consume(event);
@@ -154,20 +155,37 @@ describe('the Codex classifier, on recordings of the real CLI', () => {
 
   it('stops early on a rejected key and on a 429 that asks for a long wait, not on a short one', () => {
     const header = (headers: Record<string, string>) => (name: string) => headers[name];
-    expect(new CodexStreamState().observeResponse(401, header({}))).toMatchObject({ outcome: 'auth_failed' });
-    expect(new CodexStreamState().observeResponse(429, header({ 'retry-after': '45' }))).toMatchObject({
+    expect(new CodexStreamState().observeResponse(401, header({}), NOW)).toMatchObject({
+      outcome: 'auth_failed',
+    });
+    expect(new CodexStreamState().observeResponse(429, header({ 'retry-after': '45' }), NOW)).toMatchObject({
       outcome: 'rate_limited',
       retryAfterMs: 45_000,
     });
     const short = new CodexStreamState();
-    expect(short.observeResponse(429, header({ 'retry-after': '2' }))).toBeUndefined();
+    expect(short.observeResponse(429, header({ 'retry-after': '2' }), NOW)).toBeUndefined();
     expect(short.retryAfterMs).toBe(2000);
     const reset = new CodexStreamState();
     reset.observeResponse(
       429,
       header({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1m30s' }),
+      NOW,
     );
     expect(reset.retryAfterMs).toBe(90_000);
+  });
+
+  it('warns while a key’s request or token window is nearly used up, from any response’s headers', () => {
+    const state = new CodexStreamState();
+    const limits = (remaining: string) => (name: string) =>
+      ({
+        'x-ratelimit-limit-tokens': '1000000',
+        'x-ratelimit-remaining-tokens': remaining,
+        'x-ratelimit-reset-tokens': '6m0s',
+      })[name];
+    state.observeResponse(200, limits('900000'), NOW);
+    expect(state.quotaWarningUntil).toBeUndefined();
+    state.observeResponse(200, limits('20000'), NOW);
+    expect(state.quotaWarningUntil).toEqual(new Date(NOW.getTime() + 360_000));
   });
 
   it('knows a tool is running from its item.started until its item.completed', () => {

@@ -67,7 +67,7 @@ export class CodexDriver implements AgentDriver {
       upstream: request.agent.baseUrl ?? OPENAI_API,
       holdKey: `${request.agent.id}:${fingerprint(codexToken(credential))}`,
       onResponse: (response) => {
-        const early = state.observeResponse(response.status, response.header);
+        const early = state.observeResponse(response.status, response.header, new Date(this.#now()));
         if (early) stop({ kind: 'early', stop: early });
         if (response.status === 429 && state.retryAfterMs)
           return { holdUntil: new Date(this.#now() + state.retryAfterMs) };
@@ -128,7 +128,10 @@ export class CodexDriver implements AgentDriver {
         { model: request.agent.model, structured: request.prompt.jsonSchema !== undefined },
         end.stopCause,
       );
-      return reportOf(verdict, state.requestCount);
+      return {
+        ...reportOf(verdict, state.requestCount),
+        ...(state.quotaWarningUntil ? { quotaWarningUntil: state.quotaWarningUntil } : {}),
+      };
     } finally {
       route.close();
       // The directories on the way may be the agent's user's by now.

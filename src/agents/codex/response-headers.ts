@@ -16,6 +16,26 @@ export function openAiRetryAfterMs(status: number, header: HeaderReader): number
   return waits.length ? Math.min(...waits) : undefined;
 }
 
+/** A window with less than this share left warns: other agents are preferred until it resets. */
+export const LOW_SHARE = 0.05;
+
+/**
+ * Until when an OpenAI key's request or token window is nearly used up, from the
+ * `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers of any response; undefined when
+ * neither is (or the API sends none).
+ */
+export function nearlyUsedUntil(header: HeaderReader, now: Date): Date | undefined {
+  const until = ['requests', 'tokens']
+    .filter((metric) => {
+      const limit = Number(header(`x-ratelimit-limit-${metric}`));
+      const remaining = Number(header(`x-ratelimit-remaining-${metric}`));
+      return limit > 0 && Number.isFinite(remaining) && remaining / limit < LOW_SHARE;
+    })
+    .map((metric) => durationMs(header(`x-ratelimit-reset-${metric}`) ?? ''))
+    .filter((ms): ms is number => ms !== undefined);
+  return until.length ? new Date(now.getTime() + Math.max(...until)) : undefined;
+}
+
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 
 /** `1h2m3.5s`, `6m0s`, `250ms` in ms; undefined for anything else. */

@@ -1,7 +1,7 @@
 import type { TokenUsage } from '../../core/outcome.ts';
 import type { HeaderReader } from '../claude-code/response-headers.ts';
 import type { EarlyStop } from '../run-verdict.ts';
-import { openAiRetryAfterMs } from './response-headers.ts';
+import { nearlyUsedUntil, openAiRetryAfterMs } from './response-headers.ts';
 
 /**
  * What the supervisor knows about a Codex run, built up one `--json` event at a time, and from
@@ -33,6 +33,8 @@ export class CodexStreamState {
   lastFailedStatus: number | undefined;
   /** The wait the latest 429 asked for. */
   retryAfterMs: number | undefined;
+  /** A request or token window of the key is nearly used up until then (its rate-limit headers). */
+  quotaWarningUntil: Date | undefined;
   /** Model API requests (responses the tap saw). */
   requestCount = 0;
   readonly #toolsRunning = new Set<string>();
@@ -62,8 +64,9 @@ export class CodexStreamState {
   }
 
   /** A model API response's status and headers, as the tap saw them pass. */
-  observeResponse(status: number, header: HeaderReader): EarlyStop | undefined {
+  observeResponse(status: number, header: HeaderReader, now: Date): EarlyStop | undefined {
     this.requestCount += 1;
+    this.quotaWarningUntil = nearlyUsedUntil(header, now) ?? this.quotaWarningUntil;
     if (status < 400) return undefined;
     this.lastFailedStatus = status;
     // The CLI retries a bad key; it will not get better.
