@@ -18,6 +18,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '../src/scrip
 import type { Step } from '../src/scripted-model/steps.ts';
 import * as steps from '../src/scripted-model/steps.ts';
 import { processesUnder } from './support/agent-processes.ts';
+import { noAgentUser } from './support/agent-user.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import { scriptedClaudeEnv, startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 
@@ -491,15 +492,6 @@ describe('an agent trying to escape its sandbox (real Claude Code CLI)', () => {
  * Why the operating-system sandbox cannot be tried here, if it cannot: switching users needs root,
  * and the agent's user must exist.
  */
-const noAgentUser = ((): string | undefined => {
-  if (process.getuid?.() !== 0) return 'the supervisor must run as root to start agents as another user';
-  try {
-    execFileSync('id', ['-u', 'nobody'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'there is no user nobody on this host';
-  }
-})();
 
 /** `value` as a regular expression that matches it literally. */
 const literally = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
