@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { copyTranscript } from './claude-code/session-files.ts';
 import { copyWithoutLinks, noLinksBetween, removeStateFile } from './state-files.ts';
 
 /** An agent owning its state directory may swap a directory for a link to somewhere else. */
@@ -46,5 +47,25 @@ describe('state files in a directory the agent may own', () => {
     const into = join(scratch(), 'codex');
     copyWithoutLinks(linked, into);
     expect(existsSync(into)).toBe(false);
+  });
+
+  it('copies a Claude transcript only where no link stands in the way', () => {
+    const from = scratch();
+    const secret = scratch();
+    mkdirSync(join(secret, 'p'));
+    writeFileSync(join(secret, 'p', 's1.jsonl'), 'secret');
+    symlinkSync(secret, join(from, 'projects'));
+    const to = scratch();
+    copyTranscript(from, to, 's1');
+    expect(existsSync(join(to, 'projects'))).toBe(false);
+
+    const real = scratch();
+    mkdirSync(join(real, 'projects', 'p'), { recursive: true });
+    writeFileSync(join(real, 'projects', 'p', 's1.jsonl'), '{}');
+    // A project directory that is a link to one holding a file of the session's name.
+    symlinkSync(join(secret, 'p'), join(real, 'projects', 'q'));
+    copyTranscript(real, to, 's1');
+    expect(readFileSync(join(to, 'projects', 'p', 's1.jsonl'), 'utf8')).toBe('{}');
+    expect(existsSync(join(to, 'projects', 'q'))).toBe(false);
   });
 });

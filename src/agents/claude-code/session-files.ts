@@ -1,5 +1,6 @@
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { noLinksBetween } from '../state-files.ts';
 
 /**
  * Where Claude Code keeps a session: `<CLAUDE_CONFIG_DIR>/projects/<project>/<session id>.jsonl`
@@ -14,15 +15,21 @@ export function transcriptExists(configDir: string, sessionId: string): boolean 
   return readdirSync(projects).some((project) => existsSync(join(projects, project, `${sessionId}.jsonl`)));
 }
 
-/** Copies a session's files from one config dir to another; the source is only read. */
+/**
+ * Copies a session's files from one config dir to another; the source is only read, and never
+ * through a link (the agent's user owns it: state-files.ts).
+ */
 export function copyTranscript(fromConfigDir: string, toConfigDir: string, sessionId: string): void {
   const projects = join(fromConfigDir, 'projects');
-  if (!existsSync(projects)) return;
+  if (!existsSync(projects) || !noLinksBetween(fromConfigDir, join(projects, 'x'))) return;
   for (const project of readdirSync(projects)) {
     for (const name of [`${sessionId}.jsonl`, sessionId]) {
       const source = join(projects, project, name);
-      if (existsSync(source))
-        cpSync(source, join(toConfigDir, 'projects', project, name), { recursive: true });
+      if (existsSync(source) && noLinksBetween(fromConfigDir, source) && !lstatSync(source).isSymbolicLink())
+        cpSync(source, join(toConfigDir, 'projects', project, name), {
+          recursive: true,
+          filter: (path) => !lstatSync(path).isSymbolicLink(),
+        });
     }
   }
 }
