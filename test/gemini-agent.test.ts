@@ -242,4 +242,47 @@ describe('Gemini agents (real Gemini CLI)', () => {
     },
     180_000,
   );
+
+  it('follows up twice in the same session: each run continues the whole conversation', async () => {
+    const apiKey = key();
+    suite.model.script(apiKey, [
+      steps.toolUse([{ name: 'write_file', input: { file_path: 'a.js', content: 'export const a = 2;\n' } }]),
+      steps.text('Fixed: a is 2 now.'),
+      steps.text('It was 1 before.'),
+      steps.text('Nothing else changed.'),
+    ]);
+    const test = await start([geminiAgent(apiKey)]);
+    const repo = createSourceRepo({ 'a.js': 'export const a = 1;\n' });
+    const id = await submit(test, {
+      type: 'BUG_FIX',
+      payload: { repository: repo.path, description: 'a must be 2' },
+      priority: 5,
+    });
+    expect(await finished(test, id)).toMatchObject({ status: 'succeeded' });
+    for (const [n, text] of [
+      [2, 'What was a before?'],
+      [3, 'Did anything else change?'],
+    ] as const) {
+      const sent = await test.supervisor.app.inject({
+        method: 'POST',
+        url: `/api/v1/tasks/${id}/messages`,
+        payload: { text },
+      });
+      expect(sent.statusCode).toBe(202);
+      await until(async () =>
+        (await listAttempts(test.supervisor.database.db, id))[n - 1]?.endedAt ? true : undefined,
+      );
+    }
+    const attempts = await listAttempts(test.supervisor.database.db, id);
+    expect(attempts.map((attempt) => attempt.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(attempts[1]!.admission?.session).toMatchObject({ resumed: true, fromAttempt: attempts[0]!.id });
+    expect(attempts[2]!.admission?.session).toMatchObject({ resumed: true, fromAttempt: attempts[1]!.id });
+    // The third run's request carries the whole conversation: the first run's answer and the second's.
+    const last = JSON.stringify(requestsOf(apiKey).at(-1)!.body);
+    expect(last).toContain('Fixed: a is 2 now.');
+    expect(last).toContain('What was a before?');
+    expect(last).toContain('It was 1 before.');
+    expect(last).toContain('Did anything else change?');
+    expect(last).not.toContain('## Handing over');
+  }, 180_000);
 });

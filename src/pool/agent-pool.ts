@@ -7,6 +7,7 @@ import type { Credential } from '../agents/claude-code/command.ts';
 import { transcriptExists } from '../agents/claude-code/session-files.ts';
 import { codexThreadExists } from '../agents/codex/session-files.ts';
 import type { AgentIdentity } from '../agents/driver.ts';
+import { geminiChat } from '../agents/gemini/session-files.ts';
 import { fingerprint, type SecretBox } from '../agents/secrets.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import { type AdmissionDecision, type AgentSnapshot, admit, type WindowState } from '../core/admission.ts';
@@ -698,7 +699,12 @@ function round(value: number): number {
 
 /** Whether an attempt's state directory holds the session's transcript, where its CLI keeps it. */
 function sessionExists(cli: AgentCli, stateDir: string, sessionId: string): boolean {
-  return cli === 'codex'
-    ? codexThreadExists(stateDir, sessionId)
-    : transcriptExists(join(stateDir, 'config'), sessionId);
+  switch (cli) {
+    case 'claude-code':
+      return transcriptExists(join(stateDir, 'config'), sessionId);
+    case 'codex':
+      return codexThreadExists(stateDir, sessionId);
+    case 'gemini':
+      return geminiChat(stateDir, sessionId) !== undefined;
+  }
 }

@@ -4,7 +4,7 @@ import { type GeminiCommandInput, geminiCommand, geminiPrompt } from './command.
 
 const input: GeminiCommandInput = {
   model: 'gemini-3.5-pro',
-  sessionId: '5f0c3f36-1111-4c36-9a37-2f1f2b0f0f0f',
+  session: { id: '5f0c3f36-1111-4c36-9a37-2f1f2b0f0f0f' },
   readOnly: true,
   credential: { kind: 'api_key', value: 'gm-secret-key-123' },
   baseUrl: 'http://127.0.0.1:4000/r/abc',
@@ -26,7 +26,7 @@ describe('the gemini command', () => {
       '--approval-mode',
       'default',
       '--session-id',
-      input.sessionId,
+      '5f0c3f36-1111-4c36-9a37-2f1f2b0f0f0f',
       '--skip-trust',
       '--prompt',
       '',
@@ -44,6 +44,13 @@ describe('the gemini command', () => {
       security: { auth: { selectedType: 'gemini-api-key' } },
       privacy: { usageStatisticsEnabled: false },
     });
+  });
+
+  it('continues a session from its file', () => {
+    const { args } = geminiCommand({ ...input, session: { file: '/state/resume-chat.jsonl' } });
+    expect(args).toContain('/state/resume-chat.jsonl');
+    expect(args[args.indexOf('/state/resume-chat.jsonl') - 1]).toBe('--session-file');
+    expect(args).not.toContain('--session-id');
   });
 
   it('gives a mutating type the edit tools (auto_edit), never yolo', () => {

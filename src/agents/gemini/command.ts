@@ -21,7 +21,8 @@ export const GEMINI_API = 'https://generativelanguage.googleapis.com';
 
 export interface GeminiCommandInput {
   model: string;
-  sessionId: string;
+  /** A new session's id; resuming, the file of the session to continue (it gets an id of its own). */
+  session: { id: string } | { file: string };
   readOnly: boolean;
   credential: Credential;
   /** The Gemini API base (the model API tap's route in practice). */
@@ -52,8 +53,9 @@ export function geminiCommand(input: GeminiCommandInput): {
     input.model,
     '--approval-mode',
     input.readOnly ? 'default' : 'auto_edit',
-    '--session-id',
-    input.sessionId,
+    ...('file' in input.session
+      ? ['--session-file', input.session.file]
+      : ['--session-id', input.session.id]),
     '--skip-trust',
     // Headless; the prompt comes on stdin.
     '--prompt',

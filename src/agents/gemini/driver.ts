@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processFacts, runTappedCli } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
@@ -13,6 +13,7 @@ import { GEMINI_ENTRY } from './binary.ts';
 import { classifyGemini } from './classify.ts';
 import { GEMINI_API, GEMINI_HOME, geminiCommand, geminiPrompt, geminiToken } from './command.ts';
 import { geminiUsage } from './response-usage.ts';
+import { geminiChat } from './session-files.ts';
 import { GeminiStreamState } from './stream-state.ts';
 
 export interface GeminiDriverOptions {
@@ -28,9 +29,8 @@ export interface GeminiDriverOptions {
 /**
  * Runs one attempt with the real Gemini CLI: `gemini --output-format stream-json` headless with
  * the prompt on stdin, its own GEMINI_CLI_HOME in the attempt's state directory, an environment
- * built from scratch, in its own process group. Each attempt is a new session: the CLI resumes
- * sessions only by their place in a per-directory list, and every attempt has a directory of its
- * own, so a later attempt is handed the work over instead (src/core/handoff.ts).
+ * built from scratch, in its own process group. A later attempt continues the session from a copy
+ * of its file (`--session-file`), which the CLI takes from any directory.
  */
 export class GeminiDriver implements AgentDriver {
   readonly name = 'gemini';
@@ -49,6 +49,13 @@ export class GeminiDriver implements AgentDriver {
     const tmpDir = join(stateDir, 'tmp');
     for (const dir of [join(geminiHome, '.gemini'), tmpDir]) mkdirSync(dir, { recursive: true });
     const settingsFile = join(geminiHome, '.gemini', 'settings.json');
+    // A session to continue: its file, copied from the attempt that last ran it.
+    const chat =
+      request.session.resume && request.session.resumeFrom
+        ? geminiChat(request.session.resumeFrom, request.session.id)
+        : undefined;
+    const resumeFile = join(stateDir, 'resume-chat.jsonl');
+    if (chat) copyFileSync(chat, resumeFile);
     const state = new GeminiStreamState();
     let stop: (cause: StopCause) => void = () => {};
     const credential = request.agent.credential;
@@ -70,7 +77,7 @@ export class GeminiDriver implements AgentDriver {
       const runAs = this.#options.runAs;
       const { args, env, settings } = geminiCommand({
         model: request.agent.model,
-        sessionId: request.session.id,
+        session: chat ? { file: resumeFile } : { id: request.session.id },
         readOnly: request.workspace.readOnly,
         credential,
         baseUrl: route.url,
