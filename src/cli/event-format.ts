@@ -98,6 +98,11 @@ export function formatEvent(event: StreamedEvent): string | undefined {
       );
     case 'gemini.init':
       return line(`gemini session ${data.session_id}, model ${data.model}`);
+    case 'gemini.message':
+      // What the agent says arrives in pieces; each is shown as it came.
+      return data.role === 'assistant' && typeof data.content === 'string' && data.content.trim()
+        ? line(clip(data.content))
+        : undefined;
     case 'gemini.tool_use':
       return line(`→ ${data.tool_name} ${clip(JSON.stringify(data.parameters ?? {}), 100)}`);
     case 'gemini.tool_result': {
