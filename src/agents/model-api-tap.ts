@@ -47,6 +47,8 @@ export interface RouteOptions {
   upstream: string;
   /** Routes with the same key (one agent's credential) share held refusals. */
   holdKey: string;
+  /** The route reads response bodies (body observers): they are asked for uncompressed. */
+  readsBodies?: boolean;
   /**
    * Sees each response before its body; returns until when to answer the same way locally, and
    * an observer for its body, if the route reads bodies.
@@ -178,7 +180,11 @@ export class ModelApiTap {
       port: target.port,
       method: request.method,
       path: `${target.pathname.replace(/\/+$/, '')}${rest}`,
-      headers: { ...endToEnd(request.headers), host: target.host },
+      headers: {
+        ...endToEnd(request.headers),
+        host: target.host,
+        ...(route.readsBodies ? { 'accept-encoding': 'identity' } : {}),
+      },
     });
     route.inFlight.add(outgoing);
     let complete = false;
@@ -199,12 +205,20 @@ export class ModelApiTap {
         });
       }
       const body = verdict?.body;
+      let observed = false;
+      // Once, however the body ends: a stream cut short still used what it reported so far.
+      const ended = () => {
+        if (observed) return;
+        observed = true;
+        body?.end();
+      };
       if (body) upstream.on('data', (chunk: Buffer) => body.chunk(chunk));
       upstream.on('end', () => {
         complete = true;
         route.inFlight.delete(outgoing);
-        body?.end();
+        ended();
       });
+      upstream.on('close', ended);
       upstream.on('error', () => response.destroy());
       response.writeHead(status, endToEnd(upstream.headers));
       upstream.pipe(response);

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { TokenUsage } from '../core/outcome.ts';
 import { costUsd } from '../core/pricing.ts';
 import type { BodyObserver } from './model-api-tap.ts';
@@ -34,18 +35,26 @@ export function usageObserver(
     }
   };
   const streamed = contentType?.includes('text/event-stream') ?? false;
+  // Characters split between chunks are joined before they are decoded.
+  const decoder = new StringDecoder('utf8');
   let pending = '';
   let bytes = 0;
   return {
     chunk(data) {
+      bytes += data.length;
       if (!streamed) {
-        bytes += data.length;
-        if (bytes <= MAX_JSON_BYTES) pending += data.toString('utf8');
+        if (bytes <= MAX_JSON_BYTES) pending += decoder.write(data);
         return;
       }
-      pending += data.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
+      const text = decoder.write(data);
+      const newline = text.lastIndexOf('\n');
+      if (newline < 0) {
+        // A line longer than any usage report is not one: it is dropped, not kept growing.
+        pending = pending.length + text.length > MAX_JSON_BYTES ? '' : pending + text;
+        return;
+      }
+      const lines = (pending + text.slice(0, newline)).split('\n');
+      pending = text.slice(newline + 1);
       for (const line of lines) if (line.startsWith('data:')) read(line.slice(5).trim());
     },
     end() {

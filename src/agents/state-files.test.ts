@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyTranscript } from './claude-code/session-files.ts';
-import { copyWithoutLinks, noLinksBetween, removeStateFile } from './state-files.ts';
+import { geminiChat } from './gemini/session-files.ts';
+import { copyWithoutLinks, noLinksBetween, readInside, removeStateFile } from './state-files.ts';
 
 /** An agent owning its state directory may swap a directory for a link to somewhere else. */
 describe('state files in a directory the agent may own', () => {
@@ -67,5 +69,26 @@ describe('state files in a directory the agent may own', () => {
     copyTranscript(real, to, 's1');
     expect(readFileSync(join(to, 'projects', 'p', 's1.jsonl'), 'utf8')).toBe('{}');
     expect(existsSync(join(to, 'projects', 'q'))).toBe(false);
+  });
+
+  it('reads only regular files really inside: not through a swapped directory, not a pipe (which would block)', () => {
+    const root = scratch();
+    const outside = scratch();
+    writeFileSync(join(outside, 'key'), 'secret');
+    symlinkSync(outside, join(root, 'dir'));
+    expect(readInside(root, join(root, 'dir', 'key'))).toBeUndefined();
+    execFileSync('mkfifo', [join(root, 'pipe.jsonl')]);
+    expect(readInside(root, join(root, 'pipe.jsonl'))).toBeUndefined();
+    writeFileSync(join(root, 'ok'), 'fine');
+    expect(readInside(root, join(root, 'ok'))?.toString()).toBe('fine');
+    expect(readInside(root, join(root, 'ok'), 2)?.toString()).toBe('fi');
+    // A planted pipe among a Gemini session's files: looked past, at once.
+    const chats = join(root, 'gemini', '.gemini', 'tmp', 'p', 'chats');
+    mkdirSync(chats, { recursive: true });
+    execFileSync('mkfifo', [join(chats, 'session-x.jsonl')]);
+    expect(geminiChat(root, 'x')).toBeUndefined();
+    // A directory where a file was: left alone, without an error.
+    mkdirSync(join(root, 'config.toml'));
+    expect(() => removeStateFile(root, join(root, 'config.toml'))).not.toThrow();
   });
 });

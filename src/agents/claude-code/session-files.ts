@@ -1,6 +1,6 @@
-import { cpSync, existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { noLinksBetween } from '../state-files.ts';
+import { copyWithoutLinks, readInside } from '../state-files.ts';
 
 /**
  * Where Claude Code keeps a session: `<CLAUDE_CONFIG_DIR>/projects/<project>/<session id>.jsonl`
@@ -16,20 +16,19 @@ export function transcriptExists(configDir: string, sessionId: string): boolean 
 }
 
 /**
- * Copies a session's files from one config dir to another; the source is only read, and never
- * through a link (the agent's user owns it: state-files.ts).
+ * Copies a session's files from one config dir to another; the source is only read, through
+ * validated descriptors (the agent's user owns it: state-files.ts).
  */
 export function copyTranscript(fromConfigDir: string, toConfigDir: string, sessionId: string): void {
   const projects = join(fromConfigDir, 'projects');
-  if (!existsSync(projects) || !noLinksBetween(fromConfigDir, join(projects, 'x'))) return;
+  if (!existsSync(projects) || lstatSync(projects).isSymbolicLink()) return;
   for (const project of readdirSync(projects)) {
-    for (const name of [`${sessionId}.jsonl`, sessionId]) {
-      const source = join(projects, project, name);
-      if (existsSync(source) && noLinksBetween(fromConfigDir, source) && !lstatSync(source).isSymbolicLink())
-        cpSync(source, join(toConfigDir, 'projects', project, name), {
-          recursive: true,
-          filter: (path) => !lstatSync(path).isSymbolicLink(),
-        });
+    const transcript = join(projects, project, `${sessionId}.jsonl`);
+    const content = readInside(fromConfigDir, transcript);
+    if (content) {
+      mkdirSync(join(toConfigDir, 'projects', project), { recursive: true });
+      writeFileSync(join(toConfigDir, 'projects', project, `${sessionId}.jsonl`), content);
     }
+    copyWithoutLinks(join(projects, project, sessionId), join(toConfigDir, 'projects', project, sessionId));
   }
 }

@@ -65,6 +65,7 @@ export class CodexDriver implements AgentDriver {
     const credential = request.agent.credential;
     const route = await this.#options.tap.open({
       upstream: request.agent.baseUrl ?? OPENAI_API,
+      readsBodies: true,
       holdKey: `${request.agent.id}:${fingerprint(codexToken(credential))}`,
       onResponse: (response) => {
         const early = state.observeResponse(response.status, response.header, new Date(this.#now()));

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processFacts, runTappedCli } from '../agent-process.ts';
 import { type AgentUser, handOver } from '../agent-user.ts';
@@ -8,7 +8,7 @@ import type { ModelApiTap } from '../model-api-tap.ts';
 import { addUsage, usageObserver } from '../response-usage.ts';
 import { reportOf, type StopCause } from '../run-verdict.ts';
 import { fingerprint } from '../secrets.ts';
-import { removeStateFile } from '../state-files.ts';
+import { readInside, removeStateFile } from '../state-files.ts';
 import { GEMINI_ENTRY } from './binary.ts';
 import { classifyGemini } from './classify.ts';
 import { GEMINI_API, GEMINI_HOME, geminiCommand, geminiPrompt, geminiToken } from './command.ts';
@@ -50,17 +50,17 @@ export class GeminiDriver implements AgentDriver {
     for (const dir of [join(geminiHome, '.gemini'), tmpDir]) mkdirSync(dir, { recursive: true });
     const settingsFile = join(geminiHome, '.gemini', 'settings.json');
     // A session to continue: its file, copied from the attempt that last ran it.
-    const chat =
-      request.session.resume && request.session.resumeFrom
-        ? geminiChat(request.session.resumeFrom, request.session.id)
-        : undefined;
+    const resumeFrom = request.session.resume ? request.session.resumeFrom : undefined;
+    const chatFile = resumeFrom ? geminiChat(resumeFrom, request.session.id) : undefined;
+    const chat = resumeFrom && chatFile ? readInside(resumeFrom, chatFile) : undefined;
     const resumeFile = join(stateDir, 'resume-chat.jsonl');
-    if (chat) copyFileSync(chat, resumeFile);
+    if (chat) writeFileSync(resumeFile, chat);
     const state = new GeminiStreamState();
     let stop: (cause: StopCause) => void = () => {};
     const credential = request.agent.credential;
     const route = await this.#options.tap.open({
       upstream: request.agent.baseUrl ?? GEMINI_API,
+      readsBodies: true,
       holdKey: `${request.agent.id}:${fingerprint(geminiToken(credential))}`,
       onResponse: (response) => {
         const early = state.observeResponse(response.status, response.header);

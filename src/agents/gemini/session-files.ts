@@ -1,5 +1,6 @@
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readInside } from '../state-files.ts';
 import { GEMINI_HOME } from './command.ts';
 
 /**
@@ -17,8 +18,8 @@ export function geminiChat(stateDir: string, sessionId: string): string | undefi
     const chats = join(tmp, project, 'chats');
     for (const name of entries(chats).filter((entry) => entry.endsWith('.jsonl'))) {
       const file = join(chats, name);
-      if (lstatSync(file).isSymbolicLink() || firstLineSession(file) !== sessionId) continue;
-      const { size } = statSync(file);
+      if (firstLineSession(stateDir, file) !== sessionId) continue;
+      const size = lstatSync(file).size;
       if (!best || size > best.size) best = { file, size };
     }
   }
@@ -31,16 +32,12 @@ function entries(dir: string): string[] {
   return readdirSync(dir).filter((name) => !lstatSync(join(dir, name)).isSymbolicLink());
 }
 
-function firstLineSession(file: string): string | undefined {
-  const buffer = Buffer.alloc(4096);
-  const fd = openSync(file, 'r');
+function firstLineSession(root: string, file: string): string | undefined {
+  const head = readInside(root, file, 4096);
+  if (!head) return undefined;
   try {
-    const read = readSync(fd, buffer, 0, buffer.length, 0);
-    const line = buffer.subarray(0, read).toString('utf8').split('\n')[0] ?? '';
-    return (JSON.parse(line) as { sessionId?: string }).sessionId;
+    return (JSON.parse(head.toString('utf8').split('\n')[0] ?? '') as { sessionId?: string }).sessionId;
   } catch {
     return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
