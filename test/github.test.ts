@@ -1013,13 +1013,13 @@ describe('the pull-request loop on GitHub', () => {
     expect(prompt).toContain('the arithmetic');
   }, 180_000);
 
-  it('follows each repository’s .github/supervisor.yml: reviews off, new issues summarized, commands off, a broken file acted on not at all', async () => {
+  it('follows each repository’s .github/supervisor.yml: reviews off, new issues summarized, commands off, a CLI preferred, a broken file acted on not at all', async () => {
     github.setFile(
       'acme',
       'quiet',
       'main',
       '.github/supervisor.yml',
-      'reviews: false\nsummarize_new_issues: true\n',
+      'reviews: false\nsummarize_new_issues: true\nagent_cli: codex\n',
     );
     github.setFile('acme', 'mute', 'main', '.github/supervisor.yml', 'commands: false\n');
     github.setFile('acme', 'broken', 'main', '.github/supervisor.yml', 'reviews: [\n');
@@ -1094,6 +1094,15 @@ describe('the pull-request loop on GitHub', () => {
     expect(outcomes.get(ids.mute)).toBe('commands are off (commands: false in .github/supervisor.yml)');
     expect(outcomes.get(ids.broken)).toMatch(/^not acted on: \.github\/supervisor\.yml is not YAML: /);
     const tasks = (await test.supervisor.app.inject({ url: '/api/v1/tasks' })).json().items;
-    expect(tasks.map((t: { type: string }) => t.type)).toEqual(['ISSUE_SUMMARY']);
+    expect(tasks.map((t: { type: string; agent_cli: string }) => [t.type, t.agent_cli])).toEqual([
+      ['ISSUE_SUMMARY', 'codex'],
+    ]);
+    // No Codex agent here: it ran on Claude Code, and the decision says why.
+    const attempts = (
+      await test.supervisor.app.inject({ url: `/api/v1/tasks/${tasks[0].id}/attempts` })
+    ).json().items;
+    expect(attempts[0].admission.decision.reason).toMatch(
+      /^no codex agent can take it now, so claude-code: /,
+    );
   }, 180_000);
 });

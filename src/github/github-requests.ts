@@ -1,4 +1,5 @@
 import { appendAudit } from '../audit/audit-log.ts';
+import type { AgentCli } from '../core/agent-types.ts';
 import { AppError } from '../core/errors.ts';
 import { LIMITS, type TaskSubmission } from '../core/task-types.ts';
 import type { GitHubTaskRow } from '../store/schema.ts';
@@ -30,9 +31,12 @@ const WRITERS = new Set(['admin', 'write']);
  */
 export class GitHubRequests {
   readonly #deps: GitHubServiceDeps;
+  /** The agent CLI a repository's .github/supervisor.yml prefers, as last read. */
+  readonly #agentCliFor: (repository: string) => AgentCli | undefined;
 
-  constructor(deps: GitHubServiceDeps) {
+  constructor(deps: GitHubServiceDeps, agentCliFor: (repository: string) => AgentCli | undefined) {
     this.#deps = deps;
+    this.#agentCliFor = agentCliFor;
   }
 
   /** An issue just opened, in a repository that asks for new issues to be summarized. */
@@ -371,8 +375,10 @@ export class GitHubRequests {
     },
   ): Promise<void> {
     const { db, now } = this.#deps;
+    const agentCli = this.#agentCliFor(start.link.repository);
+    const submission = agentCli ? { ...start.submission, agent_cli: agentCli } : start.submission;
     const submitted = await this.#deps.tasks
-      .submit(start.submission, { actor: { name: GITHUB_ACTOR }, idempotencyKey: start.key })
+      .submit(submission, { actor: { name: GITHUB_ACTOR }, idempotencyKey: start.key })
       .catch(async (error: unknown) => {
         if (error instanceof AppError && error.code === 'idempotency_key_reused') {
           return { task: undefined, created: false };

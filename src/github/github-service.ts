@@ -81,7 +81,10 @@ export class GitHubService {
     this.#deps = deps;
     this.#logger = deps.logger.child({ component: 'github' });
     this.#updates = new GitHubTaskUpdates(deps);
-    this.#requests = new GitHubRequests(deps);
+    this.#requests = new GitHubRequests(deps, (repository) => {
+      const parsed = this.#configs.get(repository)?.parsed;
+      return parsed?.ok ? parsed.config.agent_cli : undefined;
+    });
   }
 
   async start(): Promise<void> {

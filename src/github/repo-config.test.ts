@@ -16,6 +16,14 @@ describe('.github/supervisor.yml', () => {
     });
   });
 
+  it('takes the agent CLI the repository prefers', () => {
+    expect(parseRepoConfig('agent_cli: gemini\n')).toEqual({
+      ok: true,
+      config: { ...DEFAULT_REPO_CONFIG, agent_cli: 'gemini' },
+    });
+    expect((parseRepoConfig('agent_cli: cursor\n') as { error: string }).error).toMatch(/agent_cli/);
+  });
+
   it('names what it cannot read: not YAML, an unknown key, a wrong type', () => {
     const error = (text: string) => (parseRepoConfig(text) as { error: string }).error;
     expect(error('reviews: [')).toMatch(/^\.github\/supervisor\.yml is not YAML: /);

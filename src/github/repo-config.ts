@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { AGENT_CLIS } from '../core/agent-types.ts';
 
 /**
  * A repository's own settings for the supervisor: `.github/supervisor.yml` on its default branch,
@@ -19,6 +20,8 @@ export const repoConfigSchema = z.strictObject({
   summarize_new_issues: z.boolean().default(false),
   /** Take `@supervisor` commands, command labels and follow-ups. */
   commands: z.boolean().default(true),
+  /** Prefer agents of this CLI for the repository's tasks (others take over when none can). */
+  agent_cli: z.enum(AGENT_CLIS).optional(),
 });
 export type RepoConfig = z.infer<typeof repoConfigSchema>;
 
