@@ -210,7 +210,10 @@ export const configSchema = z.object({
    * service accounts). Empty (default): a session only ever holds one submitter's tasks.
    */
   BATCH_SHARED_SUBMITTERS: commaList.default([]),
-  /** Which agent driver runs tasks. `echo` only echoes the payload back and runs no model. */
+  /**
+   * Which agent driver runs tasks: `claude-code`, the real agent CLIs (each agent's `cli`: Claude
+   * Code, Codex or Gemini); `echo` only echoes the payload back and runs no model.
+   */
   AGENT_DRIVER: z
     .enum(AGENT_DRIVERS, { error: `expected one of ${AGENT_DRIVERS.join(', ')}` })
     .default('claude-code'),
