@@ -94,17 +94,20 @@ describe('Gemini agents (real Gemini CLI)', () => {
     expect(JSON.stringify(events)).not.toContain(apiKey);
   }, 180_000);
 
-  it('fixes a bug with its edit tools, and gets no shell; a review gets no edit tool', async () => {
+  it('fixes a bug with its edit tools and the allowed commands only; a review gets no edit tool', async () => {
     const apiKey = key();
     const outside = `/var/tmp/gemini-escape-${run}-${Date.now()}`;
     suite.model.script(apiKey, [
       // The review: an edit is not among its tools.
       steps.toolUse([{ name: 'write_file', input: { file_path: 'a.js', content: 'hacked\n' } }]),
       steps.text(JSON.stringify(review)),
-      // The fix: an edit inside the worktree, one outside, and a shell command.
+      // The fix: an edit inside the worktree, one outside, an allowed command, one that is not,
+      // and an allowed one that writes elsewhere by a redirection.
       steps.toolUse([{ name: 'write_file', input: { file_path: 'a.js', content: 'export const a = 2;\n' } }]),
       steps.toolUse([{ name: 'write_file', input: { file_path: outside, content: 'x\n' } }]),
-      steps.toolUse([{ name: 'run_shell_command', input: { command: `echo y > ${outside}-shell` } }]),
+      steps.toolUse([{ name: 'run_shell_command', input: { command: 'git status --short' } }]),
+      steps.toolUse([{ name: 'run_shell_command', input: { command: `touch ${outside}-shell` } }]),
+      steps.toolUse([{ name: 'run_shell_command', input: { command: `cat a.js > ${outside}-redirect` } }]),
       steps.text('Fixed: a is 2 now.'),
     ]);
     const test = await start([geminiAgent(apiKey)]);
@@ -132,20 +135,23 @@ describe('Gemini agents (real Gemini CLI)', () => {
     expect(workspace.diff).toContain('+export const a = 2;');
     const results = (await listEvents(test.supervisor.database.db, fixed, { limit: 1000 }))
       .filter((event) => event.type === 'gemini.tool_result')
-      .map((event) => event.data as { status: string; error?: { type: string } });
+      .map((event) => event.data as { status: string; output?: string; error?: { type: string } });
     expect(results).toEqual([
       expect.objectContaining({ status: 'success' }),
       expect.objectContaining({
         status: 'error',
         error: expect.objectContaining({ type: 'invalid_tool_params' }),
       }),
+      expect.objectContaining({ status: 'success', output: expect.stringContaining('a.js') }),
       expect.objectContaining({
         status: 'error',
-        error: expect.objectContaining({ type: 'tool_not_registered' }),
+        error: expect.objectContaining({ type: 'policy_violation' }),
       }),
+      expect.objectContaining({ status: 'error' }),
     ]);
     expect(existsSync(outside)).toBe(false);
     expect(existsSync(`${outside}-shell`)).toBe(false);
+    expect(existsSync(`${outside}-redirect`)).toBe(false);
     expect(existsSync(join(repo.path, 'escaped'))).toBe(false);
   }, 180_000);
 

@@ -231,7 +231,12 @@ export function createDriver(config: Config, tap: ModelApiTap): AgentDriver {
           ...runAs,
         }),
         codex: new CodexDriver({ agentPath, apiRetries: config.CLAUDE_API_RETRIES, tap, ...runAs }),
-        gemini: new GeminiDriver({ agentPath, tap, ...runAs }),
+        gemini: new GeminiDriver({
+          agentPath,
+          allowedCommands: config.AGENT_ALLOWED_COMMANDS,
+          tap,
+          ...runAs,
+        }),
       });
     }
   }

@@ -6,6 +6,8 @@ const input: GeminiCommandInput = {
   model: 'gemini-3.5-pro',
   session: { id: '5f0c3f36-1111-4c36-9a37-2f1f2b0f0f0f' },
   readOnly: true,
+  allowedCommands: ['git status', 'npm test'],
+  policyFile: '/state/policy.toml',
   credential: { kind: 'api_key', value: 'gm-secret-key-123' },
   baseUrl: 'http://127.0.0.1:4000/r/abc',
   geminiHome: '/state/gemini',
@@ -53,11 +55,19 @@ describe('the gemini command', () => {
     expect(args).not.toContain('--session-id');
   });
 
-  it('gives a mutating type the edit tools (auto_edit), never yolo', () => {
-    const { args } = geminiCommand({ ...input, readOnly: false });
-    expect(args).toContain('auto_edit');
+  it('gives a mutating type the edit tools and the allowed commands by policy, never auto_edit or yolo', () => {
+    const { args, policy } = geminiCommand({ ...input, readOnly: false });
+    expect(args.slice(4, 8)).toEqual(['--approval-mode', 'default', '--policy', '/state/policy.toml']);
+    expect(args).not.toContain('auto_edit');
     expect(args).not.toContain('yolo');
-    expect(args).not.toContain('--yolo');
+    expect(policy).toBe(
+      'rule = [{ toolName = ["write_file", "replace"], decision = "allow", priority = 500 }, ' +
+        '{ toolName = "run_shell_command", commandPrefix = ["git status", "npm test"], decision = "allow", priority = 500 }]\n',
+    );
+    expect(geminiCommand(input).policy).toBeUndefined();
+    expect(geminiCommand({ ...input, readOnly: false, allowedCommands: [] }).policy).not.toContain(
+      'run_shell_command',
+    );
   });
 
   it('trusts the supervisor’s MCP servers, over HTTP or stdio', () => {

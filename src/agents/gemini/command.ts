@@ -1,5 +1,6 @@
 import { commonAgentEnv } from '../agent-env.ts';
 import type { Credential } from '../claude-code/command.ts';
+import { toToml } from '../codex/toml.ts';
 import type { McpServer } from '../mcp-servers.ts';
 
 /**
@@ -7,10 +8,13 @@ import type { McpServer } from '../mcp-servers.ts';
  * and the settings.json it reads from its own GEMINI_CLI_HOME. Pure, so the policy it encodes is
  * unit-tested (shared/protocols/agent-cli.md §4).
  *
- * Permission policy (see docs/agents.md): read-only task types run in approval mode `default`,
- * which headless offers read-only tools only; mutating ones in `auto_edit`, which adds the edit
- * tools (write_file, replace), confined by the CLI to the worktree, and no shell. `yolo`, which
- * adds the shell with no sandbox, is never used. The supervisor's instructions and, for review
+ * Permission policy (see docs/agents.md): every type runs in approval mode `default`, where a
+ * headless run gets only what its policy allows, and nothing that would ask a person. Read-only
+ * types get no policy: read-only tools only. Mutating ones get a policy file (the CLI's policy
+ * engine) allowing the edit tools, which the CLI confines to the worktree, and the shell for the
+ * command prefixes AGENT_ALLOWED_COMMANDS names; a command with a redirection, or chained to one
+ * not named, still asks, so it is refused. `auto_edit` (which lets redirections through) and
+ * `yolo` (any command, unsandboxed) are never used. The supervisor's instructions and, for review
  * types, the answer's JSON schema are said in the prompt: the CLI has no flag for either.
  */
 
@@ -24,6 +28,10 @@ export interface GeminiCommandInput {
   /** A new session's id; resuming, the file of the session to continue (it gets an id of its own). */
   session: { id: string } | { file: string };
   readOnly: boolean;
+  /** Shell command prefixes a mutating agent may run, e.g. `git status`, `npm test`. */
+  allowedCommands: string[];
+  /** Where the policy file goes (mutating types). */
+  policyFile: string;
   credential: Credential;
   /** The Gemini API base (the model API tap's route in practice). */
   baseUrl: string;
@@ -45,6 +53,8 @@ export function geminiCommand(input: GeminiCommandInput): {
   args: string[];
   env: Record<string, string>;
   settings: object;
+  /** The policy file's content (mutating types). */
+  policy?: string;
 } {
   const args = [
     '--output-format',
@@ -52,7 +62,8 @@ export function geminiCommand(input: GeminiCommandInput): {
     '--model',
     input.model,
     '--approval-mode',
-    input.readOnly ? 'default' : 'auto_edit',
+    'default',
+    ...(input.readOnly ? [] : ['--policy', input.policyFile]),
     ...('file' in input.session
       ? ['--session-file', input.session.file]
       : ['--session-id', input.session.id]),
@@ -77,7 +88,31 @@ export function geminiCommand(input: GeminiCommandInput): {
     GOOGLE_GEMINI_BASE_URL: input.baseUrl,
     ...commonAgentEnv(input),
   };
-  return { args, env, settings };
+  return {
+    args,
+    env,
+    settings,
+    ...(input.readOnly ? {} : { policy: mutatingPolicy(input.allowedCommands) }),
+  };
+}
+
+/** The policy of a mutating task: the edit tools, and the shell for the allowed command prefixes. */
+function mutatingPolicy(allowedCommands: string[]): string {
+  return toToml({
+    rule: [
+      { toolName: ['write_file', 'replace'], decision: 'allow', priority: 500 },
+      ...(allowedCommands.length
+        ? [
+            {
+              toolName: 'run_shell_command',
+              commandPrefix: allowedCommands,
+              decision: 'allow',
+              priority: 500,
+            },
+          ]
+        : []),
+    ],
+  });
 }
 
 /** The task as the Gemini CLI gets it: the supervisor's instructions, the task, and the answer's form. */

@@ -18,6 +18,8 @@ import { GeminiStreamState } from './stream-state.ts';
 
 export interface GeminiDriverOptions {
   agentPath: string;
+  /** Shell command prefixes a mutating agent may run (AGENT_ALLOWED_COMMANDS). */
+  allowedCommands: string[];
   /** Every model API call passes the tap: statuses, and the stop of the CLI's long retries. */
   tap: ModelApiTap;
   killGraceMs?: number;
@@ -28,7 +30,8 @@ export interface GeminiDriverOptions {
 
 /**
  * Runs one attempt with the real Gemini CLI: `gemini --output-format stream-json` headless with
- * the prompt on stdin, its own GEMINI_CLI_HOME in the attempt's state directory, an environment
+ * the prompt on stdin, its own GEMINI_CLI_HOME in the attempt's state directory, a tool policy
+ * (src/agents/gemini/command.ts), an environment
  * built from scratch, in its own process group. A later attempt continues the session from a copy
  * of its file (`--session-file`), which the CLI takes from any directory.
  */
@@ -49,6 +52,7 @@ export class GeminiDriver implements AgentDriver {
     const tmpDir = join(stateDir, 'tmp');
     for (const dir of [join(geminiHome, '.gemini'), tmpDir]) mkdirSync(dir, { recursive: true });
     const settingsFile = join(geminiHome, '.gemini', 'settings.json');
+    const policyFile = join(stateDir, 'policy.toml');
     // A session to continue: its file, copied from the attempt that last ran it.
     const resumeFrom = request.session.resume ? request.session.resumeFrom : undefined;
     const chatFile = resumeFrom ? geminiChat(resumeFrom, request.session.id) : undefined;
@@ -75,10 +79,12 @@ export class GeminiDriver implements AgentDriver {
     });
     try {
       const runAs = this.#options.runAs;
-      const { args, env, settings } = geminiCommand({
+      const { args, env, settings, policy } = geminiCommand({
         model: request.agent.model,
         session: chat ? { file: resumeFile } : { id: request.session.id },
         readOnly: request.workspace.readOnly,
+        allowedCommands: this.#options.allowedCommands,
+        policyFile,
         credential,
         baseUrl: route.url,
         ...(request.mcp ? { mcpServers: mcpServersOf(request.mcp.config) } : {}),
@@ -93,6 +99,8 @@ export class GeminiDriver implements AgentDriver {
       // the supervisor's here: the agent's user gets it below.
       rmSync(settingsFile, { force: true });
       writeFileSync(settingsFile, JSON.stringify(settings), { mode: 0o600, flag: 'wx' });
+      rmSync(policyFile, { force: true });
+      if (policy) writeFileSync(policyFile, policy, { flag: 'wx' });
       if (runAs) await handOver([stateDir, request.workspace.dir], runAs);
 
       const run = runTappedCli(request, state, {
