@@ -57,4 +57,11 @@ describe('taskDetails', () => {
     expect(text).toContain('waiting    quota until 2026-12-06T11:00:00.000Z: out of quota');
     expect(taskDetails(task({ status: 'queued' }), [])).not.toContain('waiting');
   });
+
+  it('says which agent CLI a task prefers, when it does', () => {
+    expect(taskDetails(task({ agent_cli: 'gemini' }), [])).toContain(
+      'type       REFACTOR   priority 5   prefers gemini',
+    );
+    expect(taskDetails(task({}), [])).not.toContain('prefers');
+  });
 });

@@ -50,7 +50,7 @@ export function toolCallSummary(approval: Pick<ApprovalView, 'tool' | 'input'>):
 export function taskDetails(task: TaskView, attempts: AttemptView[]): string {
   const lines = [
     `task       ${task.id}`,
-    `type       ${task.type}   priority ${task.priority}`,
+    `type       ${task.type}   priority ${task.priority}${task.agent_cli ? `   prefers ${task.agent_cli}` : ''}`,
     `repository ${task.repository}`,
     `status     ${task.status}${task.outcome ? ` (outcome: ${task.outcome})` : ''}`,
     `attempts   ${task.attempts.count} (budget ${task.attempts.max})`,

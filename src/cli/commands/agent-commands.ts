@@ -4,6 +4,7 @@ import { listJson, table } from '../format.ts';
 
 interface AgentQuotaJson {
   id: string;
+  cli: string;
   credential_class: string;
   owner: string | null;
   models: string[];
@@ -18,12 +19,14 @@ interface AgentQuotaJson {
 
 const short = (iso: string) => iso.replace('T', ' ').slice(0, 16);
 
-function agentTable(agents: AgentQuotaJson[]): string {
+/** The pool as a table: one row per agent, its CLI, credential class, state, runs, quota and cooldowns. */
+export function agentTable(agents: AgentQuotaJson[]): string {
   if (agents.length === 0) return 'no agents configured (set CLAUDE_API_KEYS or AGENTS_FILE)';
   return table(
-    ['AGENT', 'CLASS', 'STATE', 'RUNS', 'QUOTA', 'COOLDOWN'],
+    ['AGENT', 'CLI', 'CLASS', 'STATE', 'RUNS', 'QUOTA', 'COOLDOWN'],
     agents.map((agent) => [
       agent.id,
+      agent.cli,
       agent.owner ? `${agent.credential_class} (${agent.owner})` : agent.credential_class,
       agent.state === 'active'
         ? agent.available
