@@ -10,17 +10,23 @@
  *   DATABASE_URL=postgres://… node bench/overhead.ts   # the same on a PostgreSQL server
  *   BENCH_TASKS=40 BENCH_CONCURRENCY=4 node bench/overhead.ts
  *   MEMORY_TOOLS=stdio|off node bench/overhead.ts   # memory tools from a process per run, or none
+ *   BENCH_CLI=codex|gemini node bench/overhead.ts   # the same with that CLI's agents (bare: its own command)
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { CLAUDE_BIN } from '../src/agents/claude-code/binary.ts';
 import { claudeCommand } from '../src/agents/claude-code/command.ts';
+import { CODEX_ENTRY } from '../src/agents/codex/binary.ts';
+import { codexCommand } from '../src/agents/codex/command.ts';
+import { GEMINI_ENTRY } from '../src/agents/gemini/binary.ts';
+import { geminiCommand, geminiPrompt } from '../src/agents/gemini/command.ts';
 import { loadConfig } from '../src/config/load.ts';
+import type { AgentCli } from '../src/core/agent-types.ts';
 import { buildPrompt } from '../src/core/prompts.ts';
 import { isTerminal } from '../src/core/task-status.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
@@ -29,6 +35,7 @@ import * as steps from '../src/scripted-model/steps.ts';
 import { type CpuProfile, startCpuProfile, summariseCpuProfile, writeCpuProfile } from './cpu-profile.ts';
 import { benchRepository } from './support.ts';
 
+const cli = (process.env.BENCH_CLI ?? 'claude-code') as AgentCli;
 const tasks = Number(process.env.BENCH_TASKS ?? 20);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const KEY = 'sk-bench';
@@ -38,11 +45,20 @@ const work = mkdtempSync(join(tmpdir(), 'supervisor-overhead-'));
 const repository = benchRepository(work);
 
 const model = await startScriptedModelServer();
-model.script(KEY, [steps.toolUse([{ name: 'StructuredOutput', input: analysis }], { repeat: 100_000 })]);
+// Claude Code answers through its StructuredOutput tool; Codex and Gemini with the JSON as text.
+model.script(KEY, [
+  cli === 'claude-code'
+    ? steps.toolUse([{ name: 'StructuredOutput', input: analysis }], { repeat: 100_000 })
+    : steps.text(JSON.stringify(analysis), { repeat: 100_000 }),
+]);
 const payload = { repository };
+const MODEL = { 'claude-code': 'claude-sonnet-4-5', codex: 'gpt-scripted', gemini: 'gemini-scripted' }[cli];
+const AGENT_PATH = `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
 
 /** The invocation the driver makes for this task, run directly. */
 async function bareRun(): Promise<void> {
+  if (cli === 'codex') return bareCodex();
+  if (cli === 'gemini') return bareGemini();
   const state = join(work, 'bare', randomUUID());
   for (const dir of ['config', 'home', 'tmp']) mkdirSync(join(state, dir), { recursive: true });
   const prompt = buildPrompt('CODE_ANALYSIS', payload, { nonce: 'bench', hasCheckout: true });
@@ -72,6 +88,68 @@ async function bareRun(): Promise<void> {
     // The driver's input format (stream-json): the prompt is the first user message.
     child.stdin.end(`${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt.text } })}\n`);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`bare claude exited ${code}`))));
+  });
+}
+
+/** `codex exec` as the Codex driver runs it, straight at the model server (no tap). */
+async function bareCodex(): Promise<void> {
+  const state = join(work, 'bare', randomUUID());
+  const dirs = { codexHome: join(state, 'codex'), homeDir: join(state, 'home'), tmpDir: join(state, 'tmp') };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  const prompt = buildPrompt('CODE_ANALYSIS', payload, { nonce: 'bench', hasCheckout: true });
+  writeFileSync(join(state, 'schema.json'), JSON.stringify(prompt.jsonSchema));
+  const { args, env, config } = codexCommand({
+    model: MODEL,
+    readOnly: true,
+    workspaceDir: repository,
+    appendSystemPrompt: prompt.appendSystemPrompt,
+    outputSchemaFile: join(state, 'schema.json'),
+    credential: { kind: 'api_key', value: KEY },
+    baseUrl: `${model.url}/v1`,
+    ...dirs,
+    path: AGENT_PATH,
+    apiRetries: 0,
+    streamIdleMs: 120_000,
+    gitIdentity: { name: 'b', email: 'b@b' },
+    attemptId: randomUUID(),
+  });
+  writeFileSync(join(dirs.codexHome, 'config.toml'), config);
+  await runBare([CODEX_ENTRY, ...args], env, prompt.text);
+}
+
+/** `gemini` as the Gemini driver runs it, straight at the model server (no tap). */
+async function bareGemini(): Promise<void> {
+  const state = join(work, 'bare', randomUUID());
+  const geminiHome = join(state, 'gemini');
+  for (const dir of [join(geminiHome, '.gemini'), join(state, 'tmp')]) mkdirSync(dir, { recursive: true });
+  const prompt = buildPrompt('CODE_ANALYSIS', payload, { nonce: 'bench', hasCheckout: true });
+  const { args, env, settings } = geminiCommand({
+    model: MODEL,
+    session: { id: randomUUID() },
+    readOnly: true,
+    allowedCommands: [],
+    policyFile: join(state, 'policy.toml'),
+    credential: { kind: 'api_key', value: KEY },
+    baseUrl: model.url,
+    geminiHome,
+    tmpDir: join(state, 'tmp'),
+    path: AGENT_PATH,
+    gitIdentity: { name: 'b', email: 'b@b' },
+    attemptId: randomUUID(),
+  });
+  writeFileSync(join(geminiHome, '.gemini', 'settings.json'), JSON.stringify(settings));
+  await runBare([GEMINI_ENTRY, ...args], env, geminiPrompt(prompt));
+}
+
+function runBare(args: string[], env: Record<string, string>, stdin: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: repository,
+      env,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    child.stdin.end(stdin);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`bare ${cli} exited ${code}`))));
   });
 }
 
@@ -105,8 +183,7 @@ async function timeSupervisor(
       LOG_LEVEL: 'silent',
       DATA_DIR: join(work, `data-${round}`),
       AGENT_DRIVER: 'claude-code',
-      CLAUDE_API_KEYS: KEY,
-      ANTHROPIC_BASE_URL: model.url,
+      ...(cli === 'claude-code' ? { CLAUDE_API_KEYS: KEY, ANTHROPIC_BASE_URL: model.url } : {}),
       CLAUDE_API_RETRIES: '0',
       WORKER_CONCURRENCY: String(concurrency),
       DATABASE_URL: process.env.DATABASE_URL ?? '',
@@ -118,6 +195,23 @@ async function timeSupervisor(
   // Listening, as `serve` does: agents then get the memory tools (`supervisor mcp`) too.
   const supervisor = await Supervisor.start({
     config,
+    ...(cli === 'claude-code'
+      ? {}
+      : {
+          agents: [
+            {
+              id: `bench-${cli}`,
+              cli,
+              credential: { kind: 'api_key', value: KEY },
+              limits: {
+                models: [MODEL],
+                maxConcurrent: concurrency,
+                windows: [],
+                baseUrl: cli === 'codex' ? `${model.url}/v1` : model.url,
+              },
+            },
+          ],
+        }),
     showAdminToken: () => {},
     logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
   });
@@ -189,13 +283,13 @@ const median = <T extends { ms: number }>(values: T[]): T =>
 const bare = median(bareRounds);
 const ours = median(ourRounds);
 console.log(
-  `overhead: ${tasks} CODE_ANALYSIS tasks per round, concurrency ${concurrency}, ${rounds} rounds (median shown), Node ${process.version}`,
+  `overhead: ${tasks} CODE_ANALYSIS tasks per round on ${cli}, concurrency ${concurrency}, ${rounds} rounds (median shown), Node ${process.version}`,
 );
 const line = (name: string, f: { ms: number; cpuMs: number }, extra = '') =>
   `${name.padEnd(24)} ${(f.ms / 1000).toFixed(2)} s wall (${(f.ms / tasks).toFixed(0)} ms per task), this process used ${(f.cpuMs / tasks).toFixed(0)} ms CPU per task${extra}`;
 console.log(
   line(
-    'bare claude -p runs',
+    `bare ${cli} runs`,
     bare,
     ` [rounds: ${bareRounds.map((r) => (r.ms / 1000).toFixed(2)).join(', ')} s]`,
   ),
