@@ -9,6 +9,7 @@ import { ScriptedDriver } from './support/drivers.ts';
 import { startTestSupervisor, type TestSupervisor } from './support/harness.ts';
 import { startWebhookReceiver } from './support/notify-receivers.ts';
 import { runCli } from './support/processes.ts';
+import { until } from './support/until.ts';
 
 /**
  * Batch completion summaries: when the last task of a POST /tasks/batch ends, one notification
@@ -25,16 +26,6 @@ const analysis = (key: string, extra: Record<string, unknown> = {}) => ({
   payload: { repository: 'owner/repo' },
   ...extra,
 });
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe.each(BACKENDS)('batch completion summaries on %s', (backend) => {
   const cleanups: Array<() => Promise<void>> = [];

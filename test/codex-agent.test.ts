@@ -9,6 +9,7 @@ import { listAttempts, listEvents } from '../src/store/task-store.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import type { TestSupervisor } from './support/harness.ts';
 import { scriptedSuite } from './support/scripted-suite.ts';
+import { until } from './support/until.ts';
 
 /**
  * Tasks on a Codex agent, end to end with the real Codex CLI (pinned @openai/codex) against the
@@ -18,15 +19,6 @@ import { scriptedSuite } from './support/scripted-suite.ts';
  */
 
 const review = { summary: 'Adds one constant.', verdict: 'approve', findings: [] };
-
-/** Polls until `probe` gives a value (the suite's own limit bounds the wait). */
-async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('Codex agents (real Codex CLI)', () => {
   const suite = scriptedSuite();
@@ -194,10 +186,14 @@ describe('Codex agents (real Codex CLI)', () => {
         payload: { repository: repo.path },
         priority: 5,
       });
-      const attempt = await until(async () => {
-        const [first] = await listAttempts(test.supervisor.database.db, id);
-        return first?.endedAt ? first : undefined;
-      });
+      const attempt = await until(
+        async () => {
+          const [first] = await listAttempts(test.supervisor.database.db, id);
+          return first?.endedAt ? first : undefined;
+        },
+        'the first attempt to end',
+        120_000,
+      );
       expect(attempt).toMatchObject({ driver: 'codex', outcome, ...(evidence ? { evidence } : {}) });
 
       // The CLI's own retries are off: one request, or none more after a refusal.
@@ -301,8 +297,10 @@ describe('Codex agents (real Codex CLI)', () => {
       payload: { text: 'Also add a test for add().' },
     });
     expect(message.statusCode).toBe(202);
-    await until(async () =>
-      (await listAttempts(test.supervisor.database.db, id))[1]?.endedAt ? true : undefined,
+    await until(
+      async () => ((await listAttempts(test.supervisor.database.db, id))[1]?.endedAt ? true : undefined),
+      'the follow-up run to end',
+      120_000,
     );
     const task = await finished(test, id);
     expect(task).toMatchObject({ status: 'succeeded', resultText: 'Added a test.' });
@@ -359,10 +357,14 @@ describe('Codex agents (real Codex CLI)', () => {
       priority: 5,
       max_cost_usd: 1,
     });
-    const attempt = await until(async () => {
-      const [first] = await listAttempts(test.supervisor.database.db, id);
-      return first?.endedAt ? first : undefined;
-    });
+    const attempt = await until(
+      async () => {
+        const [first] = await listAttempts(test.supervisor.database.db, id);
+        return first?.endedAt ? first : undefined;
+      },
+      'the first attempt to end',
+      120_000,
+    );
     expect(attempt).toMatchObject({
       outcome: 'budget_exceeded',
       evidence: { source: 'watchdog', signal: 'budget' },

@@ -9,6 +9,7 @@ import { listAttempts, listEvents } from '../src/store/task-store.ts';
 import { createSourceRepo } from './support/git-repo.ts';
 import type { TestSupervisor } from './support/harness.ts';
 import { scriptedSuite } from './support/scripted-suite.ts';
+import { until } from './support/until.ts';
 
 /**
  * Tasks on a Gemini agent, end to end with the real Gemini CLI (pinned @google/gemini-cli)
@@ -18,14 +19,6 @@ import { scriptedSuite } from './support/scripted-suite.ts';
  */
 
 const review = { summary: 'Adds one constant.', verdict: 'approve', findings: [] };
-
-async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('Gemini agents (real Gemini CLI)', () => {
   const suite = scriptedSuite();
@@ -237,10 +230,14 @@ describe('Gemini agents (real Gemini CLI)', () => {
         payload: { repository: repo.path },
         priority: 5,
       });
-      const attempt = await until(async () => {
-        const [first] = await listAttempts(test.supervisor.database.db, id);
-        return first?.endedAt ? first : undefined;
-      });
+      const attempt = await until(
+        async () => {
+          const [first] = await listAttempts(test.supervisor.database.db, id);
+          return first?.endedAt ? first : undefined;
+        },
+        'the first attempt to end',
+        120_000,
+      );
       expect(attempt).toMatchObject({ driver: 'gemini', outcome, ...(evidence ? { evidence } : {}) });
       expect(requestsOf(apiKey)).toHaveLength(requests);
       const status = await test.supervisor.app.inject({ url: '/api/v1/agents/quota/status' });
@@ -275,8 +272,11 @@ describe('Gemini agents (real Gemini CLI)', () => {
         payload: { text },
       });
       expect(sent.statusCode).toBe(202);
-      await until(async () =>
-        (await listAttempts(test.supervisor.database.db, id))[n - 1]?.endedAt ? true : undefined,
+      await until(
+        async () =>
+          (await listAttempts(test.supervisor.database.db, id))[n - 1]?.endedAt ? true : undefined,
+        `attempt ${n} to end`,
+        120_000,
       );
     }
     const attempts = await listAttempts(test.supervisor.database.db, id);

@@ -17,6 +17,22 @@ export interface EarlyStop {
   retryAfterMs?: number;
 }
 
+/** A 429 whose retry the CLI would sit through for this long or longer is not worth waiting for. */
+export const LONG_RATE_LIMIT_MS = 30_000;
+
+/** The early stop for a 429 that asks for a long wait (its retry-after), or undefined. */
+export function longRateLimitStop(waitMs: number | undefined): EarlyStop | undefined {
+  if (waitMs === undefined || waitMs < LONG_RATE_LIMIT_MS) return undefined;
+  return {
+    outcome: 'rate_limited',
+    source: 'api',
+    signal: 'response',
+    field: 'retry-after',
+    value: Math.round(waitMs / 1000),
+    retryAfterMs: waitMs,
+  };
+}
+
 /** Why the supervisor stopped the run, if it did. */
 export type StopCause =
   | { kind: 'inactivity'; idleMs: number }
@@ -67,6 +83,27 @@ export function verdictWith<C extends Classification>(
   base: Omit<C, 'outcome' | 'evidence' | 'retryable'>,
 ): Verdict<C> {
   return (outcome, evidence, extra = {}) => ({ ...base, outcome, evidence, retryable: true, ...extra }) as C;
+}
+
+/** The verdict of a CLI that ended without the event that finishes a run (`what`). */
+export function endedWithout<C extends Classification>(
+  cli: string,
+  what: string,
+  facts: ProcessFacts,
+  verdict: Verdict<C>,
+): C {
+  const how = facts.signal ? `signal ${facts.signal}` : `exit code ${facts.exitCode}`;
+  return verdict(
+    'infra_error',
+    {
+      source: 'process',
+      signal: 'exit',
+      field: facts.signal ? 'signal' : 'code',
+      value: facts.signal ?? facts.exitCode,
+      detail: facts.stderrTail.slice(-300) || undefined,
+    },
+    { error: `${cli} ended (${how}) ${what}` } as Partial<C>,
+  );
 }
 
 /** The verdict of a CLI that could not be started at all. */

@@ -3,6 +3,7 @@ import { askedQuestions } from '../../core/result-check.ts';
 import { pricedUsage } from '../response-usage.ts';
 import {
   type Classification,
+  endedWithout,
   type ProcessFacts,
   type StopCause,
   spawnFailed,
@@ -118,18 +119,7 @@ export function classify(
         },
       );
     }
-    const how = facts.signal ? `signal ${facts.signal}` : `exit code ${facts.exitCode}`;
-    return verdict(
-      'infra_error',
-      {
-        source: 'process',
-        signal: 'exit',
-        field: facts.signal ? 'signal' : 'code',
-        value: facts.signal ?? facts.exitCode,
-        detail: facts.stderrTail.slice(-300) || undefined,
-      },
-      { error: `claude ended (${how}) without a result` },
-    );
+    return endedWithout('claude', 'without a result', facts, verdict);
   }
 
   const subtype = result.subtype;

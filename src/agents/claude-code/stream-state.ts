@@ -1,6 +1,6 @@
 import type { TokenUsage } from '../../core/outcome.ts';
 import { askedQuestions } from '../../core/result-check.ts';
-import type { EarlyStop } from '../run-verdict.ts';
+import { type EarlyStop, LONG_RATE_LIMIT_MS, longRateLimitStop } from '../run-verdict.ts';
 import { type HeaderReader, retryAfterMs, unifiedRateLimit } from './response-headers.ts';
 
 /**
@@ -25,9 +25,6 @@ export interface RateLimitInfo {
  * available"), and the model then guesses; the run is stopped at the question instead.
  */
 const ASKING_TOOLS = new Set(['AskUserQuestion']);
-
-/** A 429 whose retry the CLI would sit through for this long or longer is not worth waiting for. */
-export const LONG_RATE_LIMIT_MS = 30_000;
 
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -147,15 +144,7 @@ export class ClaudeStreamState {
     if (status !== 429) return undefined;
     const wait = retryAfterMs(status, header, now);
     this.retryAfterMs = wait;
-    if (wait === undefined || wait < LONG_RATE_LIMIT_MS) return undefined;
-    return {
-      outcome: 'rate_limited',
-      source: 'api',
-      signal: 'response',
-      field: 'retry-after',
-      value: Math.round(wait / 1000),
-      retryAfterMs: wait,
-    };
+    return longRateLimitStop(wait);
   }
 
   #system(event: Json): EarlyStop | undefined {

@@ -2,6 +2,7 @@ import type { Evidence, Outcome } from '../../core/outcome.ts';
 import { pricedUsage } from '../response-usage.ts';
 import {
   type Classification,
+  endedWithout,
   type ProcessFacts,
   type StopCause,
   spawnFailed,
@@ -49,18 +50,7 @@ export function classifyCodex(
   if (state.turnCompleted) {
     return verdict('succeeded', { source: 'event', signal: 'turn.completed' });
   }
-  const how = facts.signal ? `signal ${facts.signal}` : `exit code ${facts.exitCode}`;
-  return verdict(
-    'infra_error',
-    {
-      source: 'process',
-      signal: 'exit',
-      field: facts.signal ? 'signal' : 'code',
-      value: facts.signal ?? facts.exitCode,
-      detail: facts.stderrTail.slice(-300) || undefined,
-    },
-    { error: `codex ended (${how}) without finishing its turn` },
-  );
+  return endedWithout('codex', 'without finishing its turn', facts, verdict);
 }
 
 type VerdictOf = (o: Outcome, e: Evidence, x?: Partial<Classification>) => Classification;

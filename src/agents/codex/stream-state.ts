@@ -1,6 +1,6 @@
 import type { TokenUsage } from '../../core/outcome.ts';
 import type { HeaderReader } from '../claude-code/response-headers.ts';
-import type { EarlyStop } from '../run-verdict.ts';
+import { type EarlyStop, longRateLimitStop } from '../run-verdict.ts';
 import { nearlyUsedUntil, openAiRetryAfterMs } from './response-headers.ts';
 
 /**
@@ -13,9 +13,6 @@ type Json = Record<string, unknown>;
 
 /** Item types that are the agent using a tool: from `item.started` until `item.completed`. */
 export const TOOL_ITEMS = new Set(['command_execution', 'file_change', 'mcp_tool_call', 'web_search']);
-
-/** A 429 whose wait is this long or longer is not worth sitting through. */
-export const LONG_RATE_LIMIT_MS = 30_000;
 
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -75,15 +72,7 @@ export class CodexStreamState {
     }
     const wait = openAiRetryAfterMs(status, header);
     if (wait !== undefined) this.retryAfterMs = wait;
-    if (wait === undefined || wait < LONG_RATE_LIMIT_MS) return undefined;
-    return {
-      outcome: 'rate_limited',
-      source: 'api',
-      signal: 'response',
-      field: 'retry-after',
-      value: Math.round(wait / 1000),
-      retryAfterMs: wait,
-    };
+    return longRateLimitStop(wait);
   }
 
   #item(type: string, item: unknown): void {
